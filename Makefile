@@ -1,0 +1,88 @@
+# catalogsync — one Makefile, flags from pkg-config (hiredis style).
+#
+#   make                 build every program into $(BUILD)/bin
+#   make test            the whole test suite (unit + integration)
+#   make sanitize        the test suite under AddressSanitizer + UBSan
+#   make valgrind        the test suite with C programs under valgrind memcheck
+#   make deps            install the Debian packages build, run and tests need
+#   make demo            local stack + sample products (see README)
+#   make install PREFIX=/usr/local DESTDIR=
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+PKGS    := rdkafka libcurl jansson hiredis libconfig
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Werror
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Icommon
+CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+ifneq ($(SANITIZE),)
+BUILD   := build-sanitize
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
+LIB        := $(BUILD)/libcatalogsync.a
+
+PROGRAMS := $(BUILD)/bin/catalogsync-publish $(BUILD)/bin/catalogsync-devbroker
+TEST_TOOLS := $(BUILD)/bin/cs-test-consume
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all test unit sanitize valgrind deps demo install clean check-deps
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(COMMON_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/catalogsync-publish: $(BUILD)/obj/tools/publish.o $(BUILD)/obj/tools/input.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/catalogsync-devbroker: $(BUILD)/obj/tools/devbroker.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cs-test-consume: $(BUILD)/obj/tests/tools/consume.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+
+test: all $(TEST_TOOLS) $(UNIT_BIN)
+	BUILD=$(BUILD) tests/run.sh
+
+sanitize:
+	$(MAKE) SANITIZE=address,undefined test
+
+valgrind: all $(TEST_TOOLS) $(UNIT_BIN)
+	BUILD=$(BUILD) CS_VALGRIND=1 tests/run.sh
+
+deps:
+	scripts/deps.sh
+
+demo:
+	scripts/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/catalogsync
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 deploy/catalogsync.conf.example README.md $(DESTDIR)$(PREFIX)/share/doc/catalogsync/
+
+clean:
+	rm -rf build build-sanitize

@@ -1,0 +1,41 @@
+/*
+ * cs_buf: a growable byte buffer with a hard size cap.
+ *
+ * Used for HTTP bodies, serialized events and anything else whose size comes
+ * from outside.  Appending past the cap fails instead of growing without end,
+ * so a hostile or broken peer cannot make a worker allocate unbounded memory.
+ * The data is always NUL-terminated (the terminator is not counted in len).
+ *
+ * Thread safety: a buffer belongs to one thread at a time.
+ * Ownership: the buffer owns its memory; cs_buf_free() releases it.
+ */
+#ifndef CS_BUF_H
+#define CS_BUF_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+typedef struct cs_buf {
+    char  *data;
+    size_t len;
+    size_t alloc;
+    size_t cap;    /* maximum len; 0 means the default cap */
+} cs_buf;
+
+#define CS_BUF_DEFAULT_CAP ((size_t)64 * 1024 * 1024)
+
+void cs_buf_init(cs_buf *b, size_t cap);
+void cs_buf_free(cs_buf *b);
+void cs_buf_reset(cs_buf *b);
+/* 0 on success, -1 when the cap would be exceeded or memory ran out. */
+int  cs_buf_append(cs_buf *b, const void *p, size_t n);
+int  cs_buf_appends(cs_buf *b, const char *s);
+int  cs_buf_appendc(cs_buf *b, char c);
+int  cs_buf_appendf(cs_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+int  cs_buf_vappendf(cs_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+/* Appends s as a JSON string literal (quotes and escapes included). */
+int  cs_buf_append_json_str(cs_buf *b, const char *s, size_t n);
+
+#endif

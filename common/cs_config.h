@@ -1,0 +1,83 @@
+/*
+ * cs_config: catalogsync's configuration.
+ *
+ * Sources, later ones winning: built-in defaults, one libconfig file, then
+ * environment variables CATALOGSYNC_<SECTION>_<KEY> (e.g.
+ * CATALOGSYNC_KAFKA_BROKERS), then command-line -X kafka properties.
+ * librdkafka properties pass straight through: `kafka.properties` in the file
+ * (a list of "name=value" strings), CATALOGSYNC_KAFKA_PROP_<NAME> in the
+ * environment (dots written as underscores), -X name=value on the CLI.
+ *
+ * Secrets (passwords, tokens, keys) never sit in the file: a secret setting
+ * holds "env:VARIABLE" or "file:/path", resolved at load time, and every
+ * resolved secret is registered with cs_log for redaction.  cs_config_dump()
+ * prints the effective configuration with secrets shown as [REDACTED].
+ *
+ * Unknown keys and wrong types are errors naming the file and line.
+ *
+ * Thread safety: load once at start-up; afterwards read-only from any thread.
+ * Ownership: cs_config_new() returns a config freed with cs_config_destroy().
+ */
+#ifndef CS_CONFIG_H
+#define CS_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct cs_kv {
+    char *key;
+    char *value;
+    int secret;
+} cs_kv;
+
+typedef struct cs_config {
+    char *path;                 /* file loaded, NULL = built-in defaults */
+
+    char *log_level;            /* error|warn|info|debug */
+    char *log_format;           /* text|json */
+
+    char *kafka_brokers;
+    char *kafka_topic;
+    char *kafka_dlq_topic;
+    cs_kv *kafka_props;
+    size_t n_kafka_props;
+
+    int event_max_bytes;
+
+    char *redis_host;
+    int redis_port;
+    char *redis_password;       /* secret */
+    int redis_db;
+    char *redis_prefix;
+    int redis_timeout_ms;
+} cs_config;
+
+cs_config *cs_config_new(void);
+void cs_config_destroy(cs_config *cfg);
+
+/* Loads a file over the current values.  0 on success, else errstr holds
+ * "<file>:<line>: <problem>". */
+int cs_config_load_file(cs_config *cfg, const char *path, char *errstr, size_t errstr_size);
+
+/* Applies CATALOGSYNC_* variables from the environment. */
+int cs_config_apply_env(cs_config *cfg, char *errstr, size_t errstr_size);
+
+/* Sets one librdkafka property from "name=value" (value may be env:/file:). */
+int cs_config_set_kafka_prop(cs_config *cfg, const char *name_eq_value,
+                             char *errstr, size_t errstr_size);
+
+/* Checks cross-field rules and registers secrets with the logger; call after
+ * every source is applied.  Also applies the log settings to cs_log. */
+int cs_config_finalize(cs_config *cfg, char *errstr, size_t errstr_size);
+
+/* The usual start-up sequence: file (path, else $CATALOGSYNC_CONFIG, else
+ * defaults), environment, finalize.  NULL on error with errstr filled. */
+cs_config *cs_config_load(const char *path, char *errstr, size_t errstr_size);
+
+/* Prints the effective configuration in libconfig syntax, secrets redacted. */
+void cs_config_dump(const cs_config *cfg, FILE *out);
+
+/* True when a librdkafka property name carries a secret. */
+int cs_config_kafka_prop_is_secret(const char *name);
+
+#endif

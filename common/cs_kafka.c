@@ -1,0 +1,219 @@
+#include "cs_kafka.h"
+#include "cs_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cs_publisher {
+    rd_kafka_t *rk;
+    char *topic;
+    cs_publish_cb *cb;
+    void *cb_opaque;
+    cs_publisher_stats st;
+    char first_error[512];
+    cs_buf scratch;
+};
+
+static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    cs_log_level l = level <= 3 ? CS_LOG_ERROR : level <= 4 ? CS_LOG_WARN
+                   : level <= 6 ? CS_LOG_INFO : CS_LOG_DEBUG;
+    CS_LOG(l, "kafka", "%s: %s", fac, buf);
+}
+
+static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    char fatal[512];
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+        CS_ERROR("kafka", "fatal client error: %s", fatal);
+        return;
+    }
+    /* Transport errors are retried by librdkafka itself; they matter only
+     * when they last, which the delivery reports will show. */
+    CS_WARN("kafka", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, int secret,
+                    char *errstr, size_t errstr_size)
+{
+    char e[512];
+    if (rd_kafka_conf_set(conf, k, v, e, sizeof e) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "kafka property %s=%s: %s", k, secret ? "[REDACTED]" : v,
+                 e);
+        cs_log_redact(errstr, errstr_size);
+        return -1;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *cs_kafka_conf_new(const cs_config *cfg, const char *client_id,
+                                   char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, 0, errstr, errstr_size) ||
+        conf_set(conf, "client.id", client_id, 0, errstr, errstr_size))
+        goto fail;
+    for (size_t i = 0; i < cfg->n_kafka_props; i++)
+        if (conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value,
+                     cfg->kafka_props[i].secret, errstr, errstr_size))
+            goto fail;
+    rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+    rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    cs_publisher *p = opaque;
+    const char *err = NULL;
+    if (m->err) {
+        err = rd_kafka_err2str(m->err);
+        p->st.failed++;
+        if (!p->first_error[0])
+            snprintf(p->first_error, sizeof p->first_error, "%s (%s)", err,
+                     rd_kafka_err2name(m->err));
+    } else {
+        p->st.acked++;
+    }
+    if (p->cb)
+        p->cb(p->cb_opaque, m->_private, err);
+}
+
+cs_publisher *cs_publisher_new(const cs_config *cfg, cs_publish_cb *cb, void *cb_opaque,
+                               char *errstr, size_t errstr_size)
+{
+    cs_publisher *p = calloc(1, sizeof *p);
+    if (!p || !(p->topic = strdup(cfg->kafka_topic))) {
+        free(p);
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    p->cb = cb;
+    p->cb_opaque = cb_opaque;
+    cs_buf_init(&p->scratch, (size_t)cfg->event_max_bytes + 1);
+
+    char e[512];
+    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, "catalogsync-publish", errstr, errstr_size);
+    if (!conf)
+        goto fail;
+    /* The guarantees nobody may turn off; then defaults the properties
+     * did not set. */
+    if (conf_set(conf, "enable.idempotence", "true", 0, errstr, errstr_size) ||
+        conf_set(conf, "acks", "all", 0, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    int user_linger = 0, user_timeout = 0;
+    for (size_t i = 0; i < cfg->n_kafka_props; i++) {
+        user_linger |= strcmp(cfg->kafka_props[i].key, "linger.ms") == 0;
+        user_timeout |= strcmp(cfg->kafka_props[i].key, "message.timeout.ms") == 0;
+    }
+    if ((!user_linger && conf_set(conf, "linger.ms", "5", 0, errstr, errstr_size)) ||
+        (!user_timeout && conf_set(conf, "message.timeout.ms", "60000", 0, errstr, errstr_size))) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+    rd_kafka_conf_set_opaque(conf, p);
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+    if (!p->rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "cannot create Kafka producer: %s", e);
+        goto fail;
+    }
+    return p;
+fail:
+    cs_buf_free(&p->scratch);
+    free(p->topic);
+    free(p);
+    return NULL;
+}
+
+int cs_publisher_send(cs_publisher *p, const char *topic, const char *key, size_t key_len,
+                      const void *value, size_t value_len, const cs_header *headers,
+                      size_t n_headers, void *msg_opaque, char *errstr, size_t errstr_size)
+{
+    for (;;) {
+        rd_kafka_headers_t *hdrs = rd_kafka_headers_new(n_headers ? n_headers : 1);
+        for (size_t i = 0; i < n_headers; i++)
+            rd_kafka_header_add(hdrs, headers[i].name, -1, headers[i].value, -1);
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(topic ? topic : p->topic),
+            RD_KAFKA_V_KEY(key, key_len),
+            RD_KAFKA_V_VALUE((void *)value, value_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_HEADERS(hdrs),
+            RD_KAFKA_V_OPAQUE(msg_opaque),
+            RD_KAFKA_V_END);
+        if (!err) {
+            p->st.queued++;
+            rd_kafka_poll(p->rk, 0);
+            return 0;
+        }
+        rd_kafka_headers_destroy(hdrs);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            /* Back-pressure: serve delivery reports until there is room. */
+            rd_kafka_poll(p->rk, 100);
+            continue;
+        }
+        snprintf(errstr, errstr_size, "cannot queue message: %s", rd_kafka_err2str(err));
+        return -1;
+    }
+}
+
+int cs_publisher_publish_event(cs_publisher *p, const cs_event *ev, void *msg_opaque,
+                               char *errstr, size_t errstr_size)
+{
+    char key[512], schema[16];
+    cs_buf_reset(&p->scratch);
+    if (cs_event_serialize(ev, &p->scratch) != 0) {
+        snprintf(errstr, errstr_size, "event: serialized form is over the %zu-byte cap",
+                 p->scratch.cap - 1);
+        return -1;
+    }
+    size_t klen = cs_event_key(ev, key, sizeof key);
+    snprintf(schema, sizeof schema, "%d", ev->schema);
+    cs_header h[] = {
+        {"type", cs_event_type_name(ev->type)},
+        {"schema", schema},
+        {"event_id", ev->event_id},
+    };
+    return cs_publisher_send(p, NULL, key, klen, p->scratch.data, p->scratch.len, h, 3,
+                             msg_opaque, errstr, errstr_size);
+}
+
+int cs_publisher_flush(cs_publisher *p, int timeout_ms)
+{
+    rd_kafka_flush(p->rk, timeout_ms);
+    rd_kafka_poll(p->rk, 0);
+    return rd_kafka_outq_len(p->rk);
+}
+
+void cs_publisher_get_stats(const cs_publisher *p, cs_publisher_stats *st)
+{
+    *st = p->st;
+}
+
+const char *cs_publisher_first_error(const cs_publisher *p)
+{
+    return p->first_error[0] ? p->first_error : NULL;
+}
+
+void cs_publisher_destroy(cs_publisher *p)
+{
+    if (!p)
+        return;
+    if (p->rk)
+        rd_kafka_destroy(p->rk);
+    cs_buf_free(&p->scratch);
+    free(p->topic);
+    free(p);
+}

@@ -1,0 +1,172 @@
+#include "cs_util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+long cs_utf8_invalid_at(const char *buf, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            need = 1; cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2; cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3; cp = c & 0x07;
+        } else {
+            return (long)i;
+        }
+        if (len - i <= need)
+            return (long)i;
+        for (size_t k = 1; k <= need; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return (long)i;
+            cp = (cp << 6) | (s[i + k] & 0x3F);
+        }
+        if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+            cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return (long)i;
+        i += need + 1;
+    }
+    return -1;
+}
+
+int cs_decimal_check(const char *s, char *why, size_t why_size)
+{
+    size_t i = 0, ip = 0, fp = 0;
+    if (!s || !*s) {
+        snprintf(why, why_size, "is empty");
+        return -1;
+    }
+    if (s[0] == '-') {
+        snprintf(why, why_size, "is negative (\"%.40s\")", s);
+        return -1;
+    }
+    while (isdigit((unsigned char)s[i])) {
+        i++;
+        ip++;
+    }
+    if (s[i] == '.') {
+        i++;
+        while (isdigit((unsigned char)s[i])) {
+            i++;
+            fp++;
+        }
+        if (fp == 0) {
+            snprintf(why, why_size, "is not a decimal string (\"%.40s\")", s);
+            return -1;
+        }
+    }
+    if (s[i] != '\0' || ip == 0) {
+        snprintf(why, why_size, "is not a decimal string (\"%.40s\")", s);
+        return -1;
+    }
+    if (ip > 15 || fp > 6) {
+        snprintf(why, why_size,
+                 "is out of range (at most 15 integer and 6 fraction digits)");
+        return -1;
+    }
+    return 0;
+}
+
+int cs_currency_code_ok(const char *s)
+{
+    return s && strlen(s) == 3 && isupper((unsigned char)s[0]) &&
+           isupper((unsigned char)s[1]) && isupper((unsigned char)s[2]);
+}
+
+static int digits(const char *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+static int num(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+int cs_rfc3339_ok(const char *s)
+{
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!s || strlen(s) < 20)
+        return 0;
+    if (!digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
+        !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) ||
+        s[16] != ':' || !digits(s + 17, 2))
+        return 0;
+    int mon = num(s + 5, 2), day = num(s + 8, 2);
+    if (mon < 1 || mon > 12 || day < 1 || day > mdays[mon - 1] ||
+        num(s + 11, 2) > 23 || num(s + 14, 2) > 59 || num(s + 17, 2) > 60)
+        return 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        p++;
+        if (!isdigit((unsigned char)*p))
+            return 0;
+        while (isdigit((unsigned char)*p))
+            p++;
+    }
+    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+        return 1;
+    if ((*p == '+' || *p == '-') && digits(p + 1, 2) && p[3] == ':' &&
+        digits(p + 4, 2) && p[6] == '\0')
+        return num(p + 1, 2) <= 23 && num(p + 4, 2) <= 59;
+    return 0;
+}
+
+int cs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    if (!s || !*s || isspace((unsigned char)*s))
+        return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+size_t cs_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t n = strlen(src);
+    if (size) {
+        size_t k = n < size - 1 ? n : size - 1;
+        memcpy(dst, src, k);
+        dst[k] = '\0';
+    }
+    return n;
+}
+
+int64_t cs_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t cs_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,37 @@
+/*
+ * cs_util: small pure checks shared by the event contract, configuration and
+ * channel mappings.  No allocation, no global state: safe from any thread.
+ */
+#ifndef CS_UTIL_H
+#define CS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns -1 when buf[0..len) is valid UTF-8 (no overlongs, no surrogates,
+ * nothing above U+10FFFF), else the offset of the first bad byte. */
+long cs_utf8_invalid_at(const char *buf, size_t len);
+
+/* A non-negative decimal string: 1 to 15 integer digits, optionally a dot and
+ * 1 to 6 fraction digits; no sign, exponent, spaces or leading '+'.
+ * Returns 0 when valid, else fills why. */
+int cs_decimal_check(const char *s, char *why, size_t why_size);
+
+/* ISO 4217 style code: three upper-case ASCII letters. */
+int cs_currency_code_ok(const char *s);
+
+/* RFC 3339 date-time (e.g. 2026-11-21T10:00:00Z, with optional fraction and
+ * a Z or +hh:mm offset).  Returns 1 when valid. */
+int cs_rfc3339_ok(const char *s);
+
+/* Strict integer parse of the whole string into [min,max]; 0 on success. */
+int cs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+/* Bounded copy that always terminates; returns strlen(src). */
+size_t cs_strlcpy(char *dst, const char *src, size_t size);
+
+/* Milliseconds since the epoch and from a monotonic clock. */
+int64_t cs_now_ms(void);
+int64_t cs_mono_ms(void);
+
+#endif

@@ -120,7 +120,8 @@ static int get_str(pctx *c, json_t *obj, const char *key, const char *path,
         return 0;
     }
     if (!json_is_string(v))
-        return fail(c, path, "must be a string, got %s", jtype(v));
+        return fail(c, path, required ? "must be a string, got %s"
+                                      : "must be a string or null, got %s", jtype(v));
     size_t n = json_string_length(v);
     if (required && n == 0)
         return fail(c, path, "must not be empty");

@@ -1,0 +1,247 @@
+"""Test harness: starts real peers on 127.0.0.1 and stops them by pid.
+
+Every process started here is registered, stopped in the test's cleanup
+(also when the test fails), and again at interpreter exit.  The pids are
+also written to $CS_PIDFILE so that tests/run.sh can check that nothing
+was left running.
+
+Peers: redis-server (temp dir, free port, AOF on), catalogsync-devbroker
+(librdkafka mock cluster), and the fake channel servers in tests/fakes/.
+"""
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, os.environ.get("BUILD", "build"))
+BIN = os.path.join(BUILD, "bin")
+FAKES = os.path.join(ROOT, "tests", "fakes")
+PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+VALGRIND = os.environ.get("CS_VALGRIND") == "1"
+
+_live = {}
+
+
+def _record_pid(pid):
+    path = os.environ.get("CS_PIDFILE")
+    if path:
+        with open(path, "a") as f:
+            f.write("%d\n" % pid)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(cond, timeout=10.0, interval=0.02, what="condition"):
+    """Polls cond() until it returns a true value; returns that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def program(name):
+    path = os.path.join(BIN, name)
+    if not os.path.exists(path):
+        raise RuntimeError("%s is not built (run make)" % path)
+    return path
+
+
+def wrap(cmd):
+    """Runs our C programs under valgrind memcheck when CS_VALGRIND=1."""
+    if VALGRIND and cmd and cmd[0].startswith(BIN):
+        return ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                "--errors-for-leak-kinds=definite", "--track-fds=no"] + cmd
+    return cmd
+
+
+class Proc:
+    def __init__(self, name, cmd, env=None, cwd=None, ready_prefix=None, timeout=20.0):
+        self.name = name
+        self.cmd = cmd
+        self.logpath = tempfile.mktemp(prefix="cs-%s-" % name, suffix=".log")
+        self.log = open(self.logpath, "wb")
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, env=full_env,
+                                  cwd=cwd, start_new_session=True)
+        _live[self.p.pid] = self
+        _record_pid(self.p.pid)
+        self.ready = None
+        if ready_prefix:
+            self.ready = self._read_ready(ready_prefix, timeout)
+
+    def _read_ready(self, prefix, timeout):
+        import select
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.p.stdout.fileno()
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([fd], [], [], 0.2)
+            if r:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                buf += chunk
+                for line in buf.decode(errors="replace").splitlines():
+                    if line.startswith(prefix):
+                        return line[len(prefix):].strip()
+            elif self.p.poll() is not None:
+                break
+        self.stop()
+        raise RuntimeError("%s did not print %s; log:\n%s" % (self.name, prefix, self.read_log()))
+
+    def read_log(self):
+        try:
+            with open(self.logpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=10.0):
+        if self.p.poll() is None:
+            try:
+                os.killpg(self.p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.p.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.p.wait(5)
+        _live.pop(self.p.pid, None)
+        if self.p.stdout:
+            self.p.stdout.close()
+        self.log.close()
+        return self.p.returncode
+
+
+def stop_all():
+    for proc in list(_live.values()):
+        proc.stop(timeout=5.0)
+
+
+atexit.register(stop_all)
+
+
+def _on_term(signum, frame):
+    stop_all()
+    sys.exit(128 + signum)
+
+
+signal.signal(signal.SIGTERM, _on_term)
+
+
+class Redis:
+    def __init__(self, test=None, appendonly=True):
+        self.dir = tempfile.mkdtemp(prefix="cs-redis-")
+        self.port = free_port()
+        cmd = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+               "--dir", self.dir, "--save", "", "--appendonly", "yes" if appendonly else "no",
+               "--maxmemory-policy", "noeviction", "--daemonize", "no"]
+        self.proc = Proc("redis", cmd)
+        wait_until(lambda: self.ping(), timeout=10, what="redis-server to answer PING")
+        if test is not None:
+            test.addCleanup(self.stop)
+
+    def cli(self, *args):
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)] + list(args),
+                           capture_output=True, text=True, timeout=10)
+        return r.stdout.strip()
+
+    def ping(self):
+        try:
+            return self.cli("PING") == "PONG"
+        except subprocess.TimeoutExpired:
+            return False
+
+    def stop(self):
+        self.proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Broker:
+    def __init__(self, test=None, partitions=6, extra_topics=()):
+        cmd = wrap([program("catalogsync-devbroker"), "--partitions", str(partitions)])
+        for t in extra_topics:
+            cmd += ["--extra-topic", t]
+        self.proc = Proc("devbroker", cmd, ready_prefix="BROKERS=")
+        self.brokers = self.proc.ready
+        if test is not None:
+            test.addCleanup(self.stop)
+
+    def stop(self):
+        return self.proc.stop()
+
+    def consume(self, topic="catalog.product-events", count=None, timeout_ms=30000):
+        """Reads topic from the beginning; returns a list of message dicts
+        whose "value" is the payload string."""
+        cmd = [program("cs-test-consume"), "-b", self.brokers, "-t", topic,
+               "-T", str(timeout_ms)]
+        if count is not None:
+            cmd += ["-n", str(count)]
+        r = subprocess.run(wrap(cmd), capture_output=True, text=True,
+                           timeout=timeout_ms / 1000 + 30)
+        if r.returncode != 0:
+            raise AssertionError("cs-test-consume failed (%d): %s" % (r.returncode, r.stderr))
+        return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+
+
+    def count(self, topic="catalog.product-events", timeout_ms=60000):
+        """Counts every message in topic (reads to the end of each partition)."""
+        cmd = [program("cs-test-consume"), "-q", "-b", self.brokers, "-t", topic,
+               "-T", str(timeout_ms)]
+        r = subprocess.run(wrap(cmd), capture_output=True, text=True,
+                           timeout=timeout_ms / 1000 + 30)
+        if r.returncode != 0:
+            raise AssertionError("cs-test-consume failed (%d): %s" % (r.returncode, r.stderr))
+        return json.loads(r.stdout)["messages"]
+
+
+class Fake:
+    """A fake channel server from tests/fakes (fake_meta.py or fake_woo.py)."""
+
+    def __init__(self, script, args=(), test=None):
+        cmd = [PYTHON, os.path.join(FAKES, script), "--port", "0"] + list(args)
+        self.proc = Proc(script.replace(".py", ""), cmd, ready_prefix="LISTENING=")
+        self.addr = self.proc.ready
+        if test is not None:
+            test.addCleanup(self.proc.stop)
+
+
+def run(cmd, input=None, env=None, timeout=120):
+    """Runs one of our programs to completion and returns CompletedProcess
+    (text mode)."""
+    full_env = dict(os.environ)
+    if env:
+        full_env.update(env)
+    if isinstance(input, str):
+        input = input.encode()
+    r = subprocess.run(wrap(cmd), input=input, capture_output=True, env=full_env,
+                       timeout=timeout)
+    r.stdout = r.stdout.decode(errors="replace")
+    r.stderr = r.stderr.decode(errors="replace")
+    if VALGRIND and r.returncode == 99:
+        raise AssertionError("valgrind reported errors for %s:\n%s" % (cmd[0], r.stderr))
+    return r

@@ -35,6 +35,9 @@ TEST_TOOLS := $(BUILD)/bin/cs-test-consume
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
+# Keep intermediate objects (unit test .o files) between runs.
+.SECONDARY:
+
 .PHONY: all test unit sanitize valgrind deps demo install clean check-deps
 all: $(PROGRAMS)
 

@@ -134,6 +134,8 @@ class Proc:
         if self.p.stdout:
             self.p.stdout.close()
         self.log.close()
+        if self.cmd and (self.cmd[0].startswith(BIN) or self.cmd[0] == "valgrind"):
+            check_sanitizer_report(self.name, self.read_log())
         return self.p.returncode
 
 
@@ -244,4 +246,16 @@ def run(cmd, input=None, env=None, timeout=120):
     r.stderr = r.stderr.decode(errors="replace")
     if VALGRIND and r.returncode == 99:
         raise AssertionError("valgrind reported errors for %s:\n%s" % (cmd[0], r.stderr))
+    check_sanitizer_report(cmd[0], r.stderr)
     return r
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                   "==ERROR", "Invalid read", "Invalid write", "definitely lost in")
+
+
+def check_sanitizer_report(name, text):
+    """Fails the test when ASan/UBSan/valgrind reported anything."""
+    for mark in SANITIZER_MARKS:
+        if mark in text:
+            raise AssertionError("%s: sanitizer/valgrind report:\n%s" % (name, text[-4000:]))

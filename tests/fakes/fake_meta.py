@@ -101,6 +101,8 @@ class MetaApp(FakeApp):
     extra_request_actions = ("batch_error",)
     item_actions = ("item_error",)
     default_max_body = 32 * 1024 * 1024
+    stat_keys = ("batch_calls", "records_received", "records_rejected", "handles_created", "status_polls",
+                 "items_written", "items_created", "items_updated", "items_deleted", "records_failed")
 
     @classmethod
     def add_arguments(cls, p):

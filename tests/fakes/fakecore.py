@@ -158,6 +158,7 @@ class FakeApp:
     extra_request_actions = ()
     item_actions = ()
     default_max_body = 16 * 1024 * 1024
+    stat_keys = ()   # app counters shown as 0 in /_fake/stats before their first use
 
     def __init__(self, args):
         self.args = args
@@ -216,6 +217,7 @@ class FakeApp:
         self.fault_seq = 0
         self.stats = {"requests_total": 0, "requests_by_route": {},
                       "responses_by_status": {}, "faults_applied": {}}
+        self.stats.update(dict.fromkeys(self.stat_keys, 0))
 
     def count(self, key, n=1):
         self.stats[key] = self.stats.get(key, 0) + n
@@ -408,6 +410,8 @@ class FakeHandler(BaseHTTPRequestHandler):
     timeout = 120  # idle keep-alive connections are closed after this
 
     def setup(self):
+        # Small header and body writes must not wait for delayed ACKs (40 ms each).
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.server.tls:
             # Handshake here, in the connection's own thread, so a client that
             # connects and stays silent cannot block the accept loop.

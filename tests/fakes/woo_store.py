@@ -84,6 +84,11 @@ def is_rest_int(v):
     return isinstance(v, str) and re.match(r"^-?\d+(\.0*)?$", v.strip() or "x") is not None
 
 
+def to_int(v):
+    """PHP-ish intval for ids and quantities: non-integers become 0."""
+    return int(float(v)) if is_rest_int(v) else 0
+
+
 def _check(value, schema, path, out):
     """WP rest_validate_value_from_schema, the parts products use. Appends
     (path, code, message) for the first problem found under `path`."""
@@ -183,7 +188,7 @@ class Store:
         self.next_meta = 1000
         self.image_fail_re = None
         self.image_fail_message = "cURL error 28: Operation timed out after 300000 milliseconds"
-        self.uploads = 0
+        self.on_upload = None   # called for each counted upload (stats)
 
     def new_post_id(self):
         self.next_post += 1
@@ -209,7 +214,7 @@ class Store:
         return None
 
     # ---- images ------------------------------------------------------------
-    def upload(self, img):
+    def upload(self, img, counted=True):
         src = img["src"]
         parts = urlsplit(src) if isinstance(src, str) else None
         if not parts or parts.scheme not in ("http", "https") or not parts.hostname:
@@ -227,7 +232,8 @@ class Store:
         self.attachments[aid] = {"id": aid, "source_url": src, "file": filename,
                                  "name": img.get("name") or filename.rsplit(".", 1)[0],
                                  "alt": img.get("alt") or "", "date_created_gmt": now_gmt()}
-        self.uploads += 1
+        if counted and self.on_upload:
+            self.on_upload()
         return aid
 
     def set_images(self, images, uploaded):
@@ -235,7 +241,7 @@ class Store:
         for img in images:
             if not isinstance(img, dict):
                 continue
-            aid = int(img.get("id") or 0) if is_rest_int(img.get("id") or 0) else 0
+            aid = to_int(img.get("id"))
             if aid == 0 and img.get("src"):
                 aid = self.upload(img)
                 uploaded.append(aid)
@@ -261,19 +267,19 @@ class Store:
                 "purchase_note": "", "external_url": "", "button_text": "",
                 "date_created_gmt": None, "date_modified_gmt": None}
 
-    def apply(self, p, body, lenient):
+    def apply(self, p, body):
         """Apply request fields to product dict `p` in WooCommerce's order
         (prepare_object_for_database). Returns the ids of attachments uploaded."""
         uploaded = []
         try:
-            self._apply(p, body, lenient, uploaded)
+            self._apply(p, body, uploaded)
         except WooError:
             for aid in uploaded:
                 self.attachments.pop(aid, None)
             raise
         return uploaded
 
-    def _apply(self, p, b, lenient, uploaded):
+    def _apply(self, p, b, uploaded):
         if "type" in b:
             p["type"] = b["type"] if b["type"] in TYPE_ENUM else "simple"
         for f in SIMPLE_FIELDS:
@@ -283,8 +289,8 @@ class Store:
             p["status"] = b["status"] if b["status"] in STATUS_ENUM else "draft"
         if "slug" in b:
             p["slug"] = sanitize_title(b["slug"])
-        if "menu_order" in b and is_rest_int(b["menu_order"]):
-            p["menu_order"] = int(float(b["menu_order"]))
+        if "menu_order" in b:
+            p["menu_order"] = to_int(b["menu_order"])
         if "tax_status" in b:
             if b["tax_status"] not in TAX_STATUS_ENUM:
                 raise WooError("product_invalid_tax_status", "Invalid product tax status.", 400)
@@ -317,8 +323,8 @@ class Store:
             for f in ("regular_price", "sale_price"):
                 if f in b:
                     p[f] = b[f]
-        if "parent_id" in b and is_rest_int(b["parent_id"]):
-            p["parent_id"] = int(float(b["parent_id"]))
+        if "parent_id" in b:
+            p["parent_id"] = to_int(b["parent_id"])
         if "stock_status" in b:
             p["stock_status"] = b["stock_status"] if b["stock_status"] in STOCK_STATUS_ENUM else "instock"
         if "manage_stock" in b:
@@ -327,14 +333,13 @@ class Store:
             p["backorders"] = b["backorders"] if b["backorders"] in BACKORDERS_ENUM else "no"
         if "stock_quantity" in b and p["manage_stock"]:
             v = b["stock_quantity"]
-            p["stock_quantity"] = int(float(v)) if is_rest_int(v) else 0
+            p["stock_quantity"] = to_int(v)
         for f in ("upsell_ids", "cross_sell_ids"):
             if isinstance(b.get(f), list):
-                p[f] = [int(float(x)) for x in b[f] if is_rest_int(x)]
+                p[f] = [to_int(x) for x in b[f] if to_int(x)]
         if isinstance(b.get("categories"), list):
-            p["categories"] = [int(c["id"]) for c in b["categories"]
-                               if isinstance(c, dict) and is_rest_int(c.get("id", "x"))
-                               and int(c["id"]) in self.categories]
+            p["categories"] = [to_int(c.get("id")) for c in b["categories"]
+                               if isinstance(c, dict) and to_int(c.get("id")) in self.categories]
         if isinstance(b.get("tags"), list):
             p["tags"] = self._tags(b["tags"])
         if isinstance(b.get("images"), list):
@@ -347,8 +352,8 @@ class Store:
         for t in tags:
             if not isinstance(t, dict):
                 continue
-            if is_rest_int(t.get("id", "x")) and int(t["id"]) in self.tags:
-                ids.append(int(t["id"]))
+            if to_int(t.get("id")) in self.tags:
+                ids.append(to_int(t["id"]))
             elif isinstance(t.get("name"), str) and t["name"].strip():
                 found = self.find_term(self.tags, t["name"].strip())
                 if not found:
@@ -367,10 +372,10 @@ class Store:
             if isinstance(opts, str):
                 opts = [o.strip() for o in opts.split("|") if o.strip()]
             opts = [str(o) for o in opts] if isinstance(opts, list) else []
-            entry = {"position": int(float(a["position"])) if is_rest_int(a.get("position", "x")) else 0,
+            entry = {"position": to_int(a.get("position")),
                      "visible": rest_bool(a.get("visible", False)),
                      "variation": rest_bool(a.get("variation", False)), "options": opts}
-            aid = int(float(a["id"])) if is_rest_int(a.get("id", "x")) else 0
+            aid = to_int(a.get("id"))
             if aid:
                 g = self.global_attributes.get(aid)
                 if not g or not opts:
@@ -426,9 +431,9 @@ class Store:
             p["date_created_gmt"] = now
         p["date_modified_gmt"] = now
 
-    def create(self, body, lenient):
+    def create(self, body):
         p = self.new_product()
-        uploaded = self.apply(p, body, lenient)
+        uploaded = self.apply(p, body)
         if p["sku"] and (p["sku"].casefold() in {s.casefold() for s in self.orphan_skus}
                          or self.sku_owner(p["sku"], 0, include_trash=True) is not None):
             self.new_post_id()   # the row was inserted, then deleted again
@@ -442,13 +447,13 @@ class Store:
         self.products[p["id"]] = p
         return p
 
-    def update(self, pid, body, lenient):
+    def update(self, pid, body):
         old = self.products.get(pid)
         if old is None:
             raise WooError("woocommerce_rest_product_invalid_id", "Invalid ID.", 400)
         p = {k: (v.copy() if isinstance(v, (dict, list)) else v) for k, v in old.items()}
         p["meta_data"] = [dict(m) for m in old["meta_data"]]
-        self.apply(p, body, lenient)
+        self.apply(p, body)
         self.finish_save(p, False)
         self.products[pid] = p
         return p

@@ -22,6 +22,7 @@
 #define CS_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct cs_kv {
@@ -29,6 +30,27 @@ typedef struct cs_kv {
     char *value;
     int secret;
 } cs_kv;
+
+/* One Meta catalog the meta sink keeps in step (meta.catalogs list). */
+typedef struct cs_meta_catalog {
+    char *id;                   /* operator's name for it; used in Redis keys and logs */
+    char *base_url;             /* Graph API base, e.g. https://graph.facebook.com */
+    char *api_version;          /* e.g. v21.0 */
+    char *catalog_id;
+    char *token;                /* secret */
+    char *app_secret;           /* secret; "" = no appsecret_proof */
+    char **tenants;             /* tenants served; none = all */
+    size_t n_tenants;
+    int include_images;
+    char *media_base_url;
+    char *link_base_url;
+    char *default_brand;
+    char *retailer_id;          /* "sku" | "product_id" */
+    char *inactive;             /* "hide" | "delete": what an inactive synced product becomes */
+    int batch_size;             /* records per items_batch call, <= 5000 */
+    char *ca_file;
+    int insecure_tls;           /* logged loudly at every start */
+} cs_meta_catalog;
 
 typedef struct cs_config {
     char *path;                 /* file loaded, NULL = built-in defaults */
@@ -50,7 +72,28 @@ typedef struct cs_config {
     int redis_db;
     char *redis_prefix;
     int redis_timeout_ms;
+
+    int worker_batch_max;       /* events taken per flush */
+    int worker_linger_ms;       /* flush at least this often */
+    int worker_shutdown_ms;     /* SIGTERM deadline */
+    int worker_http_timeout_ms;
+    int worker_confirm_timeout_ms;  /* polling a Meta batch handle */
+    int worker_confirm_poll_ms;
+
+    int64_t *retry_schedule_ms; /* wait after attempt 1, 2, ... */
+    size_t n_retry_schedule;
+    int retry_max_attempts;
+    int retry_jitter_pct;
+    int retry_lease_ms;
+    int retry_throttle_default_ms;  /* pause when a throttle answer says nothing */
+    int retry_auth_pause_ms;        /* pause after an auth/permission error */
+
+    cs_meta_catalog *meta_catalogs;
+    size_t n_meta_catalogs;
 } cs_config;
+
+/* True when the catalog serves the tenant. */
+int cs_meta_catalog_serves(const cs_meta_catalog *c, const char *tenant);
 
 cs_config *cs_config_new(void);
 void cs_config_destroy(cs_config *cfg);

@@ -16,7 +16,7 @@ PKGS    := rdkafka libcurl jansson hiredis libconfig
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Icommon
+CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Icommon -Iworkers
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
@@ -30,7 +30,13 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/libcatalogsync.a
 
-PROGRAMS := $(BUILD)/bin/catalogsync-publish $(BUILD)/bin/catalogsync-devbroker
+WORKER_SRC := $(wildcard workers/*.c)
+WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
+# Sink objects (everything but main.o) also link into unit tests.
+SINK_OBJ   := $(filter-out $(BUILD)/obj/workers/main.o,$(WORKER_OBJ))
+
+PROGRAMS := $(BUILD)/bin/catalogsync-publish $(BUILD)/bin/catalogsync-devbroker \
+            $(BUILD)/bin/catalogsync-worker
 TEST_TOOLS := $(BUILD)/bin/cs-test-consume
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -41,7 +47,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 .PHONY: all test unit sanitize valgrind deps demo install clean check-deps
 all: $(PROGRAMS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard common/*.h)
+$(BUILD)/obj/%.o: %.c $(wildcard common/*.h workers/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -57,11 +63,15 @@ $(BUILD)/bin/catalogsync-devbroker: $(BUILD)/obj/tools/devbroker.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bin/catalogsync-worker: $(WORKER_OBJ) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bin/cs-test-consume: $(BUILD)/obj/tests/tools/consume.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tools/input.o $(LIB)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/obj/tools/input.o $(SINK_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 

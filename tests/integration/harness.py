@@ -259,3 +259,58 @@ def check_sanitizer_report(name, text):
     for mark in SANITIZER_MARKS:
         if mark in text:
             raise AssertionError("%s: sanitizer/valgrind report:\n%s" % (name, text[-4000:]))
+
+
+class FakeClient:
+    """Talks to a fake's control API (tests/fakes/README.md)."""
+
+    def __init__(self, addr):
+        self.base = "http://" + addr
+
+    def call(self, method, path, body=None):
+        import urllib.request
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+        return json.loads(raw) if raw else None
+
+    def state(self):
+        return self.call("GET", "/_fake/state")
+
+    def requests(self, path_contains=None):
+        q = "?path_contains=" + path_contains if path_contains else ""
+        r = self.call("GET", "/_fake/requests" + q)
+        return r["requests"] if isinstance(r, dict) else r
+
+    def faults(self, *faults):
+        return self.call("POST", "/_fake/faults", {"faults": list(faults)})
+
+    def stats(self):
+        return self.call("GET", "/_fake/stats")
+
+
+class Worker:
+    """A catalogsync-worker process with a generated config file."""
+
+    def __init__(self, test, sink, config_text, env=None, name="worker"):
+        self.dir = tempfile.mkdtemp(prefix="cs-worker-")
+        self.conf = os.path.join(self.dir, "worker.conf")
+        with open(self.conf, "w") as f:
+            f.write(config_text)
+        cmd = wrap([program("catalogsync-worker"), "--sink", sink, "--config", self.conf])
+        self.proc = Proc(name, cmd, env=env)
+        test.addCleanup(self.stop)
+
+    def log(self):
+        return self.proc.read_log()
+
+    def wait_log(self, text, timeout=20):
+        return wait_until(lambda: text in self.log(), timeout=timeout, what="%r in worker log" % text)
+
+    def kill(self):
+        return self.proc.stop(sig=signal.SIGKILL)
+
+    def stop(self, timeout=20):
+        return self.proc.stop(timeout=timeout)

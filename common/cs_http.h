@@ -1,0 +1,101 @@
+/*
+ * cs_http: a small wrapper over one libcurl easy handle.
+ *
+ * One cs_http per connection target (Graph, one WooCommerce store...), reused
+ * for every request to it so that curl keeps the TCP/TLS connection alive.
+ * Response bodies land in a capped cs_buf, response headers are kept for
+ * lookup (rate-limit headers, Retry-After), and every transport failure is
+ * reduced to a cs_http_err: classifying what an HTTP *answer* means is the
+ * caller's business (see cs_graph for Meta).
+ *
+ * Secrets: URLs may carry tokens in their query and requests may carry Basic
+ * credentials, so this module logs nothing per request; the only log line is
+ * the warning written when a handle is created with TLS verification off.
+ * Error strings come from curl and never contain the URL's query.
+ *
+ * Thread safety: a cs_http belongs to one thread.  cs_http_new() may be
+ * called from any thread (curl_global_init runs once, under pthread_once).
+ * Ownership: cs_http_new() returns a handle freed by cs_http_destroy(); it
+ * copies the strings in opts.  A cs_http_resp owns its body and headers and
+ * is released with cs_http_resp_free(); it may be reused across requests.
+ */
+#ifndef CS_HTTP_H
+#define CS_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs_buf.h"
+
+#define CS_HTTP_HEADER_CAP ((size_t)64 * 1024)
+
+typedef struct cs_http cs_http;
+
+typedef struct cs_http_opts {
+    long connect_timeout_ms;   /* 0 = 5000 */
+    long timeout_ms;           /* whole request, 0 = 30000 */
+    const char *ca_file;       /* NULL = system CAs */
+    int insecure;              /* 1 = skip TLS verification (logged with CS_WARN at creation;
+                                  callers should warn too) */
+    size_t max_response;       /* response body cap, 0 = 32 MiB; larger fails with ETOOBIG */
+    const char *user_agent;    /* NULL = "catalogsync/1" */
+} cs_http_opts;
+
+typedef enum {
+    CS_HTTP_OK = 0,
+    CS_HTTP_ENET,        /* connect/resolve/send/receive failed: retry later */
+    CS_HTTP_ETIMEOUT,    /* connect or whole-request timeout: retry later */
+    CS_HTTP_ETOOBIG,     /* body over max_response or headers over 64 KiB */
+    CS_HTTP_ETLS,        /* handshake or certificate failure: usually configuration */
+    CS_HTTP_ENOMEM,
+    CS_HTTP_EINVAL       /* bad method or URL: a programming/configuration error */
+} cs_http_err;
+
+const char *cs_http_err_name(cs_http_err e);   /* "ok", "network", "timeout", ... */
+
+typedef struct cs_http_resp {
+    long status;               /* HTTP status, 0 when no HTTP answer */
+    cs_http_err err;
+    char errstr[256];          /* curl's message for transport errors, "" when OK */
+    cs_buf body;               /* NUL-terminated; body.data may be NULL when empty */
+    cs_buf headers;            /* final header block as "name\0value\0" pairs, names
+                                  lower-cased; read with cs_http_resp_header() */
+    double total_seconds;
+} cs_http_resp;
+
+/* NULL on error with errstr filled.  o may be NULL for all defaults. */
+cs_http *cs_http_new(const cs_http_opts *o, char *errstr, size_t errstr_size);
+void cs_http_destroy(cs_http *h);             /* accepts NULL; closes the connection */
+
+void cs_http_resp_init(cs_http_resp *r);
+void cs_http_resp_reset(cs_http_resp *r);     /* keeps allocations for reuse */
+void cs_http_resp_free(cs_http_resp *r);      /* accepts NULL */
+
+/*
+ * Performs one request and waits for it.  method: GET POST PUT PATCH DELETE.
+ * headers: NULL-terminated array of "Name: value" strings, or NULL; they
+ * must include Content-Type when a body is sent.  body may be NULL (POST/PUT/
+ * PATCH then send an empty body).  basic_user/basic_password: HTTP Basic
+ * credentials, or NULL for none.  Redirects are not followed: a 3xx comes
+ * back as it is.  resp is reset first; the result is also in resp->err.
+ * Any HTTP status is CS_HTTP_OK: look at resp->status.
+ */
+cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
+                            const char *const *headers, const char *body, size_t body_len,
+                            const char *basic_user, const char *basic_password,
+                            cs_http_resp *resp);
+
+/* Case-insensitive lookup in the final header block; NULL if absent; when a
+ * header repeats, the last value wins.  Values are trimmed. */
+const char *cs_http_resp_header(const cs_http_resp *r, const char *name);
+
+/* Appends s percent-encoded: RFC 3986 unreserved characters (A-Z a-z 0-9
+ * - . _ ~) kept, every other byte as %XX with upper-case hex.  0 or -1. */
+int cs_http_urlencode(cs_buf *out, const char *s);
+
+/* Retry-After as delay-seconds or an HTTP-date (IMF-fixdate, RFC 850 or
+ * asctime), converted to milliseconds from now_ms (a date in the past gives
+ * 0); -1 when absent or unparseable. */
+int64_t cs_http_retry_after_ms(const cs_http_resp *r, int64_t now_ms);
+
+#endif

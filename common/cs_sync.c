@@ -1,0 +1,601 @@
+#include "cs_sync.h"
+#include "cs_log.h"
+#include "cs_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+/* KEYS: state, retry, snap, index, inflight, lease
+ * ARGV: member, version, snapshot, now, sku, name, product key */
+static const char LUA_BEGIN[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"
+    "local v = tonumber(ARGV[2])\n"
+    "local status = redis.call('HGET', KEYS[1], 'status') or ''\n"
+    "if v < cur then return {'stale', status, ''} end\n"
+    "if v == cur then\n"
+    "  if status == 'pending' or status == 'not_synced' then\n"
+    "    return {'push', status, redis.call('HGET', KEYS[1], 'handle') or ''}\n"
+    "  end\n"
+    "  return {'dup', status, ''}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'version', v, 'status', 'pending', 'attempts', 0,\n"
+    "  'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7], 'seen_at', ARGV[4])\n"
+    "redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
+    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
+    "redis.call('SADD', KEYS[4], ARGV[7])\n"
+    "return {'push', status, ''}\n";
+
+/* KEYS: retry, inflight, lease, snap, fence
+ * ARGV: now, lease_ms, limit */
+static const char LUA_CLAIM[] =
+    "local now = tonumber(ARGV[1])\n"
+    "local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)\n"
+    "for _, m in ipairs(expired) do\n"
+    "  redis.call('ZREM', KEYS[2], m)\n"
+    "  redis.call('HDEL', KEYS[3], m)\n"
+    "  redis.call('ZADD', KEYS[1], now, m)\n"
+    "end\n"
+    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))\n"
+    "local out = {}\n"
+    "for _, m in ipairs(due) do\n"
+    "  redis.call('ZREM', KEYS[1], m)\n"
+    "  local snap = redis.call('HGET', KEYS[4], m)\n"
+    "  if snap then\n"
+    "    local tok = tostring(redis.call('INCR', KEYS[5]))\n"
+    "    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), m)\n"
+    "    redis.call('HSET', KEYS[3], m, tok)\n"
+    "    out[#out + 1] = m\n"
+    "    out[#out + 1] = tok\n"
+    "    out[#out + 1] = snap\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+/* KEYS: state, retry, inflight, lease, snap, index, stats
+ * ARGV: 1 member, 2 version, 3 token, 4 kind, 5 now, 6 remote_id, 7 code,
+ *       8 subcode, 9 type, 10 message, 11 trace, 12 resume_at,
+ *       13 max_attempts, 14 delays (csv), 15 jitter_pct, 16 rand 0..999,
+ *       17 product key, 18 handle */
+static const char LUA_SETTLE[] =
+    "local m, v, now, kind = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5]), ARGV[4]\n"
+    "if ARGV[3] ~= '' then\n"
+    "  if redis.call('HGET', KEYS[4], m) ~= ARGV[3] then return {'fenced', 0, 0} end\n"
+    "  if kind ~= 'pending' then\n"
+    "    redis.call('HDEL', KEYS[4], m)\n"
+    "    redis.call('ZREM', KEYS[3], m)\n"
+    "  end\n"
+    "end\n"
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"
+    "if kind == 'release' then\n"
+    "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m) end\n"
+    "  return {'released', 0, tonumber(ARGV[12])}\n"
+    "end\n"
+    "if v < cur then return {'superseded', 0, 0} end\n"
+    "if kind == 'deleted' then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('HDEL', KEYS[5], m)\n"
+    "  redis.call('ZREM', KEYS[2], m)\n"
+    "  redis.call('SREM', KEYS[6], ARGV[17])\n"
+    "  redis.call('HINCRBY', KEYS[7], 'deleted_total', 1)\n"
+    "  return {'deleted', 0, 0}\n"
+    "end\n"
+    "if kind == 'pending' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'pending', 'handle', ARGV[18], 'last_attempt', now)\n"
+    "  return {'pending', 0, 0}\n"
+    "end\n"
+    "local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
+    "if kind == 'synced' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'synced', 'synced_version', v, 'last_success', now,\n"
+    "    'last_attempt', now, 'attempts', attempts + 1, 'remote_id', ARGV[6])\n"
+    "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'skip_reason')\n"
+    "  redis.call('ZREM', KEYS[2], m)\n"
+    "  redis.call('HINCRBY', KEYS[7], 'synced_total', 1)\n"
+    "  return {'synced', attempts + 1, 0}\n"
+    "end\n"
+    "if kind == 'skipped' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'skipped', 'skip_reason', ARGV[10], 'last_attempt', now)\n"
+    "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
+    "  redis.call('ZREM', KEYS[2], m)\n"
+    "  return {'skipped', attempts, 0}\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'last_error_code', ARGV[7], 'last_error_subcode', ARGV[8],\n"
+    "  'last_error_type', ARGV[9], 'last_error_message', ARGV[10], 'last_error_trace', ARGV[11],\n"
+    "  'last_error_at', now, 'last_attempt', now)\n"
+    "redis.call('HDEL', KEYS[1], 'handle')\n"
+    "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'remote_id', ARGV[6]) end\n"
+    "if kind == 'paused' then\n"
+    "  local at = tonumber(ARGV[12])\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'next_attempt', at)\n"
+    "  redis.call('ZADD', KEYS[2], at, m)\n"
+    "  redis.call('HINCRBY', KEYS[7], 'paused_total', 1)\n"
+    "  return {'paused', attempts, at}\n"
+    "end\n"
+    "attempts = attempts + 1\n"
+    "if kind == 'failed' or attempts >= tonumber(ARGV[13]) then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'failed', 'attempts', attempts)\n"
+    "  redis.call('HDEL', KEYS[1], 'next_attempt')\n"
+    "  redis.call('ZREM', KEYS[2], m)\n"
+    "  redis.call('HINCRBY', KEYS[7], 'failed_total', 1)\n"
+    "  return {'failed', attempts, 0}\n"
+    "end\n"
+    "local delays = {}\n"
+    "for d in string.gmatch(ARGV[14], '[^,]+') do delays[#delays + 1] = tonumber(d) end\n"
+    "local d = delays[math.min(attempts, #delays)]\n"
+    "local j = tonumber(ARGV[15])\n"
+    "if j > 0 then d = d + math.floor(d * j / 100 * (tonumber(ARGV[16]) / 500 - 1)) end\n"
+    "if d < 0 then d = 0 end\n"
+    "local due = now + d\n"
+    "redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'attempts', attempts, 'next_attempt', due)\n"
+    "redis.call('ZADD', KEYS[2], due, m)\n"
+    "redis.call('HINCRBY', KEYS[7], 'retry_total', 1)\n"
+    "return {'retry', attempts, due}\n";
+
+struct cs_sync {
+    cs_redis *r;
+    const cs_config *cfg;
+    char *prefix;       /* "<prefix>{<sink>}:" */
+    char *sink;
+    int s_begin, s_claim, s_settle;
+    char delays[512];
+};
+
+cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
+{
+    cs_sync *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->r = r;
+    s->cfg = cfg;
+    s->sink = strdup(sink);
+    size_t n = strlen(cfg->redis_prefix) + strlen(sink) + 4;
+    s->prefix = malloc(n);
+    if (!s->sink || !s->prefix) {
+        cs_sync_destroy(s);
+        return NULL;
+    }
+    snprintf(s->prefix, n, "%s{%s}:", cfg->redis_prefix, sink);
+    s->s_begin = cs_redis_add_script(r, LUA_BEGIN);
+    s->s_claim = cs_redis_add_script(r, LUA_CLAIM);
+    s->s_settle = cs_redis_add_script(r, LUA_SETTLE);
+    if (s->s_begin < 0 || s->s_claim < 0 || s->s_settle < 0) {
+        cs_sync_destroy(s);
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->n_retry_schedule && k < sizeof s->delays - 24; i++)
+        k += (size_t)snprintf(s->delays + k, sizeof s->delays - k, "%s%lld", i ? "," : "",
+                              (long long)cfg->retry_schedule_ms[i]);
+    return s;
+}
+
+void cs_sync_destroy(cs_sync *s)
+{
+    if (!s)
+        return;
+    free(s->prefix);
+    free(s->sink);
+    free(s);
+}
+
+const char *cs_sync_sink(const cs_sync *s)
+{
+    return s->sink;
+}
+
+void cs_sync_key(const cs_sync *s, cs_buf *out, const char *what)
+{
+    cs_buf_reset(out);
+    cs_buf_appends(out, s->prefix);
+    cs_buf_appends(out, what);
+}
+
+void cs_sync_state_key(const cs_sync *s, cs_buf *out, const char *conn, const char *tenant,
+                       const char *product_id)
+{
+    cs_buf_reset(out);
+    cs_buf_appendf(out, "%sstate:%s:%s:%s", s->prefix, conn, tenant, product_id);
+}
+
+int cs_sync_job_init(cs_sync_job *j, size_t conn, const char *conn_id, cs_event *ev)
+{
+    memset(j, 0, sizeof *j);
+    j->conn = conn;
+    j->conn_id = conn_id;
+    j->ev = ev;
+    size_t n = strlen(conn_id) + strlen(ev->tenant) + strlen(ev->product.id) + 3;
+    j->member = malloc(n);
+    if (!j->member)
+        return -1;
+    snprintf(j->member, n, "%s|%s:%s", conn_id, ev->tenant, ev->product.id);
+    j->st.version = -1;
+    j->st.synced_version = -1;
+    return 0;
+}
+
+void cs_sync_job_free(cs_sync_job *j)
+{
+    if (!j)
+        return;
+    cs_event_destroy(j->ev);
+    free(j->member);
+    j->ev = NULL;
+    j->member = NULL;
+}
+
+/* Key buffers for one job: state plus the sink-wide keys. */
+typedef struct keys {
+    cs_buf state, retry, inflight, lease, snap, index, stats, fence;
+} keys;
+
+static void keys_init(keys *k)
+{
+    cs_buf_init(&k->state, 4096);
+    cs_buf_init(&k->retry, 512);
+    cs_buf_init(&k->inflight, 512);
+    cs_buf_init(&k->lease, 512);
+    cs_buf_init(&k->snap, 512);
+    cs_buf_init(&k->index, 512);
+    cs_buf_init(&k->stats, 512);
+    cs_buf_init(&k->fence, 512);
+}
+
+static void keys_free(keys *k)
+{
+    cs_buf_free(&k->state);
+    cs_buf_free(&k->retry);
+    cs_buf_free(&k->inflight);
+    cs_buf_free(&k->lease);
+    cs_buf_free(&k->snap);
+    cs_buf_free(&k->index);
+    cs_buf_free(&k->stats);
+    cs_buf_free(&k->fence);
+}
+
+static void keys_fill(const cs_sync *s, keys *k, const char *conn)
+{
+    char what[256];
+    cs_sync_key(s, &k->retry, "retry");
+    cs_sync_key(s, &k->inflight, "inflight");
+    cs_sync_key(s, &k->lease, "lease");
+    cs_sync_key(s, &k->snap, "snap");
+    cs_sync_key(s, &k->fence, "fence");
+    if (conn) {
+        snprintf(what, sizeof what, "index:%s", conn);
+        cs_sync_key(s, &k->index, what);
+        snprintf(what, sizeof what, "stats:%s", conn);
+        cs_sync_key(s, &k->stats, what);
+    }
+}
+
+static void copy_str(char *dst, size_t n, const redisReply *r)
+{
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(dst, n, "%.*s", (int)r->len, r->str);
+    else
+        dst[0] = '\0';
+}
+
+static int64_t reply_i64(const redisReply *r, int64_t dflt)
+{
+    int64_t v;
+    char tmp[32];
+    if (!r)
+        return dflt;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type != REDIS_REPLY_STRING || r->len >= sizeof tmp)
+        return dflt;
+    memcpy(tmp, r->str, r->len);
+    tmp[r->len] = '\0';
+    return cs_parse_i64(tmp, INT64_MIN, INT64_MAX, &v) == 0 ? v : dflt;
+}
+
+/* Reads n replies; on a transport error frees what it read and returns -1.
+ * Error replies (a script bug) are logged and count as failures too. */
+static int read_replies(cs_sync *s, redisReply **reps, size_t n, const char *what)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        reps[i] = cs_redis_pipe_get(s->r);
+        if (!reps[i]) {
+            for (size_t k = 0; k < i; k++)
+                freeReplyObject(reps[k]);
+            return -1;
+        }
+        if (reps[i]->type == REDIS_REPLY_ERROR) {
+            CS_ERROR("redis", "%s: %s", what, reps[i]->str);
+            rc = -1;
+        }
+    }
+    if (rc != 0) {
+        /* NOSCRIPT (SCRIPT FLUSH, failover): reconnecting loads the scripts. */
+        cs_redis_drop(s->r);
+    }
+    if (rc != 0)
+        for (size_t i = 0; i < n; i++)
+            freeReplyObject(reps[i]);
+    return rc;
+}
+
+int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
+{
+    keys k;
+    cs_buf snap, pkey;
+    char now[24], ver[24];
+    int rc = -1;
+    redisReply **reps = calloc(n ? n : 1, sizeof *reps);
+    if (!reps)
+        return -1;
+    keys_init(&k);
+    cs_buf_init(&snap, 0);
+    cs_buf_init(&pkey, 1024);
+    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
+    if (cs_redis_ready(s->r) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        cs_sync_job *j = jobs[i];
+        const cs_product *p = &j->ev->product;
+        keys_fill(s, &k, j->conn_id);
+        cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, p->id);
+        cs_buf_reset(&snap);
+        cs_event_serialize(j->ev, &snap);
+        cs_buf_reset(&pkey);
+        cs_buf_appendf(&pkey, "%s:%s", j->ev->tenant, p->id);
+        snprintf(ver, sizeof ver, "%lld", (long long)p->version);
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_begin), "6",
+                              k.state.data, k.retry.data, k.snap.data, k.index.data,
+                              k.inflight.data, k.lease.data, j->member, ver, snap.data, now,
+                              p->sku ? p->sku : "", p->name ? p->name : "", pkey.data};
+        size_t lens[sizeof argv / sizeof argv[0]];
+        for (size_t a = 0; a < sizeof argv / sizeof argv[0]; a++)
+            lens[a] = a == 11 ? snap.len : strlen(argv[a]);
+        if (cs_redis_pipe_add(s->r, (int)(sizeof argv / sizeof argv[0]), argv, lens) != 0)
+            goto out;
+    }
+    if (read_replies(s, reps, n, "begin") != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = reps[i];
+        cs_sync_job *j = jobs[i];
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+            const char *res = r->element[0]->str;
+            j->begin_result = strcmp(res, "push") == 0 ? CS_BEGIN_PUSH
+                            : strcmp(res, "stale") == 0 ? CS_BEGIN_STALE : CS_BEGIN_DUP;
+            copy_str(j->st.status, sizeof j->st.status, r->element[1]);
+            copy_str(j->st.handle, sizeof j->st.handle, r->element[2]);
+        }
+        freeReplyObject(r);
+    }
+    rc = 0;
+out:
+    free(reps);
+    keys_free(&k);
+    cs_buf_free(&snap);
+    cs_buf_free(&pkey);
+    return rc;
+}
+
+int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
+{
+    keys k;
+    int rc = -1;
+    redisReply **reps = calloc(n ? n : 1, sizeof *reps);
+    if (!reps)
+        return -1;
+    keys_init(&k);
+    if (cs_redis_ready(s->r) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        cs_sync_state_key(s, &k.state, jobs[i]->conn_id, jobs[i]->ev->tenant,
+                          jobs[i]->ev->product.id);
+        const char *argv[] = {"HMGET", k.state.data, "version", "synced_version", "attempts",
+                              "status", "remote_id", "handle"};
+        if (cs_redis_pipe_add(s->r, 8, argv, NULL) != 0)
+            goto out;
+    }
+    if (read_replies(s, reps, n, "read state") != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = reps[i];
+        cs_sync_state *st = &jobs[i]->st;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
+            st->present = r->element[0]->type == REDIS_REPLY_STRING;
+            st->version = reply_i64(r->element[0], -1);
+            st->synced_version = reply_i64(r->element[1], -1);
+            st->attempts = (int)reply_i64(r->element[2], 0);
+            copy_str(st->status, sizeof st->status, r->element[3]);
+            copy_str(st->remote_id, sizeof st->remote_id, r->element[4]);
+            copy_str(st->handle, sizeof st->handle, r->element[5]);
+        }
+        freeReplyObject(r);
+    }
+    rc = 0;
+out:
+    free(reps);
+    keys_free(&k);
+    return rc;
+}
+
+long cs_sync_claim(cs_sync *s, size_t limit, cs_sync_claim_cb *add, void *opaque)
+{
+    keys k;
+    char now[24], lease[24], lim[24];
+    long got = -1;
+    keys_init(&k);
+    keys_fill(s, &k, NULL);
+    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
+    snprintf(lease, sizeof lease, "%d", s->cfg->retry_lease_ms);
+    snprintf(lim, sizeof lim, "%zu", limit);
+    const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_claim), "5", k.retry.data,
+                          k.inflight.data, k.lease.data, k.snap.data, k.fence.data, now, lease,
+                          lim};
+    if (cs_redis_ready(s->r) == 0) {
+        argv[1] = cs_redis_script_sha(s->r, s->s_claim);
+        redisReply *r = cs_redis_cmd(s->r, 11, argv, NULL);
+        if (r && r->type == REDIS_REPLY_ARRAY) {
+            got = 0;
+            for (size_t i = 0; i + 2 < r->elements; i += 3, got++)
+                add(opaque, r->element[i]->str, r->element[i + 1]->str, r->element[i + 2]->str,
+                    r->element[i + 2]->len);
+        } else if (r) {
+            CS_ERROR("redis", "claim: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+            cs_redis_drop(s->r);
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    keys_free(&k);
+    return got;
+}
+
+static const char *kind_arg(cs_outcome_kind k)
+{
+    switch (k) {
+    case CS_OUT_SYNCED: return "synced";
+    case CS_OUT_RETRY: return "retry";
+    case CS_OUT_FAILED: return "failed";
+    case CS_OUT_PAUSED: return "paused";
+    case CS_OUT_SKIPPED: return "skipped";
+    case CS_OUT_DELETED: return "deleted";
+    case CS_OUT_PENDING: return "pending";
+    case CS_OUT_RELEASE: return "release";
+    default: return "none";
+    }
+}
+
+const char *cs_outcome_name(cs_outcome_kind k)
+{
+    return kind_arg(k);
+}
+
+int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
+{
+    keys k;
+    cs_buf pkey;
+    char now[24], ver[24], resume[24], maxa[16], jit[16], rnd[16];
+    int rc = -1;
+    size_t queued = 0;
+    redisReply **reps = calloc(n ? n : 1, sizeof *reps);
+    size_t *idx = calloc(n ? n : 1, sizeof *idx);
+    if (!reps || !idx) {
+        free(reps);
+        free(idx);
+        return -1;
+    }
+    keys_init(&k);
+    cs_buf_init(&pkey, 1024);
+    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
+    snprintf(maxa, sizeof maxa, "%d", s->cfg->retry_max_attempts);
+    snprintf(jit, sizeof jit, "%d", s->cfg->retry_jitter_pct);
+    if (cs_redis_ready(s->r) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        cs_sync_job *j = jobs[i];
+        cs_outcome *o = &j->out;
+        unsigned short rv = 0;
+        if (o->kind == CS_OUT_NONE)
+            continue;
+        if (getrandom(&rv, sizeof rv, 0) != (ssize_t)sizeof rv)
+            rv = (unsigned short)(i * 7919u);
+        keys_fill(s, &k, j->conn_id);
+        cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, j->ev->product.id);
+        cs_buf_reset(&pkey);
+        cs_buf_appendf(&pkey, "%s:%s", j->ev->tenant, j->ev->product.id);
+        snprintf(ver, sizeof ver, "%lld", (long long)j->ev->product.version);
+        snprintf(resume, sizeof resume, "%lld", (long long)o->resume_at);
+        snprintf(rnd, sizeof rnd, "%u", rv % 1000u);
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "7",
+                              k.state.data, k.retry.data, k.inflight.data, k.lease.data,
+                              k.snap.data, k.index.data, k.stats.data,
+                              j->member, ver, j->from_retry ? j->token : "", kind_arg(o->kind),
+                              now, o->remote_id, o->err_code, o->err_subcode, o->err_type,
+                              o->err_message, o->err_trace, resume, maxa, s->delays, jit, rnd,
+                              pkey.data, o->handle};
+        if (cs_redis_pipe_add(s->r, (int)(sizeof argv / sizeof argv[0]), argv, NULL) != 0)
+            goto out;
+        idx[queued++] = i;
+    }
+    if (read_replies(s, reps, queued, "settle") != 0)
+        goto out;
+    for (size_t q = 0; q < queued; q++) {
+        redisReply *r = reps[q];
+        cs_sync_job *j = jobs[idx[q]];
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
+            copy_str(j->settle_result, sizeof j->settle_result, r->element[0]);
+            j->settle_attempts = (int)reply_i64(r->element[1], 0);
+            j->settle_next = reply_i64(r->element[2], 0);
+        }
+        freeReplyObject(r);
+    }
+    rc = 0;
+out:
+    free(reps);
+    free(idx);
+    keys_free(&k);
+    cs_buf_free(&pkey);
+    return rc;
+}
+
+int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char *kind,
+                      const char *reason)
+{
+    cs_buf key;
+    char until[24], ttl[24], now[24];
+    int64_t n = cs_now_ms();
+    cs_buf_init(&key, 1024);
+    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
+    snprintf(until, sizeof until, "%lld", (long long)until_ms);
+    snprintf(now, sizeof now, "%lld", (long long)n);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(until_ms > n ? until_ms - n : 1));
+    const char *hset[] = {"HSET", key.data, "until", until, "kind", kind, "reason", reason,
+                          "set_at", now};
+    const char *exp[] = {"PEXPIRE", key.data, ttl};
+    int rc = -1;
+    if (cs_redis_pipe_add(s->r, 10, hset, NULL) == 0 && cs_redis_pipe_add(s->r, 3, exp, NULL) == 0) {
+        redisReply *a = cs_redis_pipe_get(s->r);
+        redisReply *b = a ? cs_redis_pipe_get(s->r) : NULL;
+        rc = a && b ? 0 : -1;
+        if (a)
+            freeReplyObject(a);
+        if (b)
+            freeReplyObject(b);
+    }
+    cs_buf_free(&key);
+    return rc;
+}
+
+int cs_sync_pause_get(cs_sync *s, const char *conn, int64_t *until_ms, char *kind,
+                      size_t kind_size, char *reason, size_t reason_size)
+{
+    cs_buf key;
+    cs_buf_init(&key, 1024);
+    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
+    const char *argv[] = {"HMGET", key.data, "until", "kind", "reason"};
+    redisReply *r = cs_redis_cmd(s->r, 5, argv, NULL);
+    cs_buf_free(&key);
+    if (!r)
+        return -1;
+    int paused = 0;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        r->element[0]->type == REDIS_REPLY_STRING) {
+        *until_ms = reply_i64(r->element[0], 0);
+        copy_str(kind, kind_size, r->element[1]);
+        copy_str(reason, reason_size, r->element[2]);
+        paused = *until_ms > cs_now_ms();
+    }
+    freeReplyObject(r);
+    return paused;
+}
+
+int64_t cs_sync_delay_ms(const cs_config *cfg, int attempts)
+{
+    if (attempts < 1)
+        return 0;
+    size_t i = (size_t)attempts <= cfg->n_retry_schedule ? (size_t)attempts - 1
+                                                         : cfg->n_retry_schedule - 1;
+    return cfg->retry_schedule_ms[i];
+}

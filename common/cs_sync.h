@@ -1,0 +1,127 @@
+/*
+ * cs_sync: per-product sync state, the delayed-retry queue and connection
+ * pauses in Redis, shared by every sink (docs/REDIS.md has the key layout).
+ *
+ * Keys of one sink share the hash tag {<sink>}, so every script touches one
+ * Redis Cluster slot.  All state changes go through three Lua scripts:
+ *   begin  - a fresh event: version gate, fresh attempt count, snapshot kept,
+ *            any waiting or in-flight retry of an older version superseded;
+ *   claim  - due retries moved to the in-flight set with a lease and a
+ *            fencing token, expired leases returned first (crash safety);
+ *   settle - one outcome applied: synced, retry (next delay from the
+ *            schedule, with jitter), failed, paused (no attempt charged),
+ *            skipped, deleted, pending (handle recorded), release.
+ * A settle whose lease was lost ("fenced") or whose version was overtaken
+ * ("superseded") changes nothing.
+ *
+ * Thread safety: one cs_sync per thread (it owns no connection; it uses the
+ * caller's cs_redis).  Jobs are owned by the caller.
+ */
+#ifndef CS_SYNC_H
+#define CS_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs_buf.h"
+#include "cs_config.h"
+#include "cs_event.h"
+#include "cs_redis.h"
+
+typedef enum {
+    CS_OUT_NONE = 0,
+    CS_OUT_SYNCED,      /* confirmed by the channel */
+    CS_OUT_RETRY,       /* transient: charged, retried on the schedule */
+    CS_OUT_FAILED,      /* bad item: failed at once */
+    CS_OUT_PAUSED,      /* connection throttled/unauthorised: not charged */
+    CS_OUT_SKIPPED,     /* nothing to do (inactive and never synced, ...) */
+    CS_OUT_DELETED,     /* removed from the channel: state cleaned up */
+    CS_OUT_PENDING,     /* accepted, confirmation handle recorded */
+    CS_OUT_RELEASE      /* handed back untouched, due again at resume_at */
+} cs_outcome_kind;
+
+typedef struct cs_outcome {
+    cs_outcome_kind kind;
+    char remote_id[416];        /* retailer id (<= 100 UTF-8 chars) / remote product id */
+    char handle[256];           /* CS_OUT_PENDING */
+    int64_t resume_at;          /* CS_OUT_PAUSED / CS_OUT_RELEASE: ms epoch */
+    char err_code[32];          /* channel's code, e.g. "100" or "product_invalid_sku" */
+    char err_subcode[32];
+    char err_type[64];
+    char err_message[512];
+    char err_trace[64];         /* fbtrace_id */
+} cs_outcome;
+
+typedef struct cs_sync_state {
+    int present;
+    int64_t version;            /* newest version seen, -1 when none */
+    int64_t synced_version;     /* -1 when never synced */
+    int attempts;
+    char status[16];
+    char remote_id[416];
+    char handle[256];
+} cs_sync_state;
+
+typedef struct cs_sync_job {
+    size_t conn;                /* index of the connection in the sink */
+    const char *conn_id;
+    cs_event *ev;               /* owned by the job */
+    char *member;               /* "<conn>|<tenant>:<product_id>" */
+    int from_retry;
+    char token[32];             /* lease fencing token for retries */
+    int begin_result;           /* CS_BEGIN_* for fresh events */
+    cs_sync_state st;
+    cs_outcome out;
+    int settle_attempts;        /* filled by settle */
+    int64_t settle_next;
+    char settle_result[16];
+} cs_sync_job;
+
+enum { CS_BEGIN_PUSH = 1, CS_BEGIN_STALE, CS_BEGIN_DUP };
+
+typedef struct cs_sync cs_sync;
+
+/* Registers the scripts with r; call before r is first used. */
+cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink);
+void cs_sync_destroy(cs_sync *s);
+const char *cs_sync_sink(const cs_sync *s);
+
+/* Key names (docs/REDIS.md). */
+void cs_sync_key(const cs_sync *s, cs_buf *out, const char *what);      /* P{sink}:what */
+void cs_sync_state_key(const cs_sync *s, cs_buf *out, const char *conn, const char *tenant,
+                       const char *product_id);
+
+/* Builds job->member from conn_id and the event. */
+int cs_sync_job_init(cs_sync_job *j, size_t conn, const char *conn_id, cs_event *ev);
+void cs_sync_job_free(cs_sync_job *j);
+
+/* Fresh events: version gate and bookkeeping for every job, one pipeline.
+ * Sets job->begin_result and job->st (status before, handle).  -1 when Redis
+ * failed (nothing may be committed). */
+int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n);
+
+/* Reads state for jobs (one pipeline).  -1 on Redis failure. */
+int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n);
+
+/* Claims up to limit due retries.  Calls add(opaque, member, token, snapshot,
+ * snapshot_len) for each; returns the number claimed or -1. */
+typedef void (cs_sync_claim_cb)(void *opaque, const char *member, const char *token,
+                                const char *snap, size_t snap_len);
+long cs_sync_claim(cs_sync *s, size_t limit, cs_sync_claim_cb *add, void *opaque);
+
+/* Applies every job's outcome (one pipeline).  -1 on Redis failure. */
+int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n);
+
+/* Connection pauses, honoured by every worker of the sink. */
+int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char *kind,
+                      const char *reason);
+/* 1 when paused (until/kind/reason filled), 0 when not, -1 on Redis failure. */
+int cs_sync_pause_get(cs_sync *s, const char *conn, int64_t *until_ms, char *kind,
+                      size_t kind_size, char *reason, size_t reason_size);
+
+/* The wait before attempt n+1 after n failed attempts, without jitter. */
+int64_t cs_sync_delay_ms(const cs_config *cfg, int attempts);
+
+const char *cs_outcome_name(cs_outcome_kind k);
+
+#endif

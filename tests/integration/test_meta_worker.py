@@ -1,0 +1,301 @@
+"""catalogsync-worker --sink meta end to end: the dev broker, a real
+redis-server and the fake Meta Graph API."""
+import json
+import os
+import signal
+import subprocess
+import time
+import unittest
+
+from harness import (Broker, Fake, FakeClient, Redis, Worker, program, run, wait_until)
+
+TOKEN = "meta-test-token-7f3a"
+CATALOG = "880011"
+
+
+def product(i, version=1, **extra):
+    p = {"id": "p%d" % i, "version": version, "sku": "SKU-%d" % i,
+         "name": "Product %d v%d" % (i, version), "description": "Desc %d" % i,
+         "price": {"amount": "%d.50" % (10 + i), "currency": "USD"}, "stock_quantity": 5,
+         "is_active": True, "brand": "Acme", "link": "https://shop.example/p/%d" % i}
+    p.update(extra)
+    return p
+
+
+class MetaStack:
+    """Redis + dev broker + fake Meta, and workers configured against them."""
+
+    def __init__(self, test, partitions=3, fake_args=(), schedule="100, 200, 400, 800",
+                 extra_conf=""):
+        self.test = test
+        self.redis = Redis(test)
+        self.broker = Broker(test, partitions=partitions)
+        self.fake = Fake("fake_meta.py", ["--token", TOKEN, "--catalog", CATALOG] + list(fake_args),
+                         test)
+        self.meta = FakeClient(self.fake.addr)
+        self.schedule = schedule
+        self.extra_conf = extra_conf
+
+    def config(self, token_env="CS_META_TOKEN", **catalog):
+        cat = {"id": "main", "base_url": "http://" + self.fake.addr, "api_version": "v21.0",
+               "catalog_id": CATALOG, "token": "env:" + token_env}
+        cat.update(catalog)
+        fields = "; ".join('%s = %s' % (k, json.dumps(v) if not isinstance(v, bool)
+                                        else ("true" if v else "false")) for k, v in cat.items())
+        return ('kafka = { brokers = "%s"; properties = ["session.timeout.ms=6000", '
+                '"heartbeat.interval.ms=500"]; };\n'
+                'redis = { port = %d; };\n'
+                'log = { level = "debug"; };\n'
+                'worker = { linger_ms = 50; confirm_poll_ms = 10; shutdown_deadline_ms = 15000; };\n'
+                'retry = { schedule_ms = [%s]; throttle_default_ms = 300; auth_pause_ms = 800; '
+                'jitter_pct = 0; lease_ms = 3000; };\n'
+                'meta = { catalogs = ( { %s; } ); };\n%s'
+                % (self.broker.brokers, self.redis.port, self.schedule, fields, self.extra_conf))
+
+    def worker(self, token=TOKEN, name="worker", **catalog):
+        return Worker(self.test, "meta", self.config(**catalog), env={"CS_META_TOKEN": token},
+                      name=name)
+
+    def publish(self, items, *args):
+        text = "\n".join(json.dumps(i) for i in items) + "\n"
+        r = run([program("catalogsync-publish"), "-b", self.broker.brokers] + list(args),
+                input=text)
+        self.test.assertIn(r.returncode, (0,), r.stderr)
+        return r
+
+    def state(self, pid, tenant="default"):
+        out = self.redis.cli("HGETALL", "catalogsync:{meta}:state:main:%s:%s" % (tenant, pid))
+        lines = out.splitlines()
+        return dict(zip(lines[0::2], lines[1::2]))
+
+    def wait_status(self, pid, status, timeout=30):
+        return wait_until(lambda: self.state(pid).get("status") == status and self.state(pid),
+                          timeout=timeout, what="product %s to be %s (now %s)" % (
+                              pid, status, self.state(pid).get("status")))
+
+    def items(self):
+        return self.meta.state()["catalogs"][CATALOG]["items"]
+
+    def batch_records(self):
+        """Every record sent in items_batch calls, in order."""
+        recs = []
+        for r in self.meta.requests("items_batch"):
+            if r.get("json"):
+                recs.extend(r["json"]["requests"])
+        return recs
+
+
+class MetaWorkerTest(unittest.TestCase):
+    def test_new_product_then_update(self):
+        s = MetaStack(self)
+        w = s.worker()
+        s.publish([product(1)], "--type", "created")
+        st = s.wait_status("p1", "synced")
+        self.assertEqual(st["synced_version"], "1")
+        self.assertEqual(st["remote_id"], "SKU-1")
+        self.assertEqual(s.items()["SKU-1"]["fields"]["title"], "Product 1 v1")
+        s.publish([product(1, version=2, price={"amount": "9.99", "currency": "USD"})],
+                  "--type", "updated")
+        wait_until(lambda: s.state("p1").get("synced_version") == "2", what="version 2 synced")
+        f = s.items()["SKU-1"]["fields"]
+        self.assertEqual(f["title"], "Product 1 v2")
+        self.assertEqual(f["price"], "9.99 USD")
+        self.assertNotIn("image_link", f)          # images are off by default
+        w.wait_log("✓ Successfully synced product 'Product 1 v2' (id p1, retailer id SKU-1)")
+        # The token travels as a Bearer header, never in logs.
+        reqs = s.meta.requests("items_batch")
+        self.assertTrue(all(r["auth_scheme"] == "Bearer" for r in reqs))
+        self.assertNotIn(TOKEN, w.log())
+
+    def test_fifty_versions_coalesce_into_one_record(self):
+        s = MetaStack(self)
+        s.publish([product(7, version=v) for v in range(1, 51)], "--type", "updated")
+        s.worker()
+        wait_until(lambda: s.state("p7").get("synced_version") == "50", what="v50 synced")
+        recs = [r for r in s.batch_records() if r["data"]["id"] == "SKU-7"]
+        self.assertEqual(len(recs), 1, recs)
+        self.assertEqual(recs[0]["data"]["title"], "Product 7 v50")
+
+    def test_prices_usd_jpy_kwd_exact(self):
+        s = MetaStack(self)
+        s.worker()
+        s.publish([product(1, price={"amount": "189.99", "currency": "USD"}),
+                   product(2, price={"amount": "1800", "currency": "JPY"}),
+                   product(3, price={"amount": "4.25", "currency": "KWD"},
+                           sale_price={"amount": "3.9", "currency": "KWD"})], "--type", "updated")
+        for i in (1, 2, 3):
+            s.wait_status("p%d" % i, "synced")
+        items = s.items()
+        self.assertEqual(items["SKU-1"]["fields"]["price"], "189.99 USD")
+        self.assertEqual(items["SKU-2"]["fields"]["price"], "1800 JPY")
+        self.assertEqual(items["SKU-3"]["fields"]["price"], "4.250 KWD")
+        self.assertEqual(items["SKU-3"]["fields"]["sale_price"], "3.900 KWD")
+
+    def test_five_attempts_then_failed(self):
+        s = MetaStack(self)
+        s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 10,
+                       "action": "error", "code": 2, "message": "Service temporarily unavailable"})
+        w = s.worker()
+        s.publish([product(1)], "--type", "updated")
+        st = s.wait_status("p1", "failed", timeout=30)
+        self.assertEqual(st["attempts"], "5")
+        self.assertEqual(st["last_error_code"], "2")
+        self.assertIn("Service temporarily unavailable", st["last_error_message"])
+        calls = [r for r in s.meta.requests("items_batch")]
+        self.assertEqual(len(calls), 5)
+        # The waits follow the schedule (100, 200, 400, 800 ms, no jitter).
+        gaps = [b["time"] - a["time"] for a, b in zip(calls, calls[1:])]
+        for gap, want in zip(gaps, (0.1, 0.2, 0.4, 0.8)):
+            self.assertGreaterEqual(gap, want * 0.9, gaps)
+        self.assertEqual(s.redis.cli("ZSCORE", "catalogsync:{meta}:retry", "main|default:p1"), "")
+        w.wait_log("Attempt 5/5 — failed, waiting for an operator reset")
+        w.wait_log("META API ERROR")
+
+    def test_throttle_pauses_without_charging_attempts(self):
+        s = MetaStack(self)
+        s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 1,
+                       "action": "rate_limit", "code": 80014,
+                       "estimated_time_to_regain_access": 0, "retry_after": 1})
+        w = s.worker()
+        s.publish([product(1)], "--type", "updated")
+        w.wait_log("paused (throttle)")
+        st = s.wait_status("p1", "synced", timeout=20)
+        self.assertEqual(st["attempts"], "1")        # the throttled try was not charged
+        self.assertEqual(st["last_error_code"] if "last_error_code" in st else "80014", "80014")
+        self.assertEqual(len(s.meta.requests("items_batch")), 2)
+
+    def test_invalid_token_pauses_the_connection(self):
+        s = MetaStack(self)
+        w = s.worker(token="wrong-token-xyz1")
+        s.publish([product(1)], "--type", "updated")
+        w.wait_log("ALERT: catalog main paused (auth)")
+        pause = s.redis.cli("HGET", "catalogsync:{meta}:pause:main", "kind")
+        st = wait_until(lambda: s.state("p1").get("status") == "retry_pending" and s.state("p1"),
+                        what="retry_pending")
+        self.assertEqual(st["attempts"], "0")
+        self.assertEqual(st["last_error_code"], "190")
+        self.assertIn(pause, ("auth", ""))            # may already have expired (800 ms)
+        self.assertNotIn("wrong-token-xyz1", w.log())
+
+    def test_item_invalid_in_batch_status_fails_with_metas_message(self):
+        s = MetaStack(self)
+        s.meta.faults({"action": "item_error", "retailer_id": "SKU-2",
+                       "message": "Image at URL could not be downloaded"})
+        s.worker()
+        s.publish([product(1), product(2)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        st = s.wait_status("p2", "failed")
+        self.assertEqual(st["last_error_message"], "Image at URL could not be downloaded")
+        self.assertEqual(st["attempts"], "1")
+        self.assertNotIn("SKU-2", s.items())
+
+    def test_missing_sku_and_price_fail_at_once(self):
+        s = MetaStack(self)
+        w = s.worker()
+        s.publish([product(1, sku=None), product(2, price=None)], "--type", "updated")
+        st1 = s.wait_status("p1", "failed")
+        st2 = s.wait_status("p2", "failed")
+        self.assertIn("no SKU", st1["last_error_message"])
+        self.assertIn("no price", st2["last_error_message"])
+        self.assertEqual(s.meta.requests("items_batch"), [])
+        w.wait_log("Error Message: product has no SKU")
+
+    def test_delete_and_inactive(self):
+        s = MetaStack(self)
+        s.worker()
+        s.publish([product(1), product(2)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        s.wait_status("p2", "synced")
+        s.publish([{"id": "p1", "version": 2, "sku": "SKU-1"}], "--type", "deleted")
+        s.publish([product(2, version=2, is_active=False)], "--type", "updated")
+        wait_until(lambda: "SKU-1" not in s.items(), what="SKU-1 removed")
+        wait_until(lambda: s.state("p1") == {}, what="p1 state cleaned up")
+        self.assertEqual(s.redis.cli("HEXISTS", "catalogsync:{meta}:snap", "main|default:p1"), "0")
+        s.wait_status("p2", "skipped")
+        self.assertEqual(s.items()["SKU-2"]["fields"]["visibility"], "hidden")
+        # An inactive product never synced is not pushed at all.
+        s.publish([product(3, is_active=False)], "--type", "updated")
+        st = s.wait_status("p3", "skipped")
+        self.assertIn("never synced", st["skip_reason"])
+        self.assertNotIn("SKU-3", s.items())
+
+    def test_malformed_events_go_to_the_dead_letter_topic(self):
+        s = MetaStack(self)
+        w = s.worker()
+        bad = subprocess.run(["kcat", "-P", "-b", s.broker.brokers, "-t", "catalog.product-events",
+                              "-k", "default:x1"], input=b'{"schema":1,"type":"product.updated"}',
+                             capture_output=True, timeout=30)
+        self.assertEqual(bad.returncode, 0, bad.stderr)
+        s.publish([product(1)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        dlq = s.broker.consume("catalog.product-events.dlq", count=1)
+        self.assertEqual(dlq[0]["key"], "default:x1")
+        self.assertIn("event_id: is missing", dlq[0]["headers"]["reason"])
+        self.assertEqual(dlq[0]["headers"]["error"], "invalid")
+        w.wait_log("dead-lettered event")
+
+    def test_sigterm_stops_cleanly(self):
+        s = MetaStack(self)
+        w = s.worker()
+        s.publish([product(1)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        self.assertEqual(w.stop(), 0)
+        self.assertIn("stopping:", w.log())
+
+
+class MetaReliabilityTest(unittest.TestCase):
+    def test_sigkill_mid_batch_second_worker_finishes_without_repush(self):
+        s = MetaStack(self, partitions=1)
+        # Confirmation is slow, so the first worker is killed after Meta accepted
+        # the batch and before it confirmed it.
+        s.meta.faults({"match": {"method": "GET", "path_re": "check_batch_request_status"},
+                       "count": 3, "action": "slow", "delay_ms": 1500})
+        w1 = s.worker(name="worker1")
+        s.publish([product(i) for i in range(1, 21)], "--type", "updated")
+        wait_until(lambda: s.meta.requests("items_batch"), timeout=30, what="items_batch")
+        wait_until(lambda: s.state("p1").get("handle"), what="handle recorded")
+        w1.kill()
+        s.worker(name="worker2")
+        for i in range(1, 21):
+            s.wait_status("p%d" % i, "synced", timeout=40)
+        recs = s.batch_records()
+        ids = [r["data"]["id"] for r in recs]
+        self.assertEqual(sorted(ids), sorted("SKU-%d" % i for i in range(1, 21)),
+                         "each product pushed exactly once")
+        self.assertEqual(len(s.items()), 20)
+
+    def test_two_workers_share_partitions_and_retries(self):
+        s = MetaStack(self, partitions=4)
+        s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 3,
+                       "action": "http_status", "status": 503, "body": "<html>busy</html>"})
+        w1 = s.worker(name="worker1")
+        w2 = s.worker(name="worker2")
+        s.publish([product(i) for i in range(1, 61)], "--type", "updated")
+        for i in range(1, 61):
+            s.wait_status("p%d" % i, "synced", timeout=40)
+        self.assertEqual(len(s.items()), 60)
+        w1.wait_log("assigned")
+        w2.wait_log("assigned")
+        both = ("Successfully synced" in w1.log()) + ("Successfully synced" in w2.log())
+        self.assertGreaterEqual(both, 1)
+
+    def test_redis_outage_pauses_and_resumes(self):
+        s = MetaStack(self)
+        w = s.worker()
+        s.publish([product(1)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        port, rdir = s.redis.port, s.redis.dir
+        s.redis.proc.stop()
+        s.publish([product(1, version=2)], "--type", "updated")
+        w.wait_log("unreachable")
+        from harness import Proc
+        s.redis.proc = Proc("redis", ["redis-server", "--port", str(port), "--bind", "127.0.0.1",
+                                      "--dir", rdir, "--save", "", "--appendonly", "yes"])
+        wait_until(s.redis.ping, what="redis back")
+        wait_until(lambda: s.state("p1").get("synced_version") == "2", timeout=30,
+                   what="version 2 synced after the outage")
+        w.wait_log("reachable again")
+
+
+if __name__ == "__main__":
+    unittest.main()

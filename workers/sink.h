@@ -1,0 +1,58 @@
+/*
+ * sink: what a channel (Meta, WooCommerce) plugs into the worker.
+ *
+ * The worker owns everything channel-neutral: consuming, dead-lettering,
+ * coalescing per product, the version gate, connection pauses, retries,
+ * state, logs and offsets.  A sink only says which connections an event goes
+ * to and pushes a set of jobs to one connection, filling each job's outcome.
+ *
+ * Thread safety: a sink is used by the worker's single thread.
+ */
+#ifndef CS_SINK_H
+#define CS_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cs_config.h"
+#include "cs_sync.h"
+
+/* A connection-level verdict from a push: pause every worker's use of it. */
+typedef struct cs_conn_result {
+    int pause;
+    int64_t until_ms;
+    char kind[16];          /* "throttle" | "auth" */
+    char reason[512];
+} cs_conn_result;
+
+/* Services the worker offers a sink during a push. */
+typedef struct cs_push_ctx {
+    /* Records CS_OUT_PENDING (with out.handle) for jobs durably before the
+     * sink waits for confirmation, so a worker that crashes meanwhile is
+     * followed by one that confirms instead of pushing again.  -1 when Redis
+     * failed. */
+    int (*mark_pending)(void *worker, cs_sync_job **jobs, size_t n);
+    void *worker;
+    int64_t deadline_ms;    /* monotonic; 0 = none (shutdown shortens it) */
+} cs_push_ctx;
+
+typedef struct cs_sink_ops {
+    const char *name;           /* "meta" */
+    const char *group;          /* Kafka consumer group */
+    const char *conn_noun;      /* "catalog" / "store" for logs */
+    const char *error_title;    /* headline of the bordered error block */
+    void *(*create)(const cs_config *cfg, char *errstr, size_t errstr_size);
+    size_t (*n_conns)(void *sink);
+    const char *(*conn_id)(void *sink, size_t i);
+    /* 1 when the event goes to connection i. */
+    int (*routes)(void *sink, size_t i, const cs_event *ev);
+    /* Pushes jobs (all of connection i, each with state read) and fills
+     * every job's out.kind; a job left CS_OUT_NONE needs nothing. */
+    void (*push)(void *sink, size_t i, cs_sync_job **jobs, size_t n, const cs_push_ctx *ctx,
+                 cs_conn_result *res);
+    void (*destroy)(void *sink);
+} cs_sink_ops;
+
+extern const cs_sink_ops cs_meta_sink;
+
+#endif

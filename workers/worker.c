@@ -1,0 +1,614 @@
+#include "worker.h"
+#include "cs_kafka.h"
+#include "cs_log.h"
+#include "cs_redis.h"
+#include "cs_sync.h"
+#include "cs_util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BLOCK_LINE "════════════════════════════════════════════════════════════"
+
+struct cs_worker {
+    cs_config *cfg;
+    const cs_sink_ops *ops;
+    void *sink;
+    rd_kafka_t *rk;
+    cs_publisher *dlq;
+    cs_redis *redis;
+    cs_sync *sync;
+    cs_event_limits lim;
+
+    cs_sync_job **jobs;
+    size_t n_jobs, cap_jobs;
+    size_t *slots;              /* coalescing index: job index + 1, 0 = empty */
+    size_t n_slots;
+    rd_kafka_topic_partition_list_t *first;  /* first offset of the batch per partition */
+    rd_kafka_topic_partition_list_t *next;   /* offset to commit per partition */
+    size_t n_msgs;
+    unsigned long dlq_queued;
+    int64_t batch_started;
+
+    unsigned long long n_events, n_dead, n_synced, n_retry, n_failed, n_paused, n_deleted,
+        n_skipped, n_stale;
+};
+
+/* ---- coalescing index: member -> job ---- */
+
+static uint64_t fnv(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static int index_grow(cs_worker *w)
+{
+    size_t n = w->n_slots ? w->n_slots * 2 : 1024;
+    size_t *s = calloc(n, sizeof *s);
+    if (!s)
+        return -1;
+    free(w->slots);
+    w->slots = s;
+    w->n_slots = n;
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        size_t h = (size_t)fnv(w->jobs[i]->member) & (n - 1);
+        while (s[h])
+            h = (h + 1) & (n - 1);
+        s[h] = i + 1;
+    }
+    return 0;
+}
+
+/* Slot of member: holds its job, or is the empty slot to put it in. */
+static size_t *index_slot(cs_worker *w, const char *member)
+{
+    size_t h = (size_t)fnv(member) & (w->n_slots - 1);
+    while (w->slots[h] && strcmp(w->jobs[w->slots[h] - 1]->member, member) != 0)
+        h = (h + 1) & (w->n_slots - 1);
+    return &w->slots[h];
+}
+
+/* Adds a job (taking the event) unless a newer version of it is in the batch. */
+static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token)
+{
+    cs_sync_job *j = calloc(1, sizeof *j);
+    if (!j || cs_sync_job_init(j, conn, w->ops->conn_id(w->sink, conn), ev) != 0) {
+        free(j);
+        cs_event_destroy(ev);
+        return -1;
+    }
+    if (token) {
+        j->from_retry = 1;
+        snprintf(j->token, sizeof j->token, "%s", token);
+    }
+    if ((w->n_jobs + 1) * 2 > w->n_slots && index_grow(w) != 0)
+        goto fail;
+    size_t *slot = index_slot(w, j->member);
+    if (*slot) {
+        cs_sync_job *old = w->jobs[*slot - 1];
+        /* A claimed retry never replaces an event from Kafka: the fresh
+         * event's begin step fences the retry's lease. */
+        if (token || old->ev->product.version >= ev->product.version) {
+            if (!token)
+                w->n_stale++;
+            cs_sync_job_free(j);
+            free(j);
+            return 0;
+        }
+        cs_sync_job_free(old);
+        free(old);
+        w->jobs[*slot - 1] = j;
+        return 0;
+    }
+    if (w->n_jobs == w->cap_jobs) {
+        size_t n = w->cap_jobs ? w->cap_jobs * 2 : 256;
+        cs_sync_job **p = realloc(w->jobs, n * sizeof *p);
+        if (!p)
+            goto fail;
+        w->jobs = p;
+        w->cap_jobs = n;
+    }
+    w->jobs[w->n_jobs++] = j;
+    *slot = w->n_jobs;
+    return 0;
+fail:
+    cs_sync_job_free(j);
+    free(j);
+    return -1;
+}
+
+static void reset_batch(cs_worker *w)
+{
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        cs_sync_job_free(w->jobs[i]);
+        free(w->jobs[i]);
+    }
+    w->n_jobs = 0;
+    if (w->slots)
+        memset(w->slots, 0, w->n_slots * sizeof *w->slots);
+    rd_kafka_topic_partition_list_destroy(w->first);
+    rd_kafka_topic_partition_list_destroy(w->next);
+    w->first = rd_kafka_topic_partition_list_new(8);
+    w->next = rd_kafka_topic_partition_list_new(8);
+    w->n_msgs = 0;
+    w->dlq_queued = 0;
+    w->batch_started = 0;
+}
+
+/* ---- consuming ---- */
+
+static void track_offset(cs_worker *w, const rd_kafka_message_t *m)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_topic_partition_t *n = rd_kafka_topic_partition_list_find(w->next, topic, m->partition);
+    if (!n) {
+        rd_kafka_topic_partition_list_add(w->first, topic, m->partition)->offset = m->offset;
+        n = rd_kafka_topic_partition_list_add(w->next, topic, m->partition);
+    }
+    n->offset = m->offset + 1;
+}
+
+static void dead_letter(cs_worker *w, const rd_kafka_message_t *m, cs_event_err e,
+                        const char *reason)
+{
+    char part[16], off[24], err[512];
+    snprintf(part, sizeof part, "%d", m->partition);
+    snprintf(off, sizeof off, "%lld", (long long)m->offset);
+    cs_header h[] = {
+        {"reason", reason},
+        {"error", cs_event_err_name(e)},
+        {"source_topic", rd_kafka_topic_name(m->rkt)},
+        {"source_partition", part},
+        {"source_offset", off},
+        {"sink", w->ops->name},
+    };
+    CS_WARN(w->ops->name, "dead-lettered event at %s[%d]@%lld: %s", rd_kafka_topic_name(m->rkt),
+            m->partition, (long long)m->offset, reason);
+    if (cs_publisher_send(w->dlq, w->cfg->kafka_dlq_topic, m->key, m->key_len, m->payload,
+                          m->len, h, sizeof h / sizeof h[0], NULL, err, sizeof err) != 0)
+        CS_ERROR(w->ops->name, "cannot queue dead letter: %s", err);
+    w->dlq_queued++;
+    w->n_dead++;
+}
+
+static void handle_message(cs_worker *w, const rd_kafka_message_t *m)
+{
+    char err[512];
+    cs_event *ev = NULL;
+    track_offset(w, m);
+    w->n_msgs++;
+    w->n_events++;
+    cs_event_err e = cs_event_parse(m->payload, m->len, &w->lim, &ev, err, sizeof err);
+    if (e != CS_EVENT_OK) {
+        dead_letter(w, m, e, err);
+        return;
+    }
+    size_t n = w->ops->n_conns(w->sink);
+    int routed = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!w->ops->routes(w->sink, i, ev))
+            continue;
+        cs_event *copy = ev;
+        if (routed++ && cs_event_parse(m->payload, m->len, &w->lim, &copy, err, sizeof err) != 0)
+            continue;
+        if (add_job(w, i, copy, NULL) != 0)
+            CS_ERROR(w->ops->name, "out of memory adding a job");
+    }
+    if (!routed)
+        cs_event_destroy(ev);
+}
+
+/* ---- retries ---- */
+
+static void on_claim(void *opaque, const char *member, const char *token, const char *snap,
+                     size_t snap_len)
+{
+    cs_worker *w = opaque;
+    char err[512];
+    cs_event *ev = NULL;
+    const char *bar = strchr(member, '|');
+    size_t conn = (size_t)-1, n = w->ops->n_conns(w->sink);
+    for (size_t i = 0; bar && i < n; i++) {
+        const char *id = w->ops->conn_id(w->sink, i);
+        if (strlen(id) == (size_t)(bar - member) && strncmp(id, member, (size_t)(bar - member)) == 0)
+            conn = i;
+    }
+    if (conn == (size_t)-1 || cs_event_parse(snap, snap_len, &w->lim, &ev, err, sizeof err) != 0) {
+        /* The lease expires and another worker (one that knows the
+         * connection) takes it. */
+        CS_WARN(w->ops->name, "retry %s: %s", member,
+                conn == (size_t)-1 ? "connection not configured in this worker" : err);
+        return;
+    }
+    add_job(w, conn, ev, token);
+}
+
+/* ---- outcomes ---- */
+
+static void log_error_block(cs_worker *w, const cs_sync_job *j)
+{
+    const cs_product *p = &j->ev->product;
+    const cs_outcome *o = &j->out;
+    char next[160] = "";
+    int64_t in = j->settle_next - cs_now_ms();
+    if (in < 0)
+        in = 0;
+    if (!strcmp(j->settle_result, "retry"))
+        snprintf(next, sizeof next, " — next attempt in %lld.%llds", (long long)(in / 1000),
+                 (long long)(in % 1000 / 100));
+    else if (!strcmp(j->settle_result, "paused"))
+        snprintf(next, sizeof next, " used; this try is not charged — next attempt in %lld.%llds",
+                 (long long)(in / 1000), (long long)(in % 1000 / 100));
+    else if (!strcmp(j->settle_result, "failed"))
+        snprintf(next, sizeof next, " — failed, waiting for an operator reset");
+    CS_ERROR(w->ops->name,
+             "\n" BLOCK_LINE "\n%s - %s\n" BLOCK_LINE "\n"
+             "Product: %s (ID: %s, SKU: %s)\n"
+             "%s: %s\n"
+             "Error Code: %s%s%s\n"
+             "Error Type: %s\n"
+             "Error Message: %s\n"
+             "%s%s%s"
+             "Attempt %d/%d%s\n" BLOCK_LINE,
+             w->ops->error_title,
+             j->out.kind == CS_OUT_PAUSED ? "connection paused" : "product sync failed",
+             p->name ? p->name : "(no name)", p->id, p->sku ? p->sku : "(none)",
+             w->ops->conn_noun, j->conn_id,
+             o->err_code[0] ? o->err_code : "-", o->err_subcode[0] ? " / subcode " : "",
+             o->err_subcode, o->err_type[0] ? o->err_type : "-", o->err_message,
+             o->err_trace[0] ? "fbtrace_id: " : "", o->err_trace, o->err_trace[0] ? "\n" : "",
+             j->settle_attempts, w->cfg->retry_max_attempts, next);
+}
+
+static void log_outcome(cs_worker *w, const cs_sync_job *j)
+{
+    const cs_product *p = &j->ev->product;
+    const char *name = p->name ? p->name : "(no name)";
+    if (!strcmp(j->settle_result, "fenced") || !strcmp(j->settle_result, "superseded")) {
+        CS_DEBUG(w->ops->name, "product %s: outcome for version %lld dropped (%s)", p->id,
+                 (long long)p->version, j->settle_result);
+        return;
+    }
+    switch (j->out.kind) {
+    case CS_OUT_SYNCED:
+        w->n_synced++;
+        CS_INFO(w->ops->name, "✓ Successfully synced product '%s' (id %s, %s %s) to %s %s, "
+                "version %lld", name, p->id, w->ops->name[0] == 'm' ? "retailer id" : "remote id",
+                j->out.remote_id, w->ops->conn_noun, j->conn_id, (long long)p->version);
+        break;
+    case CS_OUT_DELETED:
+        w->n_deleted++;
+        CS_INFO(w->ops->name, "✓ Removed product '%s' (id %s) from %s %s", name, p->id,
+                w->ops->conn_noun, j->conn_id);
+        break;
+    case CS_OUT_SKIPPED:
+        w->n_skipped++;
+        CS_INFO(w->ops->name, "○ Skipped product '%s' (id %s) for %s %s: %s", name, p->id,
+                w->ops->conn_noun, j->conn_id, j->out.err_message);
+        break;
+    case CS_OUT_RETRY:
+    case CS_OUT_FAILED:
+    case CS_OUT_PAUSED:
+        if (!strcmp(j->settle_result, "failed"))
+            w->n_failed++;
+        else if (j->out.kind == CS_OUT_PAUSED)
+            w->n_paused++;
+        else
+            w->n_retry++;
+        log_error_block(w, j);
+        break;
+    default:
+        break;
+    }
+}
+
+static int mark_pending(void *opaque, cs_sync_job **jobs, size_t n)
+{
+    cs_worker *w = opaque;
+    int rc = cs_sync_settle(w->sync, jobs, n);
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i]->out.kind == CS_OUT_PENDING)
+            jobs[i]->out.kind = CS_OUT_NONE;
+    return rc;
+}
+
+/* Pushes every pushable job of connection conn. */
+static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t n)
+{
+    int64_t until = 0;
+    char kind[16], reason[512];
+    const char *id = w->ops->conn_id(w->sink, conn);
+    int paused = cs_sync_pause_get(w->sync, id, &until, kind, sizeof kind, reason, sizeof reason);
+    if (paused < 0)
+        return -1;
+    if (paused) {
+        for (size_t i = 0; i < n; i++) {
+            cs_outcome *o = &todo[i]->out;
+            o->kind = CS_OUT_PAUSED;
+            o->resume_at = until;
+            snprintf(o->err_type, sizeof o->err_type, "paused");
+            snprintf(o->err_message, sizeof o->err_message, "%s %s paused (%s) until %lld: %.300s",
+                     w->ops->conn_noun, id, kind, (long long)until, reason);
+        }
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const cs_product *p = &todo[i]->ev->product;
+        CS_INFO(w->ops->name, "Syncing product '%s' (id %s, SKU %s, version %lld) to %s %s - "
+                "attempt %d/%d", p->name ? p->name : "(no name)", p->id, p->sku ? p->sku : "-",
+                (long long)p->version, w->ops->conn_noun, id, todo[i]->st.attempts + 1,
+                w->cfg->retry_max_attempts);
+    }
+    cs_push_ctx ctx = {mark_pending, w, 0};
+    cs_conn_result res;
+    memset(&res, 0, sizeof res);
+    w->ops->push(w->sink, conn, todo, n, &ctx, &res);
+    if (res.pause) {
+        CS_ERROR(w->ops->name, "ALERT: %s %s paused (%s) for %llds: %s", w->ops->conn_noun, id,
+                 res.kind, (long long)((res.until_ms - cs_now_ms()) / 1000), res.reason);
+        if (cs_sync_pause_set(w->sync, id, res.until_ms, res.kind, res.reason) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Processes the batch; 0 when every outcome is durable and offsets were
+ * committed, -1 when Redis or the dead-letter topic failed (nothing
+ * committed: the caller rewinds). */
+static int flush(cs_worker *w)
+{
+    size_t limit = (size_t)w->cfg->worker_batch_max;
+    if (w->n_jobs < limit && cs_sync_claim(w->sync, limit - w->n_jobs, on_claim, w) < 0)
+        return -1;
+    if (w->n_jobs == 0 && w->n_msgs == 0)
+        return 0;
+
+    size_t n_fresh = 0, n_todo = 0;
+    cs_sync_job **fresh = malloc((w->n_jobs + 1) * sizeof *fresh);
+    cs_sync_job **todo = malloc((w->n_jobs + 1) * sizeof *todo);
+    int rc = -1;
+    if (!fresh || !todo)
+        goto out;
+    for (size_t i = 0; i < w->n_jobs; i++)
+        if (!w->jobs[i]->from_retry)
+            fresh[n_fresh++] = w->jobs[i];
+    if (cs_sync_begin(w->sync, fresh, n_fresh) != 0 || cs_sync_read(w->sync, w->jobs, w->n_jobs) != 0)
+        goto out;
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        cs_sync_job *j = w->jobs[i];
+        if (!j->from_retry && j->begin_result != CS_BEGIN_PUSH) {
+            CS_DEBUG(w->ops->name, "product %s version %lld already %s for %s; skipped",
+                     j->ev->product.id, (long long)j->ev->product.version,
+                     j->begin_result == CS_BEGIN_STALE ? "superseded" : j->st.status, j->conn_id);
+            w->n_stale++;
+            continue;
+        }
+        if (j->from_retry && j->st.version != j->ev->product.version) {
+            j->out.kind = CS_OUT_RELEASE;   /* overtaken: just drop the lease */
+            j->out.resume_at = cs_now_ms();
+            continue;
+        }
+        todo[n_todo++] = j;
+    }
+    size_t n_conns = w->ops->n_conns(w->sink);
+    for (size_t c = 0; c < n_conns; c++) {
+        size_t k = 0;
+        cs_sync_job **mine = fresh;     /* reuse the array */
+        for (size_t i = 0; i < n_todo; i++)
+            if (todo[i]->conn == c)
+                mine[k++] = todo[i];
+        if (k && push_connection(w, c, mine, k) != 0)
+            goto out;
+    }
+    if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0)
+        goto out;
+    for (size_t i = 0; i < w->n_jobs; i++)
+        log_outcome(w, w->jobs[i]);
+    if (w->dlq_queued) {
+        cs_publisher_stats before, after;
+        cs_publisher_get_stats(w->dlq, &before);
+        if (cs_publisher_flush(w->dlq, 30000) != 0) {
+            CS_ERROR(w->ops->name, "dead-letter topic did not acknowledge; not committing");
+            goto out;
+        }
+        cs_publisher_get_stats(w->dlq, &after);
+        if (after.failed) {
+            CS_ERROR(w->ops->name, "dead-letter delivery failed: %s",
+                     cs_publisher_first_error(w->dlq));
+            goto out;
+        }
+        (void)before;
+    }
+    if (w->next->cnt) {
+        rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, w->next, 0);
+        if (err)
+            CS_WARN(w->ops->name, "offset commit failed: %s (events will be seen again and "
+                    "skipped by the version gate)", rd_kafka_err2str(err));
+    }
+    rc = 0;
+out:
+    free(fresh);
+    free(todo);
+    if (rc == 0)
+        reset_batch(w);
+    return rc;
+}
+
+/* Drops the batch and rewinds every partition to the batch's first offset,
+ * so that nothing whose outcome is not durable is lost. */
+static void rewind_batch(cs_worker *w)
+{
+    if (w->first->cnt) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, w->first, 5000);
+        if (e) {
+            CS_ERROR(w->ops->name, "rewind failed: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    reset_batch(w);
+}
+
+/* Polls Kafka with every partition paused until Redis answers again. */
+static void wait_for_redis(cs_worker *w, volatile sig_atomic_t *stop)
+{
+    rd_kafka_topic_partition_list_t *asg = NULL;
+    if (rd_kafka_assignment(w->rk, &asg) == 0 && asg)
+        rd_kafka_pause_partitions(w->rk, asg);
+    int64_t next_try = 0;
+    while (!*stop) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 200);
+        if (m)
+            rd_kafka_message_destroy(m);   /* paused: none expected */
+        if (cs_mono_ms() >= next_try) {
+            if (cs_redis_ready(w->redis) == 0)
+                break;
+            next_try = cs_mono_ms() + 1000;
+        }
+    }
+    if (asg) {
+        rd_kafka_resume_partitions(w->rk, asg);
+        rd_kafka_topic_partition_list_destroy(asg);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    cs_worker *w = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        CS_INFO(w->ops->name, "assigned %d partition(s)", parts->cnt);
+        rd_kafka_assign(rk, parts);
+        return;
+    }
+    /* Revoked: settle what we hold for these partitions before letting go. */
+    if (w->n_jobs || w->n_msgs) {
+        if (flush(w) != 0) {
+            CS_WARN(w->ops->name, "partitions revoked with a batch not settled; another worker "
+                    "re-reads it from the last commit");
+            reset_batch(w);
+        }
+    }
+    CS_INFO(w->ops->name, "revoked %d partition(s)", parts->cnt);
+    rd_kafka_assign(rk, NULL);
+}
+
+cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *group,
+                         char *errstr, size_t errstr_size)
+{
+    cs_worker *w = calloc(1, sizeof *w);
+    if (!w) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    w->cfg = cfg;
+    w->ops = ops;
+    w->lim.max_bytes = (size_t)cfg->event_max_bytes;
+    w->first = rd_kafka_topic_partition_list_new(8);
+    w->next = rd_kafka_topic_partition_list_new(8);
+    if (!(w->sink = ops->create(cfg, errstr, errstr_size)))
+        goto fail;
+    if (!(w->redis = cs_redis_new(cfg)) || !(w->sync = cs_sync_new(w->redis, cfg, ops->name))) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    if (!(w->dlq = cs_publisher_new(cfg, NULL, NULL, errstr, errstr_size)))
+        goto fail;
+    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, ops->group, errstr, errstr_size);
+    if (!conf)
+        goto fail;
+    char e[512];
+    if (rd_kafka_conf_set(conf, "group.id", group ? group : ops->group, e, sizeof e) ||
+        rd_kafka_conf_set(conf, "enable.auto.commit", "false", e, sizeof e) ||
+        rd_kafka_conf_set(conf, "auto.offset.reset", "earliest", e, sizeof e)) {
+        snprintf(errstr, errstr_size, "kafka consumer: %s", e);
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_opaque(conf, w);
+    if (!(w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e))) {
+        snprintf(errstr, errstr_size, "kafka consumer: %s", e);
+        rd_kafka_conf_destroy(conf);
+        goto fail;
+    }
+    rd_kafka_poll_set_consumer(w->rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, cfg->kafka_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(w->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        snprintf(errstr, errstr_size, "subscribe %s: %s", cfg->kafka_topic, rd_kafka_err2str(err));
+        goto fail;
+    }
+    return w;
+fail:
+    cs_worker_destroy(w);
+    return NULL;
+}
+
+int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
+{
+    CS_INFO(w->ops->name, "worker started: %zu %s(s), topic %s, batch %d, linger %d ms",
+            w->ops->n_conns(w->sink), w->ops->conn_noun, w->cfg->kafka_topic,
+            w->cfg->worker_batch_max, w->cfg->worker_linger_ms);
+    while (!*stop) {
+        if (cs_redis_ready(w->redis) != 0) {
+            wait_for_redis(w, stop);
+            continue;
+        }
+        int64_t deadline = cs_mono_ms() + w->cfg->worker_linger_ms;
+        while (!*stop && w->n_msgs < (size_t)w->cfg->worker_batch_max) {
+            int64_t left = deadline - cs_mono_ms();
+            if (left <= 0)
+                break;
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, (int)left);
+            if (!m)
+                continue;
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    CS_WARN(w->ops->name, "consumer: %s", rd_kafka_message_errstr(m));
+            } else {
+                handle_message(w, m);
+            }
+            rd_kafka_message_destroy(m);
+        }
+        if (flush(w) != 0) {
+            rewind_batch(w);
+            wait_for_redis(w, stop);
+        }
+    }
+    /* Shutdown: settle what was taken, commit, leave the group. */
+    if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
+        rewind_batch(w);
+    CS_INFO(w->ops->name, "stopping: %llu events, %llu synced, %llu retrying, %llu failed, "
+            "%llu paused, %llu deleted, %llu skipped, %llu superseded, %llu dead-lettered",
+            w->n_events, w->n_synced, w->n_retry, w->n_failed, w->n_paused, w->n_deleted,
+            w->n_skipped, w->n_stale, w->n_dead);
+    rd_kafka_consumer_close(w->rk);
+    return 0;
+}
+
+void cs_worker_destroy(cs_worker *w)
+{
+    if (!w)
+        return;
+    if (w->rk) {
+        rd_kafka_destroy(w->rk);
+        w->rk = NULL;
+    }
+    reset_batch(w);
+    rd_kafka_topic_partition_list_destroy(w->first);
+    rd_kafka_topic_partition_list_destroy(w->next);
+    free(w->jobs);
+    free(w->slots);
+    cs_publisher_destroy(w->dlq);
+    cs_sync_destroy(w->sync);
+    cs_redis_destroy(w->redis);
+    if (w->sink)
+        w->ops->destroy(w->sink);
+    free(w);
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on an embedded default: a local stack on 127.0.0.1 (redis-server,
 # the dev Kafka broker, the fake Meta and WooCommerce servers), sample products
-# published through catalogsync-publish, and where they went.
+# published through catalogsync-publish, and where they went: the Kafka topic,
+# the meta worker's outcomes, the sync state in Redis and the fake Meta catalog.
 #
 #   scripts/demo.sh            run, show, stop everything
 #   scripts/demo.sh --keep     leave the stack running (prints how to stop it)
@@ -49,6 +50,19 @@ wait_file "$WORK/meta.port" "the fake Meta API"
 wait_file "$WORK/woo.port" "the fake WooCommerce API"
 
 for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+META_PORT=$(cat "$WORK/meta.port")
+
+cat > "$WORK/catalogsync.conf" <<CONF
+kafka  = { brokers = "$BROKERS"; };
+redis  = { port = $REDIS_PORT; };
+worker = { linger_ms = 100; confirm_poll_ms = 50; };
+meta   = { catalogs = ( { id = "main"; base_url = "http://127.0.0.1:$META_PORT";
+                          api_version = "v21.0"; catalog_id = "555000111";
+                          token = "env:DEMO_META_TOKEN"; } ); };
+CONF
+DEMO_META_TOKEN=demo-meta-token build/bin/catalogsync-worker --sink meta \
+  --config "$WORK/catalogsync.conf" > "$WORK/worker-meta.log" 2>&1 &
+PIDS+=($!)
 
 cat <<TXT
 == local stack (all on 127.0.0.1)
@@ -71,6 +85,35 @@ kcat -C -b "$BROKERS" -t catalog.product-events -o beginning -e -q \
   -f '  partition %p offset %o  key %k  %h\n' 2>/dev/null | sort
 echo
 echo "Every event of one product sits in one partition (key tenant:product_id), in order."
+
+echo
+echo "== the meta worker pushes them to the fake Meta catalog (waiting for outcomes)"
+for _ in $(seq 1 300); do
+  n=0
+  for k in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'catalogsync:{meta}:state:*'); do
+    st=$(redis-cli -p "$REDIS_PORT" HGET "$k" status)
+    case "$st" in synced|failed|skipped) n=$((n + 1));; esac
+  done
+  [ "$n" -ge 5 ] && break
+  sleep 0.1
+done
+grep -E "Successfully synced|Error Message|Attempt" "$WORK/worker-meta.log" | sed 's/^/  /'
+echo
+echo "== sync state in Redis (redis-cli -p $REDIS_PORT HGETALL 'catalogsync:{meta}:state:main:default:<id>')"
+for k in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'catalogsync:{meta}:state:*' | sort); do
+  printf '  %-44s %-8s attempts=%s synced_version=%s %s\n' "$k" \
+    "$(redis-cli -p "$REDIS_PORT" HGET "$k" status)" "$(redis-cli -p "$REDIS_PORT" HGET "$k" attempts)" \
+    "$(redis-cli -p "$REDIS_PORT" HGET "$k" synced_version)" "$(redis-cli -p "$REDIS_PORT" HGET "$k" last_error_message)"
+done
+echo
+echo "== items in the fake Meta catalog 555000111"
+curl -s "http://127.0.0.1:$META_PORT/_fake/state" | "$PY" -c '
+import json, sys
+items = json.load(sys.stdin)["catalogs"]["555000111"]["items"]
+for rid, it in sorted(items.items()):
+    f = it["fields"]
+    print("  %-12s %-40s %-12s %s" % (rid, f.get("title"), f.get("price"), f.get("availability")))'
+
 if [ "$KEEP" = 1 ]; then
   echo
   echo "Stack left running; stop it with: kill ${PIDS[*]}"

@@ -151,6 +151,22 @@ class MetaWorkerTest(unittest.TestCase):
         w.wait_log("Attempt 5/5 — failed, waiting for an operator reset")
         w.wait_log("META API ERROR")
 
+    def test_newer_version_supersedes_waiting_retry(self):
+        # Long waits, so version 1 sits in the retry queue when version 2 arrives.
+        s = MetaStack(self, schedule="60000, 60000, 60000, 60000")
+        s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 2,
+                       "action": "error", "code": 1})
+        s.worker()
+        s.publish([product(1)], "--type", "updated")
+        st = s.wait_status("p1", "retry_pending")
+        self.assertEqual(st["attempts"], "1")
+        s.publish([product(1, version=2)], "--type", "updated")
+        # Version 2 fails once too: a fresh count, so attempts is 1 again, not 2.
+        wait_until(lambda: s.state("p1").get("version") == "2" and
+                   s.state("p1").get("status") == "retry_pending", what="v2 waiting")
+        self.assertEqual(s.state("p1")["attempts"], "1")
+        self.assertEqual(s.redis.cli("ZCARD", "catalogsync:{meta}:retry"), "1")
+
     def test_throttle_pauses_without_charging_attempts(self):
         s = MetaStack(self)
         s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 1,

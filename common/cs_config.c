@@ -1,4 +1,5 @@
 #include "cs_config.h"
+#include "cs_config_schema.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -12,18 +13,7 @@
 
 #define SECRET_FILE_MAX (64 * 1024)
 
-enum { T_STR, T_INT, T_ENUM, T_BOOL, T_INTLIST, T_STRLIST, T_KAFKA_PROPS };
 
-typedef struct opt {
-    const char *section;        /* flat sections; NULL in list-entry tables */
-    const char *key;
-    int type;
-    size_t off;
-    size_t count_off;           /* T_INTLIST / T_STRLIST: offset of the size_t count */
-    int secret;
-    int64_t min, max;
-    const char *const *values;  /* T_ENUM */
-} opt;
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
@@ -83,12 +73,30 @@ static const opt catalog_opts[] = {
 };
 #define N_CATALOG_OPTS (sizeof catalog_opts / sizeof catalog_opts[0])
 
-static const char *const sections[] = {"log", "kafka", "events", "redis", "worker", "retry",
-                                       "meta", NULL};
+static const char *const delete_policies[] = {"trash", "force", "unlink", NULL};
+static const char *const woo_auths[] = {"basic", "query", "oauth1", NULL};
 
-static char **str_at(void *base, const opt *o) { return (char **)((char *)base + o->off); }
-static int *int_at(void *base, const opt *o) { return (int *)((char *)base + o->off); }
-static size_t *count_at(void *base, const opt *o) { return (size_t *)((char *)base + o->count_off); }
+#define W(k, t, f, sec, lo, hi, v) {NULL, k, t, offsetof(cs_woo_store, f), 0, sec, lo, hi, v}
+static const opt store_opts[] = {
+    W("id", T_INT, id, 0, 1, 1000000000, NULL),
+    W("name", T_STR, name, 0, 0, 0, NULL),
+    W("base_url", T_STR, base_url, 0, 0, 0, NULL),
+    W("consumer_key", T_STR, consumer_key, 1, 0, 0, NULL),
+    W("consumer_secret", T_STR, consumer_secret, 1, 0, 0, NULL),
+    {NULL, "fields", T_STRLIST, offsetof(cs_woo_store, fields),
+     offsetof(cs_woo_store, n_fields), 0, 0, 0, NULL},
+    W("delete_policy", T_ENUM, delete_policy, 0, 0, 0, delete_policies),
+    W("batch_size", T_INT, batch_size, 0, 1, 1000, NULL),
+    W("auth", T_ENUM, auth, 0, 0, 0, woo_auths),
+    W("ca_file", T_STR, ca_file, 0, 0, 0, NULL),
+    W("insecure_tls", T_BOOL, insecure_tls, 0, 0, 1, NULL),
+    W("media_base_url", T_STR, media_base_url, 0, 0, 0, NULL),
+};
+#define N_STORE_OPTS (sizeof store_opts / sizeof store_opts[0])
+
+static const char *const sections[] = {"log", "kafka", "events", "redis", "worker", "retry",
+                                       "meta", "woocommerce", NULL};
+
 
 static int set_str(char **slot, const char *v)
 {
@@ -175,6 +183,9 @@ void cs_config_destroy(cs_config *c)
     for (size_t i = 0; i < c->n_meta_catalogs; i++)
         catalog_free(&c->meta_catalogs[i]);
     free(c->meta_catalogs);
+    for (size_t i = 0; i < c->n_woo_stores; i++)
+        free_table(&c->woo_stores[i], store_opts, N_STORE_OPTS);
+    free(c->woo_stores);
     free(c->path);
     free(c);
 }
@@ -521,44 +532,91 @@ static int catalog_defaults(cs_meta_catalog *m)
            ? -1 : 0;
 }
 
-static int load_meta(cs_config *c, config_setting_t *sec, const char *path, char *errstr,
-                     size_t errstr_size)
+static const char *const default_store_fields[] = {"name", "sku", "price", "description",
+                                                    "stock", "status", "images"};
+
+static int store_defaults(cs_woo_store *w)
 {
-    char where[512], label[64];
+    memset(w, 0, sizeof *w);
+    w->batch_size = 100;
+    w->fields = calloc(sizeof default_store_fields / sizeof default_store_fields[0], sizeof(char *));
+    if (!w->fields)
+        return -1;
+    for (size_t i = 0; i < sizeof default_store_fields / sizeof default_store_fields[0]; i++) {
+        if (!(w->fields[i] = strdup(default_store_fields[i])))
+            return -1;
+        w->n_fields = i + 1;
+    }
+    return set_str(&w->name, "") || set_str(&w->base_url, "") ||
+           set_str(&w->consumer_key, "") || set_str(&w->consumer_secret, "") ||
+           set_str(&w->delete_policy, "trash") || set_str(&w->auth, "basic") ||
+           set_str(&w->ca_file, "") || set_str(&w->media_base_url, "") ? -1 : 0;
+}
+
+/* A list of groups under a section ("meta.catalogs", "woocommerce.connections"),
+ * each loaded through table into an array of elem_size entries. */
+
+static int catalog_defaults_v(void *e) { return catalog_defaults(e); }
+static void catalog_free_v(void *e) { catalog_free(e); }
+static int store_defaults_v(void *e) { return store_defaults(e); }
+static void store_free_v(void *e) { free_table(e, store_opts, N_STORE_OPTS); }
+
+static const list_spec lists[] = {
+    {"meta", "catalogs", catalog_opts, N_CATALOG_OPTS, sizeof(cs_meta_catalog),
+     catalog_defaults_v, catalog_free_v},
+    {"woocommerce", "connections", store_opts, N_STORE_OPTS, sizeof(cs_woo_store),
+     store_defaults_v, store_free_v},
+};
+
+void **cs_cfg_list_array(cs_config *c, const list_spec *ls, size_t **count)
+{
+    if (ls->table == catalog_opts) {
+        *count = &c->n_meta_catalogs;
+        return (void **)&c->meta_catalogs;
+    }
+    *count = &c->n_woo_stores;
+    return (void **)&c->woo_stores;
+}
+
+static int load_list_section(cs_config *c, const list_spec *ls, config_setting_t *sec,
+                             const char *path, char *errstr, size_t errstr_size)
+{
+    char where[512], label[96];
     for (int i = 0; i < config_setting_length(sec); i++) {
         config_setting_t *s = config_setting_get_elem(sec, (unsigned)i);
         where_of(s, path, where, sizeof where);
-        if (strcmp(config_setting_name(s), "catalogs") != 0) {
-            snprintf(errstr, errstr_size, "%s: unknown key \"%s\" in section \"meta\"", where,
-                     config_setting_name(s));
+        if (strcmp(config_setting_name(s), ls->key) != 0) {
+            snprintf(errstr, errstr_size, "%s: unknown key \"%s\" in section \"%s\"", where,
+                     config_setting_name(s), ls->section);
             return -1;
         }
         if (!is_list(config_setting_type(s))) {
-            snprintf(errstr, errstr_size, "%s: meta.catalogs must be a list ( {...}, ... ), got %s",
-                     where, type_name(config_setting_type(s)));
+            snprintf(errstr, errstr_size, "%s: %s.%s must be a list ( {...}, ... ), got %s",
+                     where, ls->section, ls->key, type_name(config_setting_type(s)));
             return -1;
         }
-        for (size_t k = 0; k < c->n_meta_catalogs; k++)
-            catalog_free(&c->meta_catalogs[k]);
-        free(c->meta_catalogs);
-        c->n_meta_catalogs = 0;
+        size_t *count;
+        void **arr = cs_cfg_list_array(c, ls, &count);
+        for (size_t k = 0; k < *count; k++)
+            ls->free_entry((char *)*arr + k * ls->elem_size);
+        free(*arr);
+        *count = 0;
         int n = config_setting_length(s);
-        c->meta_catalogs = calloc(n ? (size_t)n : 1, sizeof(cs_meta_catalog));
-        if (!c->meta_catalogs)
+        if (!(*arr = calloc(n ? (size_t)n : 1, ls->elem_size)))
             return -1;
         for (int k = 0; k < n; k++) {
             config_setting_t *g = config_setting_get_elem(s, (unsigned)k);
-            cs_meta_catalog *m = &c->meta_catalogs[k];
-            if (catalog_defaults(m) != 0)
+            void *entry = (char *)*arr + (size_t)k * ls->elem_size;
+            *count = (size_t)k + 1;
+            if (ls->defaults(entry) != 0)
                 return -1;
-            c->n_meta_catalogs = (size_t)k + 1;
-            snprintf(label, sizeof label, "meta.catalogs[%d]", k);
+            snprintf(label, sizeof label, "%s.%s[%d]", ls->section, ls->key, k);
             where_of(g, path, where, sizeof where);
             if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
                 snprintf(errstr, errstr_size, "%s: %s must be a group { ... }", where, label);
                 return -1;
             }
-            if (load_group(m, catalog_opts, N_CATALOG_OPTS, label, g, path, errstr,
+            if (load_group(entry, ls->table, ls->n_table, label, g, path, errstr,
                            errstr_size) != 0)
                 return -1;
         }
@@ -601,8 +659,12 @@ int cs_config_load_file(cs_config *c, const char *path, char *errstr, size_t err
                      name, type_name(config_setting_type(sec)));
             goto out;
         }
-        if (strcmp(name, "meta") == 0) {
-            if (load_meta(c, sec, path, errstr, errstr_size) != 0)
+        const list_spec *ls = NULL;
+        for (size_t j = 0; j < sizeof lists / sizeof lists[0]; j++)
+            if (strcmp(lists[j].section, name) == 0)
+                ls = &lists[j];
+        if (ls) {
+            if (load_list_section(c, ls, sec, path, errstr, errstr_size) != 0)
                 goto out;
             continue;
         }
@@ -688,155 +750,6 @@ int cs_config_apply_env(cs_config *c, char *errstr, size_t errstr_size)
     return 0;
 }
 
-static int check_catalogs(cs_config *c, char *errstr, size_t errstr_size)
-{
-    for (size_t i = 0; i < c->n_meta_catalogs; i++) {
-        cs_meta_catalog *m = &c->meta_catalogs[i];
-        const char *missing = !*m->id ? "id" : !*m->catalog_id ? "catalog_id"
-                            : !*m->token ? "token" : !*m->base_url ? "base_url"
-                            : !*m->api_version ? "api_version" : NULL;
-        if (missing) {
-            snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): %s is required", i,
-                     *m->id ? m->id : "no id", missing);
-            return -1;
-        }
-        for (const char *p = m->id; *p; p++)
-            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
-                snprintf(errstr, errstr_size, "meta.catalogs[%zu]: id \"%s\" may hold only "
-                         "letters, digits, '-' and '_' (it is part of Redis keys)", i, m->id);
-                return -1;
-            }
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(c->meta_catalogs[j].id, m->id) == 0) {
-                snprintf(errstr, errstr_size, "meta.catalogs: id \"%s\" is used twice", m->id);
-                return -1;
-            }
-        if (strncmp(m->base_url, "https://", 8) != 0 && strncmp(m->base_url, "http://", 7) != 0) {
-            snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): base_url must start with "
-                     "https:// or http://", i, m->id);
-            return -1;
-        }
-        cs_log_add_secret(m->token);
-        cs_log_add_secret(m->app_secret);
-    }
-    return 0;
-}
-
-int cs_config_finalize(cs_config *c, char *errstr, size_t errstr_size)
-{
-    if (!*c->kafka_brokers || !*c->kafka_topic || !*c->kafka_dlq_topic) {
-        snprintf(errstr, errstr_size, "kafka.brokers, kafka.topic and kafka.dlq_topic must not be empty");
-        return -1;
-    }
-    if (strcmp(c->kafka_topic, c->kafka_dlq_topic) == 0) {
-        snprintf(errstr, errstr_size, "kafka.dlq_topic must differ from kafka.topic");
-        return -1;
-    }
-    if (c->n_retry_schedule == 0) {
-        snprintf(errstr, errstr_size, "retry.schedule_ms must hold at least one delay");
-        return -1;
-    }
-    cs_log_add_secret(c->redis_password);
-    for (size_t i = 0; i < c->n_kafka_props; i++)
-        if (c->kafka_props[i].secret)
-            cs_log_add_secret(c->kafka_props[i].value);
-    if (check_catalogs(c, errstr, errstr_size) != 0)
-        return -1;
-    cs_log_set_level((cs_log_level)cs_log_level_parse(c->log_level));
-    cs_log_set_format((cs_log_format)cs_log_format_parse(c->log_format));
-    return 0;
-}
-
-cs_config *cs_config_load(const char *path, char *errstr, size_t errstr_size)
-{
-    cs_config *c = cs_config_new();
-    if (!c) {
-        snprintf(errstr, errstr_size, "out of memory");
-        return NULL;
-    }
-    if (!path || !*path)
-        path = getenv("CATALOGSYNC_CONFIG");
-    if ((path && *path && cs_config_load_file(c, path, errstr, errstr_size) != 0) ||
-        cs_config_apply_env(c, errstr, errstr_size) != 0 ||
-        cs_config_finalize(c, errstr, errstr_size) != 0) {
-        cs_config_destroy(c);
-        return NULL;
-    }
-    return c;
-}
-
-static void dump_str(FILE *out, const char *v)
-{
-    fputc('"', out);
-    for (; *v; v++) {
-        if (*v == '"' || *v == '\\')
-            fputc('\\', out);
-        fputc(*v, out);
-    }
-    fputc('"', out);
-}
-
-static void dump_table(FILE *out, void *base, const opt *t, size_t nt, const char *section,
-                       const char *indent)
-{
-    for (size_t i = 0; i < nt; i++) {
-        const opt *o = &t[i];
-        if ((o->section && strcmp(o->section, section) != 0) || o->type == T_KAFKA_PROPS)
-            continue;
-        fprintf(out, "%s%s = ", indent, o->key);
-        if (o->type == T_INT)
-            fprintf(out, "%d", *int_at(base, o));
-        else if (o->type == T_BOOL)
-            fputs(*int_at(base, o) ? "true" : "false", out);
-        else if (o->type == T_INTLIST || o->type == T_STRLIST) {
-            fputc('[', out);
-            for (size_t k = 0; k < *count_at(base, o); k++) {
-                if (k)
-                    fputs(", ", out);
-                if (o->type == T_INTLIST)
-                    fprintf(out, "%lld", (long long)(*(int64_t **)str_at(base, o))[k]);
-                else
-                    dump_str(out, (*(char ***)str_at(base, o))[k]);
-            }
-            fputc(']', out);
-        } else if (o->secret)
-            dump_str(out, **str_at(base, o) ? "[REDACTED]" : "");
-        else
-            dump_str(out, *str_at(base, o));
-        fputs(";\n", out);
-    }
-}
-
-void cs_config_dump(const cs_config *cfg, FILE *out)
-{
-    cs_config *c = (cs_config *)cfg;
-    fprintf(out, "# effective configuration (%s); secrets redacted\n",
-            c->path ? c->path : "built-in defaults");
-    for (size_t s = 0; sections[s]; s++) {
-        fprintf(out, "%s = {\n", sections[s]);
-        if (strcmp(sections[s], "meta") == 0) {
-            fputs("  catalogs = (", out);
-            for (size_t i = 0; i < c->n_meta_catalogs; i++) {
-                fputs(i ? ",\n    {\n" : "\n    {\n", out);
-                dump_table(out, &c->meta_catalogs[i], catalog_opts, N_CATALOG_OPTS, NULL,
-                           "      ");
-                fputs("    }", out);
-            }
-            fputs(c->n_meta_catalogs ? "\n  );\n" : ");\n", out);
-        } else {
-            dump_table(out, c, opts, N_OPTS, sections[s], "  ");
-        }
-        if (strcmp(sections[s], "kafka") == 0) {
-            fputs("  properties = [", out);
-            for (size_t i = 0; i < c->n_kafka_props; i++) {
-                fputs(i ? ",\n    " : "\n    ", out);
-                char line[600];
-                snprintf(line, sizeof line, "%s=%s", c->kafka_props[i].key,
-                         c->kafka_props[i].secret ? "[REDACTED]" : c->kafka_props[i].value);
-                dump_str(out, line);
-            }
-            fputs(c->n_kafka_props ? "\n  ];\n" : "];\n", out);
-        }
-        fputs("};\n", out);
-    }
-}
+const cs_cfg_schema cs_cfg = {
+    opts, N_OPTS, lists, sizeof lists / sizeof lists[0], sections,
+};

@@ -52,6 +52,24 @@ typedef struct cs_meta_catalog {
     int insecure_tls;           /* logged loudly at every start */
 } cs_meta_catalog;
 
+/* One WooCommerce store (woocommerce.connections list). */
+typedef struct cs_woo_store {
+    int id;                     /* the connection id events name in export.connections */
+    char id_str[16];            /* the same, as used in Redis keys and logs */
+    char *name;
+    char *base_url;             /* https://store.example */
+    char *consumer_key;         /* secret */
+    char *consumer_secret;      /* secret */
+    char **fields;              /* default export fields */
+    size_t n_fields;
+    char *delete_policy;        /* trash | force | unlink */
+    int batch_size;             /* items per products/batch call, <= 100 by default */
+    char *auth;                 /* basic | query | oauth1 */
+    char *ca_file;
+    int insecure_tls;
+    char *media_base_url;
+} cs_woo_store;
+
 typedef struct cs_config {
     char *path;                 /* file loaded, NULL = built-in defaults */
 
@@ -90,6 +108,9 @@ typedef struct cs_config {
 
     cs_meta_catalog *meta_catalogs;
     size_t n_meta_catalogs;
+
+    cs_woo_store *woo_stores;
+    size_t n_woo_stores;
 } cs_config;
 
 /* True when the catalog serves the tenant. */

@@ -1,0 +1,126 @@
+/* cs_config_check: cross-field rules, secret registration and the usual
+ * load sequence (file, environment, checks). */
+#include "cs_config.h"
+#include "cs_log.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_catalogs(cs_config *c, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < c->n_meta_catalogs; i++) {
+        cs_meta_catalog *m = &c->meta_catalogs[i];
+        const char *missing = !*m->id ? "id" : !*m->catalog_id ? "catalog_id"
+                            : !*m->token ? "token" : !*m->base_url ? "base_url"
+                            : !*m->api_version ? "api_version" : NULL;
+        if (missing) {
+            snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): %s is required", i,
+                     *m->id ? m->id : "no id", missing);
+            return -1;
+        }
+        for (const char *p = m->id; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+                snprintf(errstr, errstr_size, "meta.catalogs[%zu]: id \"%s\" may hold only "
+                         "letters, digits, '-' and '_' (it is part of Redis keys)", i, m->id);
+                return -1;
+            }
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(c->meta_catalogs[j].id, m->id) == 0) {
+                snprintf(errstr, errstr_size, "meta.catalogs: id \"%s\" is used twice", m->id);
+                return -1;
+            }
+        if (strncmp(m->base_url, "https://", 8) != 0 && strncmp(m->base_url, "http://", 7) != 0) {
+            snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): base_url must start with "
+                     "https:// or http://", i, m->id);
+            return -1;
+        }
+        cs_log_add_secret(m->token);
+        cs_log_add_secret(m->app_secret);
+    }
+    return 0;
+}
+
+static int check_stores(cs_config *c, char *errstr, size_t errstr_size)
+{
+    for (size_t i = 0; i < c->n_woo_stores; i++) {
+        cs_woo_store *w = &c->woo_stores[i];
+        const char *missing = !w->id ? "id" : !*w->base_url ? "base_url"
+                            : !*w->consumer_key ? "consumer_key"
+                            : !*w->consumer_secret ? "consumer_secret" : NULL;
+        if (missing) {
+            snprintf(errstr, errstr_size, "woocommerce.connections[%zu]: %s is required", i,
+                     missing);
+            return -1;
+        }
+        snprintf(w->id_str, sizeof w->id_str, "%d", w->id);
+        for (size_t j = 0; j < i; j++)
+            if (c->woo_stores[j].id == w->id) {
+                snprintf(errstr, errstr_size, "woocommerce.connections: id %d is used twice",
+                         w->id);
+                return -1;
+            }
+        int https = strncmp(w->base_url, "https://", 8) == 0;
+        if (!https && strncmp(w->base_url, "http://", 7) != 0) {
+            snprintf(errstr, errstr_size, "woocommerce.connections[%zu] (%d): base_url must "
+                     "start with https:// or http://", i, w->id);
+            return -1;
+        }
+        if (!https && strcmp(w->auth, "oauth1") != 0) {
+            snprintf(errstr, errstr_size, "woocommerce.connections[%zu] (%d): auth \"%s\" over "
+                     "plain http:// is refused: keys would travel in clear and WooCommerce "
+                     "ignores Basic auth without TLS; use an https:// base_url or "
+                     "auth = \"oauth1\"", i, w->id, w->auth);
+            return -1;
+        }
+        cs_log_add_secret(w->consumer_key);
+        cs_log_add_secret(w->consumer_secret);
+    }
+    return 0;
+}
+
+int cs_config_finalize(cs_config *c, char *errstr, size_t errstr_size)
+{
+    if (!*c->kafka_brokers || !*c->kafka_topic || !*c->kafka_dlq_topic) {
+        snprintf(errstr, errstr_size, "kafka.brokers, kafka.topic and kafka.dlq_topic must not be empty");
+        return -1;
+    }
+    if (strcmp(c->kafka_topic, c->kafka_dlq_topic) == 0) {
+        snprintf(errstr, errstr_size, "kafka.dlq_topic must differ from kafka.topic");
+        return -1;
+    }
+    if (c->n_retry_schedule == 0) {
+        snprintf(errstr, errstr_size, "retry.schedule_ms must hold at least one delay");
+        return -1;
+    }
+    cs_log_add_secret(c->redis_password);
+    for (size_t i = 0; i < c->n_kafka_props; i++)
+        if (c->kafka_props[i].secret)
+            cs_log_add_secret(c->kafka_props[i].value);
+    if (check_catalogs(c, errstr, errstr_size) != 0 || check_stores(c, errstr, errstr_size) != 0)
+        return -1;
+    cs_log_set_level((cs_log_level)cs_log_level_parse(c->log_level));
+    cs_log_set_format((cs_log_format)cs_log_format_parse(c->log_format));
+    return 0;
+}
+
+cs_config *cs_config_load(const char *path, char *errstr, size_t errstr_size)
+{
+    cs_config *c = cs_config_new();
+    if (!c) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if (!path || !*path)
+        path = getenv("CATALOGSYNC_CONFIG");
+    if ((path && *path && cs_config_load_file(c, path, errstr, errstr_size) != 0) ||
+        cs_config_apply_env(c, errstr, errstr_size) != 0 ||
+        cs_config_finalize(c, errstr, errstr_size) != 0) {
+        cs_config_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+

@@ -55,7 +55,7 @@ static const char LUA_CLAIM[] =
     "end\n"
     "return out\n";
 
-/* KEYS: state, retry, inflight, lease, snap, index, stats
+/* KEYS: state, retry, inflight, lease, snap, index, stats, errors
  * ARGV: 1 member, 2 version, 3 token, 4 kind, 5 now, 6 remote_id, 7 code,
  *       8 subcode, 9 type, 10 message, 11 trace, 12 resume_at,
  *       13 max_attempts, 14 delays (csv), 15 jitter_pct, 16 rand 0..999,
@@ -107,6 +107,9 @@ static const char LUA_SETTLE[] =
     "  'last_error_at', now, 'last_attempt', now)\n"
     "redis.call('HDEL', KEYS[1], 'handle')\n"
     "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'remote_id', ARGV[6]) end\n"
+    "redis.call('LPUSH', KEYS[8], cjson.encode({product = ARGV[17], kind = kind, at = now,\n"
+    "  code = ARGV[7], subcode = ARGV[8], type = ARGV[9], message = ARGV[10], trace = ARGV[11]}))\n"
+    "redis.call('LTRIM', KEYS[8], 0, 49)\n"
     "if kind == 'paused' then\n"
     "  local at = tonumber(ARGV[12])\n"
     "  redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'next_attempt', at)\n"
@@ -221,6 +224,9 @@ void cs_sync_job_free(cs_sync_job *j)
     if (!j)
         return;
     cs_event_destroy(j->ev);
+    if (j->sink_free)
+        j->sink_free(j->sink_data);
+    j->sink_data = NULL;
     free(j->member);
     j->ev = NULL;
     j->member = NULL;
@@ -228,7 +234,7 @@ void cs_sync_job_free(cs_sync_job *j)
 
 /* Key buffers for one job: state plus the sink-wide keys. */
 typedef struct keys {
-    cs_buf state, retry, inflight, lease, snap, index, stats, fence;
+    cs_buf state, retry, inflight, lease, snap, index, stats, fence, errors;
 } keys;
 
 static void keys_init(keys *k)
@@ -241,6 +247,7 @@ static void keys_init(keys *k)
     cs_buf_init(&k->index, 512);
     cs_buf_init(&k->stats, 512);
     cs_buf_init(&k->fence, 512);
+    cs_buf_init(&k->errors, 512);
 }
 
 static void keys_free(keys *k)
@@ -253,6 +260,7 @@ static void keys_free(keys *k)
     cs_buf_free(&k->index);
     cs_buf_free(&k->stats);
     cs_buf_free(&k->fence);
+    cs_buf_free(&k->errors);
 }
 
 static void keys_fill(const cs_sync *s, keys *k, const char *conn)
@@ -268,6 +276,8 @@ static void keys_fill(const cs_sync *s, keys *k, const char *conn)
         cs_sync_key(s, &k->index, what);
         snprintf(what, sizeof what, "stats:%s", conn);
         cs_sync_key(s, &k->stats, what);
+        snprintf(what, sizeof what, "errors:%s", conn);
+        cs_sync_key(s, &k->errors, what);
     }
 }
 
@@ -497,7 +507,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_job *j = jobs[i];
         cs_outcome *o = &j->out;
         unsigned short rv = 0;
-        if (o->kind == CS_OUT_NONE)
+        if (o->kind == CS_OUT_NONE || j->ignore)
             continue;
         if (getrandom(&rv, sizeof rv, 0) != (ssize_t)sizeof rv)
             rv = (unsigned short)(i * 7919u);
@@ -508,9 +518,9 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         snprintf(ver, sizeof ver, "%lld", (long long)j->ev->product.version);
         snprintf(resume, sizeof resume, "%lld", (long long)o->resume_at);
         snprintf(rnd, sizeof rnd, "%u", rv % 1000u);
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "7",
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "8",
                               k.state.data, k.retry.data, k.inflight.data, k.lease.data,
-                              k.snap.data, k.index.data, k.stats.data,
+                              k.snap.data, k.index.data, k.stats.data, k.errors.data,
                               j->member, ver, j->from_retry ? j->token : "", kind_arg(o->kind),
                               now, o->remote_id, o->err_code, o->err_subcode, o->err_type,
                               o->err_message, o->err_trace, resume, maxa, s->delays, jit, rnd,

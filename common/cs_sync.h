@@ -72,6 +72,9 @@ typedef struct cs_sync_job {
     int begin_result;           /* CS_BEGIN_* for fresh events */
     cs_sync_state st;
     cs_outcome out;
+    int ignore;                 /* set by a sink's prepare: nothing to do here */
+    void *sink_data;            /* the sink's per-job data, freed with sink_free */
+    void (*sink_free)(void *);
     int settle_attempts;        /* filled by settle */
     int64_t settle_next;
     char settle_result[16];

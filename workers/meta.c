@@ -672,5 +672,5 @@ static void meta_destroy(void *sink)
 
 const cs_sink_ops cs_meta_sink = {
     "meta", "catalogsync-meta", "catalog", "META API ERROR",
-    meta_create, meta_n_conns, meta_conn_id, meta_routes, meta_push, meta_destroy,
+    meta_create, meta_n_conns, meta_conn_id, meta_routes, NULL, meta_push, meta_destroy,
 };

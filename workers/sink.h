@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cs_config.h"
+#include "cs_redis.h"
 #include "cs_sync.h"
 
 /* A connection-level verdict from a push: pause every worker's use of it. */
@@ -33,7 +34,8 @@ typedef struct cs_push_ctx {
      * failed. */
     int (*mark_pending)(void *worker, cs_sync_job **jobs, size_t n);
     void *worker;
-    int64_t deadline_ms;    /* monotonic; 0 = none (shutdown shortens it) */
+    cs_redis *redis;        /* for sinks that keep records of their own (links) */
+    cs_sync *sync;          /* key names */
 } cs_push_ctx;
 
 typedef struct cs_sink_ops {
@@ -44,8 +46,13 @@ typedef struct cs_sink_ops {
     void *(*create)(const cs_config *cfg, char *errstr, size_t errstr_size);
     size_t (*n_conns)(void *sink);
     const char *(*conn_id)(void *sink, size_t i);
-    /* 1 when the event goes to connection i. */
+    /* 1 when the event may go to connection i. */
     int (*routes)(void *sink, size_t i, const cs_event *ev);
+    /* Optional: before the version gate, looks at the batch's jobs (one Redis
+     * pipeline) and sets job->ignore on those with nothing to do (a product
+     * never exported to a store), attaching sink_data to the rest.  -1 when
+     * Redis failed. */
+    int (*prepare)(void *sink, const cs_push_ctx *ctx, cs_sync_job **jobs, size_t n);
     /* Pushes jobs (all of connection i, each with state read) and fills
      * every job's out.kind; a job left CS_OUT_NONE needs nothing. */
     void (*push)(void *sink, size_t i, cs_sync_job **jobs, size_t n, const cs_push_ctx *ctx,
@@ -54,5 +61,6 @@ typedef struct cs_sink_ops {
 } cs_sink_ops;
 
 extern const cs_sink_ops cs_meta_sink;
+extern const cs_sink_ops cs_woo_sink;
 
 #endif

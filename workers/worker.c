@@ -343,7 +343,7 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
                 (long long)p->version, w->ops->conn_noun, id, todo[i]->st.attempts + 1,
                 w->cfg->retry_max_attempts);
     }
-    cs_push_ctx ctx = {mark_pending, w, 0};
+    cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync};
     cs_conn_result res;
     memset(&res, 0, sizeof res);
     w->ops->push(w->sink, conn, todo, n, &ctx, &res);
@@ -373,13 +373,23 @@ static int flush(cs_worker *w)
     int rc = -1;
     if (!fresh || !todo)
         goto out;
+    if (w->ops->prepare) {
+        cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync};
+        if (w->ops->prepare(w->sink, &ctx, w->jobs, w->n_jobs) != 0)
+            goto out;
+    }
     for (size_t i = 0; i < w->n_jobs; i++)
-        if (!w->jobs[i]->from_retry)
-            fresh[n_fresh++] = w->jobs[i];
-    if (cs_sync_begin(w->sync, fresh, n_fresh) != 0 || cs_sync_read(w->sync, w->jobs, w->n_jobs) != 0)
+        if (!w->jobs[i]->ignore)
+            todo[n_todo++] = w->jobs[i];
+    for (size_t i = 0; i < n_todo; i++)
+        if (!todo[i]->from_retry)
+            fresh[n_fresh++] = todo[i];
+    if (cs_sync_begin(w->sync, fresh, n_fresh) != 0 || cs_sync_read(w->sync, todo, n_todo) != 0)
         goto out;
-    for (size_t i = 0; i < w->n_jobs; i++) {
-        cs_sync_job *j = w->jobs[i];
+    size_t n_live = n_todo;
+    n_todo = 0;
+    for (size_t i = 0; i < n_live; i++) {
+        cs_sync_job *j = todo[i];
         if (!j->from_retry && j->begin_result != CS_BEGIN_PUSH) {
             CS_DEBUG(w->ops->name, "product %s version %lld already %s for %s; skipped",
                      j->ev->product.id, (long long)j->ev->product.version,

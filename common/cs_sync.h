@@ -45,7 +45,7 @@ typedef struct cs_outcome {
     char remote_id[416];        /* retailer id (<= 100 UTF-8 chars) / remote product id */
     char handle[256];           /* CS_OUT_PENDING */
     int64_t resume_at;          /* CS_OUT_PAUSED / CS_OUT_RELEASE: ms epoch */
-    char err_code[32];          /* channel's code, e.g. "100" or "product_invalid_sku" */
+    char err_code[96];          /* channel's code, e.g. "100" or "product_invalid_sku" */
     char err_subcode[32];
     char err_type[64];
     char err_message[512];

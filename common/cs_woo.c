@@ -105,11 +105,6 @@ static int url_split(const char *url, url_parts *u)
     return 0;
 }
 
-static int url_is_https(const url_parts *u)
-{
-    return u->scheme_len == 5;
-}
-
 int cs_woo_check_auth(const char *base_url, cs_woo_auth mode, char *errstr,
                       size_t errstr_size)
 {
@@ -135,7 +130,7 @@ int cs_woo_check_auth(const char *base_url, cs_woo_auth mode, char *errstr,
                     "/wp-json (it is appended: <base_url>%s...)", CS_WOO_API_PREFIX);
             return -1;
         }
-    if (!url_is_https(&u) && mode != CS_WOO_AUTH_OAUTH1) {
+    if (u.scheme_len != 5 && mode != CS_WOO_AUTH_OAUTH1) {      /* plain http */
         set_err(errstr, errstr_size, "auth = \"%s\" over plain http:// would send the "
                 "consumer key and secret in clear, and WooCommerce ignores %s over HTTP; "
                 "use an https:// base_url, or auth = \"oauth1\" for a store without TLS",
@@ -150,13 +145,8 @@ int cs_woo_check_auth(const char *base_url, cs_woo_auth mode, char *errstr,
 
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
 /* Decodes s[0..n) as a form-urlencoded name or value ('+' is a space;
@@ -247,13 +237,8 @@ static int pairs_join_sorted(const cs_buf *st, cs_buf *out)
 
 static void lower_append(cs_buf *b, const char *s, size_t n, int *err)
 {
-    for (size_t i = 0; i < n && !*err; i++) {
-        char c = s[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (cs_buf_appendc(b, c) != 0)
-            *err = 1;
-    }
+    for (size_t i = 0; i < n && !*err; i++)
+        *err = cs_buf_appendc(b, s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i]) != 0;
 }
 
 /* RFC 5849 §3.4.1.2 base string URI. */
@@ -264,9 +249,10 @@ static int normalized_url(const url_parts *u, cs_buf *out)
     if (!err && cs_buf_appends(out, "://") != 0)
         err = 1;
     lower_append(out, u->host, u->host_len, &err);
+    int https = u->scheme_len == 5;
     int dflt = u->port_len == 0 ||
-               (!url_is_https(u) && u->port_len == 2 && memcmp(u->port, "80", 2) == 0) ||
-               (url_is_https(u) && u->port_len == 3 && memcmp(u->port, "443", 3) == 0);
+               (!https && u->port_len == 2 && memcmp(u->port, "80", 2) == 0) ||
+               (https && u->port_len == 3 && memcmp(u->port, "443", 3) == 0);
     if (!err && !dflt && (cs_buf_appendc(out, ':') != 0 ||
                           cs_buf_append(out, u->port, u->port_len) != 0))
         err = 1;
@@ -291,9 +277,8 @@ int cs_woo_oauth1_sign(const char *method, const char *url, const char *key,
     }
 
     cs_buf pairs, params, base, tmp;
-    char ts[32], msg[128] = "";
+    char ts[32], sig[64];
     unsigned char mac[CS_SHA256_LEN];
-    char sig[64];
     int rc = -1;
     cs_buf_init(&pairs, WOO_URL_CAP);
     cs_buf_init(&params, WOO_URL_CAP);
@@ -301,55 +286,39 @@ int cs_woo_oauth1_sign(const char *method, const char *url, const char *key,
     cs_buf_init(&tmp, WOO_URL_CAP);
     snprintf(ts, sizeof ts, "%ld", timestamp);
 
-    if ((u.query && pair_add_query(&pairs, u.query, u.query_len) != 0) ||
-        pair_add(&pairs, "oauth_consumer_key", key) != 0 ||
-        pair_add(&pairs, "oauth_nonce", nonce) != 0 ||
-        pair_add(&pairs, "oauth_signature_method", "HMAC-SHA256") != 0 ||
-        pair_add(&pairs, "oauth_timestamp", ts) != 0 ||
-        pairs_join_sorted(&pairs, &params) != 0) {
-        cs_strlcpy(msg, "oauth1: query too long or out of memory", sizeof msg);
-        goto done;
-    }
-
-    /* METHOD & enc(base URI) & enc(normalized parameters) */
-    int err = 0;
-    for (const char *m = method; *m && !err; m++) {
-        char c = *m >= 'a' && *m <= 'z' ? (char)(*m - 'a' + 'A') : *m;
-        if (cs_buf_appendc(&base, c) != 0)
-            err = 1;
-    }
-    if (err || cs_buf_appendc(&base, '&') != 0 || normalized_url(&u, &tmp) != 0 ||
-        cs_http_urlencode(&base, tmp.data) != 0 || cs_buf_appendc(&base, '&') != 0 ||
-        cs_http_urlencode(&base, params.data ? params.data : "") != 0) {
-        cs_strlcpy(msg, "oauth1: signature base string too long", sizeof msg);
-        goto done;
-    }
-
+    /* Normalized parameters (§3.4.1.3), then the base string (§3.4.1.1):
+     * METHOD & enc(base string URI) & enc(normalized parameters). */
+    int err = (u.query && pair_add_query(&pairs, u.query, u.query_len) != 0) ||
+              pair_add(&pairs, "oauth_consumer_key", key) != 0 ||
+              pair_add(&pairs, "oauth_nonce", nonce) != 0 ||
+              pair_add(&pairs, "oauth_signature_method", "HMAC-SHA256") != 0 ||
+              pair_add(&pairs, "oauth_timestamp", ts) != 0 ||
+              pairs_join_sorted(&pairs, &params) != 0;
+    for (const char *m = method; *m && !err; m++)
+        err = cs_buf_appendc(&base, *m >= 'a' && *m <= 'z' ? (char)(*m - 'a' + 'A') : *m) != 0;
+    err = err || cs_buf_appendc(&base, '&') != 0 || normalized_url(&u, &tmp) != 0 ||
+          cs_http_urlencode(&base, tmp.data) != 0 || cs_buf_appendc(&base, '&') != 0 ||
+          cs_http_urlencode(&base, params.data) != 0;
+    /* Signing key: consumer secret & (empty token secret). */
     cs_buf_reset(&tmp);
-    if (cs_buf_appends(&tmp, secret) != 0 || cs_buf_appendc(&tmp, '&') != 0) {
-        cs_strlcpy(msg, "oauth1: secret too long", sizeof msg);
-        goto done;
+    err = err || cs_buf_appends(&tmp, secret) != 0 || cs_buf_appendc(&tmp, '&') != 0;
+    if (!err) {
+        cs_hmac_sha256(tmp.data, tmp.len, base.data, base.len, mac);
+        cs_base64(mac, sizeof mac, sig, sizeof sig);    /* 44 characters: always fits */
+        size_t before = out_query->len;
+        if (cs_buf_append(out_query, params.data, params.len) == 0 &&
+            cs_buf_appends(out_query, "&oauth_signature=") == 0 &&
+            cs_http_urlencode(out_query, sig) == 0) {
+            rc = 0;
+        } else {
+            out_query->len = before;
+            if (out_query->data)
+                out_query->data[before] = '\0';
+        }
     }
-    cs_hmac_sha256(tmp.data, tmp.len, base.data, base.len, mac);
-    if (cs_base64(mac, sizeof mac, sig, sizeof sig) == 0) {
-        cs_strlcpy(msg, "oauth1: signature encoding failed", sizeof msg);
-        goto done;
-    }
-
-    size_t before = out_query->len;
-    if (cs_buf_append(out_query, params.data, params.len) != 0 ||
-        cs_buf_appends(out_query, "&oauth_signature=") != 0 ||
-        cs_http_urlencode(out_query, sig) != 0) {
-        out_query->len = before;
-        if (out_query->data)
-            out_query->data[before] = '\0';
-        cs_strlcpy(msg, "oauth1: signed query does not fit in the output buffer", sizeof msg);
-        goto done;
-    }
-    rc = 0;
-done:
     if (rc != 0)
-        set_err(errstr, errstr_size, "%s", msg);
+        set_err(errstr, errstr_size, "oauth1: the signed query does not fit (URL too long) "
+                "or memory ran out");
     if (tmp.data)
         explicit_bzero(tmp.data, tmp.alloc);
     cs_buf_free(&pairs);

@@ -1,7 +1,7 @@
 /*
  * catalogsync-worker: consumes product events and keeps one channel in step.
  *
- *   catalogsync-worker --sink meta [--config FILE]
+ *   catalogsync-worker --sink meta|woocommerce [--config FILE]
  *
  * Exit status (an API):
  *   0   stopped by SIGTERM/SIGINT after settling its batch and committing
@@ -51,7 +51,7 @@ static void on_stop(int sig)
 static void usage(FILE *out)
 {
     fputs(
-"Usage: catalogsync-worker --sink meta [options]\n"
+"Usage: catalogsync-worker --sink meta|woocommerce [options]\n"
 "\n"
 "Consumes product events from Kafka (consumer group catalogsync-<sink>) and keeps\n"
 "the sink's channels in step: pushes, confirms, retries on the schedule, records\n"
@@ -59,7 +59,7 @@ static void usage(FILE *out)
 "Run as many as the topic has partitions; they share work through Kafka and Redis.\n"
 "\n"
 "Options:\n"
-"  -s, --sink NAME       meta\n"
+"  -s, --sink NAME       meta (Meta catalogs) or woocommerce (WooCommerce stores)\n"
 "  -c, --config FILE     configuration file (default $CATALOGSYNC_CONFIG, else built-in)\n"
 "  -b, --brokers LIST    bootstrap servers (overrides kafka.brokers)\n"
 "  -g, --group NAME      consumer group (default catalogsync-<sink>)\n"
@@ -108,8 +108,10 @@ int main(int argc, char **argv)
     const cs_sink_ops *ops = NULL;
     if (sink_name && strcmp(sink_name, "meta") == 0)
         ops = &cs_meta_sink;
+    else if (sink_name && (strcmp(sink_name, "woocommerce") == 0 || strcmp(sink_name, "woo") == 0))
+        ops = &cs_woo_sink;
     if (!ops && !check) {
-        fprintf(stderr, "catalogsync-worker: --sink must be meta%s%s%s\n",
+        fprintf(stderr, "catalogsync-worker: --sink must be meta or woocommerce%s%s%s\n",
                 sink_name ? " (got \"" : "", sink_name ? sink_name : "", sink_name ? "\")" : "");
         return EXIT_USAGE;
     }

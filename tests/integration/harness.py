@@ -261,18 +261,42 @@ def check_sanitizer_report(name, text):
             raise AssertionError("%s: sanitizer/valgrind report:\n%s" % (name, text[-4000:]))
 
 
-class FakeClient:
-    """Talks to a fake's control API (tests/fakes/README.md)."""
+def make_tls(tmp):
+    """A throwaway CA and a server certificate for 127.0.0.1 (SAN IP), made
+    with the openssl CLI.  Returns (ca, cert, key) paths."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=tmp, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    ossl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+         "-subj", "/CN=catalogsync test CA", "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+    ossl("req", *ec, "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(tmp, "ext.cnf"), "w") as fh:
+        fh.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                 "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n")
+    ossl("x509", "-req", "-in", "srv.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+         "-CAcreateserial", "-out", "srv.pem", "-days", "2", "-extfile", "ext.cnf")
+    return [os.path.join(tmp, n) for n in ("ca.pem", "srv.pem", "srv.key")]
 
-    def __init__(self, addr):
-        self.base = "http://" + addr
+
+class FakeClient:
+    """Talks to a fake's control API (tests/fakes/README.md); ca = the CA
+    file when the fake serves TLS."""
+
+    def __init__(self, addr, ca=None):
+        self.base = ("https://" if ca else "http://") + addr
+        self.ctx = None
+        if ca:
+            import ssl
+            self.ctx = ssl.create_default_context(cafile=ca)
 
     def call(self, method, path, body=None):
         import urllib.request
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.base + path, data=data, method=method,
                                      headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=self.ctx) as r:
             raw = r.read()
         return json.loads(raw) if raw else None
 

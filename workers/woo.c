@@ -1,0 +1,785 @@
+/*
+ * woo: the WooCommerce sink (ARCHITECTURE §3, the WooCommerce seed).
+ *
+ * A product reaches a store first through an export (product.export_requested
+ * naming the store), which creates the remote product — or adopts the one
+ * that already has the SKU — and writes a link record.  After that every
+ * update, attributes or assets event reaches every store holding a link, and
+ * only those; deletes remove the product per the store's delete policy and
+ * then the link.  Creates are always preceded by a SKU lookup, so a create
+ * whose answer was lost is found and adopted on the next attempt instead of
+ * being created twice.
+ *
+ * Link records (docs/REDIS.md): P{woocommerce}:link:<store>:<tenant>:<id>
+ * (remote_id, fields, partial, sku, status, error_message, last_exported_at,
+ * last_synced_at, last_modified_fields), P{woocommerce}:images:<store>:... (src
+ * → attachment id) and P{woocommerce}:not_linked:<store> (products seen but
+ * never exported there).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cs_log.h"
+#include "cs_util.h"
+#include "cs_woo.h"
+#include "sink.h"
+#include "woo_map.h"
+
+#define LOOKUP_CHUNK 20
+
+enum { OP_NONE = 0, OP_CREATE, OP_UPDATE };
+
+typedef struct woo_store {
+    const cs_woo_store *cfg;
+    cs_http *http;
+    cs_woo_conn conn;
+} woo_store;
+
+typedef struct woo_sink {
+    const cs_config *cfg;
+    woo_store *stores;
+    size_t n;
+} woo_sink;
+
+/* Per job: what the link says, and bookkeeping for one push. */
+typedef struct woo_job {
+    int linked;
+    long remote_id;
+    char **fields;
+    size_t n_fields;
+    int partial;
+    char **img_src;
+    long *img_id;
+    size_t n_img;
+    int op;
+    int adopted;            /* the remote id came from a SKU lookup or a SKU error */
+    int reset_remote;       /* the remote product is gone: resolve by SKU next time */
+    size_t off, len;        /* the item's JSON in the push buffer */
+} woo_job;
+
+typedef struct push {
+    woo_sink *ws;
+    woo_store *st;
+    cs_sync_job **jobs;
+    size_t n;
+    const cs_push_ctx *ctx;
+    cs_conn_result *res;
+    cs_buf items;
+    int stopped;
+} push;
+
+static woo_job *wj(const cs_sync_job *j)
+{
+    return j->sink_data;
+}
+
+static void free_strs(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+static void woo_job_free(void *p)
+{
+    woo_job *w = p;
+    if (!w)
+        return;
+    free_strs(w->fields, w->n_fields);
+    free_strs(w->img_src, w->n_img);
+    free(w->img_id);
+    free(w);
+}
+
+static void key_for(const cs_push_ctx *ctx, cs_buf *out, const char *what, const cs_sync_job *j)
+{
+    char k[1024];
+    snprintf(k, sizeof k, "%s:%s:%s:%s", what, j->conn_id, j->ev->tenant, j->ev->product.id);
+    cs_sync_key(ctx->sync, out, k);
+}
+
+static int set_fields(woo_job *w, const char *const *f, size_t n)
+{
+    free_strs(w->fields, w->n_fields);
+    w->fields = calloc(n ? n : 1, sizeof *w->fields);
+    w->n_fields = 0;
+    if (!w->fields)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!(w->fields[i] = strdup(f[i])))
+            return -1;
+        w->n_fields = i + 1;
+    }
+    return 0;
+}
+
+/* Fields are stored comma-separated in the link (readable with redis-cli). */
+static int set_fields_joined(woo_job *w, const char *s, size_t len)
+{
+    const char *parts[256];
+    char *copy = malloc(len + 1);
+    size_t n = 0;
+    if (!copy)
+        return -1;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    for (char *p = copy, *save = NULL, *t; n < 256 && (t = strtok_r(p, ",", &save)); p = NULL)
+        parts[n++] = t;
+    int rc = set_fields(w, parts, n);
+    free(copy);
+    return rc;
+}
+
+static void link_from_reply(woo_job *w, const redisReply *link, const redisReply *imgs)
+{
+    if (link && link->type == REDIS_REPLY_ARRAY && link->elements >= 2) {
+        w->linked = 1;
+        for (size_t i = 0; i + 1 < link->elements; i += 2) {
+            const redisReply *k = link->element[i], *v = link->element[i + 1];
+            if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+                continue;
+            if (!strcmp(k->str, "remote_id"))
+                w->remote_id = strtol(v->str, NULL, 10);
+            else if (!strcmp(k->str, "partial"))
+                w->partial = v->str[0] == '1';
+            else if (!strcmp(k->str, "fields"))
+                set_fields_joined(w, v->str, v->len);
+        }
+    }
+    if (imgs && imgs->type == REDIS_REPLY_ARRAY && imgs->elements >= 2) {
+        size_t n = imgs->elements / 2;
+        w->img_src = calloc(n, sizeof *w->img_src);
+        w->img_id = calloc(n, sizeof *w->img_id);
+        if (!w->img_src || !w->img_id)
+            return;
+        for (size_t i = 0; i < n; i++) {
+            if (!(w->img_src[i] = strdup(imgs->element[2 * i]->str)))
+                return;
+            w->img_id[i] = strtol(imgs->element[2 * i + 1]->str, NULL, 10);
+            w->n_img = i + 1;
+        }
+    }
+}
+
+static int woo_prepare(void *sink, const cs_push_ctx *ctx, cs_sync_job **jobs, size_t n)
+{
+    woo_sink *ws = sink;
+    cs_buf key;
+    int rc = -1;
+    size_t ignored = 0;
+    cs_buf_init(&key, 4096);
+    for (size_t i = 0; i < n; i++) {
+        key_for(ctx, &key, "link", jobs[i]);
+        const char *a[] = {"HGETALL", key.data};
+        if (cs_redis_pipe_add(ctx->redis, 2, a, NULL) != 0)
+            goto out;
+        key_for(ctx, &key, "images", jobs[i]);
+        const char *b[] = {"HGETALL", key.data};
+        if (cs_redis_pipe_add(ctx->redis, 2, b, NULL) != 0)
+            goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *link = cs_redis_pipe_get(ctx->redis);
+        redisReply *imgs = link ? cs_redis_pipe_get(ctx->redis) : NULL;
+        if (!link || !imgs) {
+            if (link)
+                freeReplyObject(link);
+            goto out;
+        }
+        cs_sync_job *j = jobs[i];
+        woo_job *w = calloc(1, sizeof *w);
+        if (w) {
+            link_from_reply(w, link, imgs);
+            j->sink_data = w;
+            j->sink_free = woo_job_free;
+            const cs_woo_store *sc = ws->stores[j->conn].cfg;
+            if (j->ev->type == CS_EV_EXPORT_REQUESTED) {
+                w->partial = j->ev->export.partial_update;
+                if (j->ev->export.n_fields)
+                    set_fields(w, j->ev->export.fields, j->ev->export.n_fields);
+                else if (!w->n_fields)
+                    set_fields(w, (const char *const *)sc->fields, sc->n_fields);
+            } else if (!w->linked) {
+                j->ignore = 1;
+                ignored++;
+            } else if (!w->n_fields) {
+                set_fields(w, (const char *const *)sc->fields, sc->n_fields);
+            }
+        }
+        freeReplyObject(link);
+        freeReplyObject(imgs);
+    }
+    /* Products never exported to a store: not pushed, listed as not linked. */
+    for (size_t i = 0; ignored && i < n; i++) {
+        if (!jobs[i]->ignore || jobs[i]->ev->type == CS_EV_DELETED)
+            continue;
+        char what[64], member[1024];
+        snprintf(what, sizeof what, "not_linked:%s", jobs[i]->conn_id);
+        cs_sync_key(ctx->sync, &key, what);
+        snprintf(member, sizeof member, "%s:%s", jobs[i]->ev->tenant, jobs[i]->ev->product.id);
+        const char *a[] = {"SADD", key.data, member};
+        redisReply *r = cs_redis_cmd(ctx->redis, 3, a, NULL);
+        if (!r)
+            goto out;
+        freeReplyObject(r);
+        CS_DEBUG("woocommerce", "product %s is not linked to store %s; not pushed",
+                 jobs[i]->ev->product.id, jobs[i]->conn_id);
+    }
+    rc = 0;
+out:
+    cs_buf_free(&key);
+    return rc;
+}
+
+/* ---- outcomes ---- */
+
+static void outcome(cs_sync_job *j, cs_outcome_kind k, const cs_woo_error *e, const char *type)
+{
+    cs_outcome *o = &j->out;
+    memset(o, 0, sizeof *o);
+    o->kind = k;
+    if (wj(j) && wj(j)->remote_id > 0)
+        snprintf(o->remote_id, sizeof o->remote_id, "%ld", wj(j)->remote_id);
+    if (e) {
+        snprintf(o->err_code, sizeof o->err_code, "%s", e->code[0] ? e->code : "http");
+        if (e->http_status)
+            snprintf(o->err_subcode, sizeof o->err_subcode, "%ld", e->http_status);
+        snprintf(o->err_message, sizeof o->err_message, "%s", e->message);
+    }
+    snprintf(o->err_type, sizeof o->err_type, "%s", type ? type : "");
+}
+
+static void transport_error(const cs_http_resp *r, cs_woo_error *e)
+{
+    memset(e, 0, sizeof *e);
+    snprintf(e->code, sizeof e->code, "%s", cs_http_err_name(r->err));
+    snprintf(e->message, sizeof e->message, "%s: %s", cs_http_err_name(r->err), r->errstr);
+}
+
+/* A failed whole call: pause the store or give every job of [a, b) its outcome. */
+static void call_failed(push *p, cs_sync_job **jobs, size_t n, const cs_http_resp *r)
+{
+    cs_woo_error e;
+    cs_class cls;
+    if (r->err != CS_HTTP_OK) {
+        transport_error(r, &e);
+        cls = r->err == CS_HTTP_ETLS ? CS_CLASS_AUTH : CS_CLASS_TRANSIENT;
+    } else {
+        cs_woo_parse_error(r->body.data ? r->body.data : "", r->body.len, r->status, &e);
+        cls = cs_woo_classify(&e);
+    }
+    if (cls == CS_CLASS_THROTTLE || cls == CS_CLASS_AUTH) {
+        int64_t now = cs_now_ms(), ra = cs_http_retry_after_ms(r, now);
+        const cs_config *cfg = p->ws->cfg;
+        p->res->pause = 1;
+        p->res->until_ms = now + (cls == CS_CLASS_AUTH ? cfg->retry_auth_pause_ms
+                                  : ra > 0 ? ra : cfg->retry_throttle_default_ms);
+        snprintf(p->res->kind, sizeof p->res->kind, cls == CS_CLASS_AUTH ? "auth" : "throttle");
+        snprintf(p->res->reason, sizeof p->res->reason, "HTTP %ld %s: %.400s", e.http_status,
+                 e.code, e.message);
+        p->stopped = 1;
+        for (size_t i = 0; i < n; i++) {
+            outcome(jobs[i], CS_OUT_PAUSED, &e, "paused");
+            jobs[i]->out.resume_at = p->res->until_ms;
+        }
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        outcome(jobs[i], cls == CS_CLASS_BAD_ITEM ? CS_OUT_FAILED : CS_OUT_RETRY, &e,
+                cls == CS_CLASS_BAD_ITEM ? "rejected" : "transient");
+}
+
+/* ---- deletes ---- */
+
+static void delete_one(push *p, cs_sync_job *j)
+{
+    woo_job *w = wj(j);
+    char path[96];
+    cs_http_resp r;
+    cs_woo_error e;
+    int force = strcmp(p->st->cfg->delete_policy, "force") == 0;
+    cs_http_resp_init(&r);
+    for (int round = 0; round < 2; round++) {
+        snprintf(path, sizeof path, "products/%ld%s", w->remote_id, force ? "?force=true" : "");
+        cs_http_resp_reset(&r);
+        cs_woo_request(p->st->http, &p->st->conn, "DELETE", path, NULL, 0, &r);
+        if (r.err == CS_HTTP_OK && r.status == 200) {
+            outcome(j, CS_OUT_DELETED, NULL, NULL);
+            break;
+        }
+        if (r.err == CS_HTTP_OK) {
+            cs_woo_parse_error(r.body.data ? r.body.data : "", r.body.len, r.status, &e);
+            if (cs_woo_delete_is_done(&e)) {
+                outcome(j, CS_OUT_DELETED, NULL, NULL);
+                break;
+            }
+            if (!force && cs_woo_delete_needs_force(&e)) {
+                force = 1;      /* the store has no trash: delete for good */
+                continue;
+            }
+        }
+        call_failed(p, &j, 1, &r);
+        break;
+    }
+    cs_http_resp_free(&r);
+}
+
+static void do_deletes(push *p)
+{
+    for (size_t i = 0; i < p->n && !p->stopped; i++) {
+        cs_sync_job *j = p->jobs[i];
+        if (j->ev->type != CS_EV_DELETED)
+            continue;
+        if (!strcmp(p->st->cfg->delete_policy, "unlink") || wj(j)->remote_id <= 0)
+            outcome(j, CS_OUT_DELETED, NULL, NULL);     /* only the records go */
+        else
+            delete_one(p, j);
+    }
+}
+
+/* ---- SKU resolution ---- */
+
+static void resolve_skus(push *p, cs_sync_job **todo, size_t n)
+{
+    cs_buf path;
+    cs_http_resp r;
+    cs_buf_init(&path, 0);
+    cs_http_resp_init(&r);
+    for (size_t a = 0; a < n && !p->stopped; a += LOOKUP_CHUNK) {
+        size_t b = a + LOOKUP_CHUNK < n ? a + LOOKUP_CHUNK : n, asked = 0;
+        cs_buf_reset(&path);
+        cs_buf_appends(&path, "products?status=any&per_page=100&_fields=id,sku,status,parent_id,type&sku=");
+        for (size_t i = a; i < b; i++) {
+            const char *sku = todo[i]->ev->product.sku;
+            if (!sku || strchr(sku, ','))
+                continue;   /* no SKU: the mapping fails it; a comma would split the lookup */
+            if (asked++)
+                cs_buf_appends(&path, "%2C");
+            cs_http_urlencode(&path, sku);
+        }
+        if (!asked)
+            continue;
+        cs_http_resp_reset(&r);
+        cs_woo_request(p->st->http, &p->st->conn, "GET", path.data, NULL, 0, &r);
+        if (r.err != CS_HTTP_OK || r.status != 200) {
+            call_failed(p, todo + a, b - a, &r);
+            continue;
+        }
+        for (size_t i = a; i < b; i++) {
+            const char *sku = todo[i]->ev->product.sku;
+            int trashed = 0;
+            long id = sku ? cs_woo_parse_sku_lookup(r.body.data, r.body.len, sku, &trashed) : 0;
+            if (id > 0) {
+                wj(todo[i])->remote_id = id;
+                wj(todo[i])->adopted = 1;
+                CS_INFO("woocommerce", "product %s: SKU %s already in store %s as #%ld; adopted",
+                        todo[i]->ev->product.id, sku, p->st->cfg->id_str, id);
+            }
+        }
+    }
+    cs_buf_free(&path);
+    cs_http_resp_free(&r);
+}
+
+/* ---- batches ---- */
+
+static void item_done(push *p, cs_sync_job *j, const cs_woo_item_result *it, int created)
+{
+    woo_job *w = wj(j);
+    (void)p;
+    if (it->ok) {
+        w->remote_id = it->id;
+        outcome(j, CS_OUT_SYNCED, NULL, NULL);
+        /* Remember attachment ids so images are not downloaded again. */
+        char srcs[CS_WOO_IMAGES_MAX][CS_WOO_SRC_MAX];
+        size_t ns = cs_woo_image_srcs(&j->ev->product, p->st->cfg->media_base_url[0]
+                                      ? p->st->cfg->media_base_url : NULL, srcs,
+                                      CS_WOO_IMAGES_MAX);
+        if (ns && ns == it->n_images) {
+            free_strs(w->img_src, w->n_img);
+            free(w->img_id);
+            w->img_src = calloc(ns, sizeof *w->img_src);
+            w->img_id = calloc(ns, sizeof *w->img_id);
+            w->n_img = 0;
+            for (size_t k = 0; w->img_src && w->img_id && k < ns; k++) {
+                if (!(w->img_src[k] = strdup(srcs[k])))
+                    break;
+                w->img_id[k] = it->image_ids[k];
+                w->n_img = k + 1;
+            }
+        }
+        return;
+    }
+    if (created && !strcmp(it->err.code, "product_invalid_sku") && it->err.resource_id > 0 &&
+        !w->adopted) {
+        w->remote_id = it->err.resource_id;     /* adopt the product that has the SKU */
+        w->adopted = 1;
+        j->out.kind = CS_OUT_NONE;
+        w->op = OP_NONE;
+        return;
+    }
+    if (!created && !strcmp(it->err.code, "woocommerce_rest_product_invalid_id")) {
+        w->remote_id = 0;                       /* gone from the store: resolve by SKU */
+        w->reset_remote = 1;
+        outcome(j, CS_OUT_RETRY, &it->err, "gone");
+        return;
+    }
+    cs_class cls = cs_woo_classify(&it->err);
+    outcome(j, cls == CS_CLASS_BAD_ITEM ? CS_OUT_FAILED : CS_OUT_RETRY, &it->err,
+            cls == CS_CLASS_BAD_ITEM ? "rejected" : "transient");
+}
+
+/* Sends jobs[0, n) (each with op and mapped JSON) in one products/batch call,
+ * halving on 413 and 5xx answers. */
+static void send_batch(push *p, cs_sync_job **jobs, size_t n)
+{
+    if (!n || p->stopped)
+        return;
+    const char **creates = calloc(n, sizeof *creates), **updates = calloc(n, sizeof *updates);
+    cs_sync_job **cj = calloc(n, sizeof *cj), **uj = calloc(n, sizeof *uj);
+    char **owned = calloc(n, sizeof *owned);
+    size_t nc = 0, nu = 0;
+    cs_buf body;
+    cs_http_resp r;
+    char err[256];
+    cs_buf_init(&body, 0);
+    cs_http_resp_init(&r);
+    if (!creates || !updates || !cj || !uj || !owned)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        woo_job *w = wj(jobs[i]);
+        char *s = malloc(w->len + 1);
+        if (!s)
+            goto out;
+        memcpy(s, p->items.data + w->off, w->len);
+        s[w->len] = '\0';
+        owned[i] = s;
+        if (w->op == OP_CREATE) {
+            creates[nc] = s;
+            cj[nc++] = jobs[i];
+        } else {
+            updates[nu] = s;
+            uj[nu++] = jobs[i];
+        }
+    }
+    cs_woo_batch_body(&body, creates, nc, updates, nu, NULL, 0);
+    cs_woo_request(p->st->http, &p->st->conn, "POST", "products/batch", body.data, body.len, &r);
+    if (r.err != CS_HTTP_OK || r.status != 200) {
+        int split = n > 1 && r.err == CS_HTTP_OK && (r.status == 413 || r.status >= 500);
+        if (split) {
+            CS_WARN("woocommerce", "store %s answered %ld to a batch of %zu; halving",
+                    p->st->cfg->id_str, r.status, n);
+            send_batch(p, jobs, n / 2);
+            send_batch(p, jobs + n / 2, n - n / 2);
+        } else {
+            call_failed(p, jobs, n, &r);
+        }
+        goto out;
+    }
+    cs_woo_batch_reply rep;
+    memset(&rep, 0, sizeof rep);
+    if (cs_woo_parse_batch(r.body.data, r.body.len, nc, nu, 0, &rep, err, sizeof err) != 0) {
+        cs_woo_error e;
+        memset(&e, 0, sizeof e);
+        snprintf(e.code, sizeof e.code, "bad_answer");
+        snprintf(e.message, sizeof e.message, "products/batch answer unreadable: %s", err);
+        for (size_t i = 0; i < n; i++)
+            outcome(jobs[i], CS_OUT_RETRY, &e, "transient");
+        goto out;
+    }
+    for (size_t i = 0; i < nc; i++)
+        item_done(p, cj[i], &rep.create[i], 1);
+    for (size_t i = 0; i < nu; i++)
+        item_done(p, uj[i], &rep.update[i], 0);
+    cs_woo_batch_reply_free(&rep);
+out:
+    for (size_t i = 0; owned && i < n; i++)
+        free(owned[i]);
+    free(owned);
+    free(creates);
+    free(updates);
+    free(cj);
+    free(uj);
+    cs_buf_free(&body);
+    cs_http_resp_free(&r);
+}
+
+/* Maps every upsert job without an outcome; returns how many have an item. */
+static size_t map_jobs(push *p, cs_sync_job **todo, size_t n, cs_sync_job **ready)
+{
+    size_t k = 0;
+    char why[512];
+    for (size_t i = 0; i < n; i++) {
+        cs_sync_job *j = todo[i];
+        woo_job *w = wj(j);
+        if (j->out.kind != CS_OUT_NONE)
+            continue;
+        cs_woo_image_ids ids = {(const char *const *)w->img_src, w->img_id, w->n_img};
+        cs_woo_map_opts o = {(const char *const *)w->fields, w->n_fields,
+                             w->partial && w->remote_id > 0 && j->ev->type != CS_EV_EXPORT_REQUESTED,
+                             p->st->cfg->media_base_url[0] ? p->st->cfg->media_base_url : NULL,
+                             &ids};
+        w->off = p->items.len;
+        cs_woo_map_result mr = cs_woo_map_product(j->ev, &o, w->remote_id, &p->items, why,
+                                                  sizeof why);
+        if (mr == CS_WOO_MAP_FAIL) {
+            cs_woo_error e;
+            memset(&e, 0, sizeof e);
+            snprintf(e.code, sizeof e.code, "mapping");
+            snprintf(e.message, sizeof e.message, "%s", why);
+            outcome(j, CS_OUT_FAILED, &e, "mapping");
+            continue;
+        }
+        if (mr == CS_WOO_MAP_EMPTY) {
+            outcome(j, CS_OUT_SYNCED, NULL, NULL);  /* nothing in its fields changed */
+            continue;
+        }
+        w->len = p->items.len - w->off;
+        w->op = w->remote_id > 0 ? OP_UPDATE : OP_CREATE;
+        ready[k++] = j;
+    }
+    return k;
+}
+
+static void send_all(push *p, cs_sync_job **ready, size_t k)
+{
+    size_t size = (size_t)p->st->cfg->batch_size;
+    for (size_t a = 0; a < k && !p->stopped; a += size)
+        send_batch(p, ready + a, a + size < k ? size : k - a);
+}
+
+/* ---- link records ---- */
+
+static int save_links(push *p)
+{
+    cs_redis *rd = p->ctx->redis;
+    cs_buf key, fields, changed;
+    char now[24], rid[24], what[64];
+    size_t queued = 0;
+    cs_buf_init(&key, 4096);
+    cs_buf_init(&fields, 0);
+    cs_buf_init(&changed, 0);
+    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
+    for (size_t i = 0; i < p->n; i++) {
+        cs_sync_job *j = p->jobs[i];
+        woo_job *w = wj(j);
+        cs_outcome_kind k = j->out.kind;
+        int exp = j->ev->type == CS_EV_EXPORT_REQUESTED;
+        char member[1024];
+        snprintf(member, sizeof member, "%s:%s", j->ev->tenant, j->ev->product.id);
+        snprintf(what, sizeof what, "not_linked:%s", j->conn_id);
+        if (k == CS_OUT_DELETED) {
+            key_for(p->ctx, &key, "link", j);
+            const char *a[] = {"DEL", key.data};
+            cs_redis_pipe_add(rd, 2, a, NULL);
+            key_for(p->ctx, &key, "images", j);
+            const char *b[] = {"DEL", key.data};
+            cs_redis_pipe_add(rd, 2, b, NULL);
+            cs_sync_key(p->ctx->sync, &key, what);
+            const char *c[] = {"SREM", key.data, member};
+            cs_redis_pipe_add(rd, 3, c, NULL);
+            queued += 3;
+            continue;
+        }
+        if (k == CS_OUT_NONE || k == CS_OUT_PAUSED || k == CS_OUT_RELEASE || (!w->linked && !exp))
+            continue;
+        cs_buf_reset(&fields);
+        for (size_t f = 0; f < w->n_fields; f++) {
+            if (f)
+                cs_buf_appendc(&fields, ',');
+            cs_buf_appends(&fields, w->fields[f]);
+        }
+        cs_buf_reset(&changed);
+        for (size_t f = 0; f < j->ev->n_changed_fields; f++) {
+            if (f)
+                cs_buf_appendc(&changed, ',');
+            cs_buf_appends(&changed, j->ev->changed_fields[f]);
+        }
+        if (!j->ev->has_changed_fields)
+            cs_buf_appends(&changed, "all");
+        snprintf(rid, sizeof rid, "%ld", w->remote_id > 0 ? w->remote_id : 0);
+        const char *status = k == CS_OUT_SYNCED ? "synced" : k == CS_OUT_FAILED ? "failed"
+                                                                                : "retry_pending";
+        key_for(p->ctx, &key, "link", j);
+        const char *a[] = {"HSET", key.data, "remote_id", rid, "fields", fields.data ? fields.data : "",
+                           "partial", w->partial ? "1" : "0", "sku",
+                           j->ev->product.sku ? j->ev->product.sku : "", "status", status,
+                           "error_message", k == CS_OUT_SYNCED ? "" : j->out.err_message,
+                           exp ? "last_exported_at" : "last_synced_at", now,
+                           "last_modified_fields", changed.data ? changed.data : ""};
+        cs_redis_pipe_add(rd, (int)(sizeof a / sizeof a[0]), a, NULL);
+        queued++;
+        if (k == CS_OUT_SYNCED && exp) {
+            cs_sync_key(p->ctx->sync, &key, what);
+            const char *c[] = {"SREM", key.data, member};
+            cs_redis_pipe_add(rd, 3, c, NULL);
+            queued++;
+        }
+        if (k == CS_OUT_SYNCED && w->n_img) {
+            key_for(p->ctx, &key, "images", j);
+            for (size_t m = 0; m < w->n_img; m++) {
+                char id[24];
+                snprintf(id, sizeof id, "%ld", w->img_id[m]);
+                const char *c[] = {"HSET", key.data, w->img_src[m], id};
+                cs_redis_pipe_add(rd, 4, c, NULL);
+                queued++;
+            }
+        }
+    }
+    int rc = 0;
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *r = cs_redis_pipe_get(rd);
+        if (!r) {
+            rc = -1;
+            break;
+        }
+        freeReplyObject(r);
+    }
+    cs_buf_free(&key);
+    cs_buf_free(&fields);
+    cs_buf_free(&changed);
+    return rc;
+}
+
+static void woo_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const cs_push_ctx *ctx,
+                     cs_conn_result *res)
+{
+    woo_sink *ws = sink;
+    push p;
+    memset(&p, 0, sizeof p);
+    p.ws = ws;
+    p.st = &ws->stores[i];
+    p.jobs = jobs;
+    p.n = n;
+    p.ctx = ctx;
+    p.res = res;
+    cs_buf_init(&p.items, 0);
+    cs_sync_job **todo = calloc(n ? n : 1, sizeof *todo);
+    cs_sync_job **ready = calloc(n ? n : 1, sizeof *ready);
+    size_t nt = 0, nr = 0;
+    if (!todo || !ready)
+        goto out;
+    for (size_t k = 0; k < n; k++)
+        memset(&jobs[k]->out, 0, sizeof jobs[k]->out);
+    do_deletes(&p);
+    for (size_t k = 0; k < n; k++) {
+        woo_job *w = wj(jobs[k]);
+        if (jobs[k]->ev->type == CS_EV_DELETED || !w)
+            continue;
+        todo[nt++] = jobs[k];
+    }
+    /* Creates are always preceded by a SKU lookup: an earlier create whose
+     * answer was lost is adopted, never created twice. */
+    size_t nlook = 0;
+    for (size_t k = 0; k < nt; k++)
+        if (wj(todo[k])->remote_id <= 0)
+            ready[nlook++] = todo[k];
+    if (nlook && !p.stopped)
+        resolve_skus(&p, ready, nlook);
+    nr = p.stopped ? 0 : map_jobs(&p, todo, nt, ready);
+    send_all(&p, ready, nr);
+    /* Creates refused because the SKU exists (product_invalid_sku): update
+     * the product that has it, once. */
+    nr = p.stopped ? 0 : map_jobs(&p, todo, nt, ready);
+    send_all(&p, ready, nr);
+    for (size_t k = 0; k < n; k++) {
+        if (jobs[k]->out.kind == CS_OUT_NONE && !jobs[k]->ignore) {
+            if (p.stopped) {
+                outcome(jobs[k], CS_OUT_PAUSED, NULL, "paused");
+                snprintf(jobs[k]->out.err_message, sizeof jobs[k]->out.err_message, "%s",
+                         res->reason);
+                jobs[k]->out.resume_at = res->until_ms;
+            }
+        }
+    }
+    if (save_links(&p) != 0)
+        CS_WARN("woocommerce", "store %s: link records not written (Redis); the batch is "
+                "retried from Kafka", p.st->cfg->id_str);
+out:
+    free(todo);
+    free(ready);
+    cs_buf_free(&p.items);
+}
+
+static void *woo_create(const cs_config *cfg, char *errstr, size_t errstr_size)
+{
+    if (cfg->n_woo_stores == 0) {
+        snprintf(errstr, errstr_size, "no WooCommerce store configured "
+                 "(woocommerce.connections is empty)");
+        return NULL;
+    }
+    woo_sink *ws = calloc(1, sizeof *ws);
+    if (!ws || !(ws->stores = calloc(cfg->n_woo_stores, sizeof *ws->stores))) {
+        free(ws);
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    ws->cfg = cfg;
+    for (size_t i = 0; i < cfg->n_woo_stores; i++) {
+        woo_store *s = &ws->stores[i];
+        const cs_woo_store *sc = &cfg->woo_stores[i];
+        s->cfg = sc;
+        s->conn.base_url = sc->base_url;
+        s->conn.auth = (cs_woo_auth)cs_woo_auth_parse(sc->auth);
+        s->conn.key = sc->consumer_key;
+        s->conn.secret = sc->consumer_secret;
+        if (cs_woo_check_auth(sc->base_url, s->conn.auth, errstr, errstr_size) != 0) {
+            ws->n = i;
+            cs_woo_sink.destroy(ws);
+            return NULL;
+        }
+        cs_http_opts o;
+        memset(&o, 0, sizeof o);
+        o.timeout_ms = cfg->worker_http_timeout_ms;
+        o.ca_file = sc->ca_file[0] ? sc->ca_file : NULL;
+        o.insecure = sc->insecure_tls;
+        if (sc->insecure_tls)
+            CS_WARN("woocommerce", "store %s: TLS certificate verification is OFF "
+                    "(insecure_tls); never use this in production", sc->id_str);
+        if (!(s->http = cs_http_new(&o, errstr, errstr_size))) {
+            ws->n = i;
+            cs_woo_sink.destroy(ws);
+            return NULL;
+        }
+        ws->n = i + 1;
+    }
+    return ws;
+}
+
+static size_t woo_n_conns(void *sink)
+{
+    return ((woo_sink *)sink)->n;
+}
+
+static const char *woo_conn_id(void *sink, size_t i)
+{
+    return ((woo_sink *)sink)->stores[i].cfg->id_str;
+}
+
+static int woo_routes(void *sink, size_t i, const cs_event *ev)
+{
+    woo_sink *ws = sink;
+    if (ev->type != CS_EV_EXPORT_REQUESTED)
+        return 1;   /* prepare keeps only the stores holding a link */
+    for (size_t k = 0; k < ev->export.n_connections; k++)
+        if (ev->export.connections[k] == ws->stores[i].cfg->id)
+            return 1;
+    return 0;
+}
+
+static void woo_destroy(void *sink)
+{
+    woo_sink *ws = sink;
+    if (!ws)
+        return;
+    for (size_t i = 0; i < ws->n; i++)
+        cs_http_destroy(ws->stores[i].http);
+    free(ws->stores);
+    free(ws);
+}
+
+const cs_sink_ops cs_woo_sink = {
+    "woocommerce", "catalogsync-woocommerce", "store", "WOOCOMMERCE API ERROR",
+    woo_create, woo_n_conns, woo_conn_id, woo_routes, woo_prepare, woo_push, woo_destroy,
+};

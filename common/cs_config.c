@@ -57,8 +57,8 @@ static const opt catalog_opts[] = {
     C("base_url", T_STR, base_url, 0, 0, 0, NULL),
     C("api_version", T_STR, api_version, 0, 0, 0, NULL),
     C("catalog_id", T_STR, catalog_id, 0, 0, 0, NULL),
-    C("token", T_STR, token, 1, 0, 0, NULL),
-    C("app_secret", T_STR, app_secret, 1, 0, 0, NULL),
+    C("token", T_STR, token, SECRET_DEFERRED, 0, 0, NULL),
+    C("app_secret", T_STR, app_secret, SECRET_DEFERRED, 0, 0, NULL),
     {NULL, "tenants", T_STRLIST, offsetof(cs_meta_catalog, tenants),
      offsetof(cs_meta_catalog, n_tenants), 0, 0, 0, NULL},
     C("include_images", T_BOOL, include_images, 0, 0, 1, NULL),
@@ -81,8 +81,8 @@ static const opt store_opts[] = {
     W("id", T_INT, id, 0, 1, 1000000000, NULL),
     W("name", T_STR, name, 0, 0, 0, NULL),
     W("base_url", T_STR, base_url, 0, 0, 0, NULL),
-    W("consumer_key", T_STR, consumer_key, 1, 0, 0, NULL),
-    W("consumer_secret", T_STR, consumer_secret, 1, 0, 0, NULL),
+    W("consumer_key", T_STR, consumer_key, SECRET_DEFERRED, 0, 0, NULL),
+    W("consumer_secret", T_STR, consumer_secret, SECRET_DEFERRED, 0, 0, NULL),
     {NULL, "fields", T_STRLIST, offsetof(cs_woo_store, fields),
      offsetof(cs_woo_store, n_fields), 0, 0, 0, NULL},
     W("delete_policy", T_ENUM, delete_policy, 0, 0, 0, delete_policies),
@@ -286,6 +286,16 @@ static int set_opt(void *base, const opt *o, const char *v, int from_file, const
         enum_list(o, list, sizeof list);
         snprintf(errstr, errstr_size, "%s must be one of %s, got \"%.40s\"", what, list, v);
         return -1;
+    }
+    if (o->secret == SECRET_DEFERRED) {
+        /* A connection's credentials are resolved only by the worker that
+         * uses them (cs_config_resolve_sink_secrets): other programs can
+         * share the file without having every channel's secrets. */
+        char *sec = NULL;
+        if (*v && strncmp(v, "env:", 4) != 0 && strncmp(v, "file:", 5) != 0 &&
+            resolve_secret(what, v, &sec, errstr, errstr_size) != 0)
+            return -1;
+        return set_str(str_at(base, o), v);
     }
     if (o->secret) {
         char *sec;
@@ -745,6 +755,47 @@ int cs_config_apply_env(cs_config *c, char *errstr, size_t errstr_size)
             key[k] = nm[k] == '_' ? '.' : (char)tolower((unsigned char)nm[k]);
         key[n] = '\0';
         if (add_kafka_prop(c, key, n, eq + 1, 0, "environment", errstr, errstr_size) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Resolves one entry's deferred secrets (env:/file: references). */
+static int resolve_entry(void *entry, const opt *t, size_t nt, const char *label, int *resolved,
+                         char *errstr, size_t errstr_size)
+{
+    char what[160];
+    if (*resolved)
+        return 0;
+    for (size_t i = 0; i < nt; i++) {
+        char *sec, **slot = str_at(entry, &t[i]);
+        if (t[i].secret != SECRET_DEFERRED || !**slot)
+            continue;
+        snprintf(what, sizeof what, "%s.%s", label, t[i].key);
+        if (resolve_secret(what, *slot, &sec, errstr, errstr_size) != 0)
+            return -1;
+        free(*slot);
+        *slot = sec;
+        cs_log_add_secret(sec);
+    }
+    *resolved = 1;
+    return 0;
+}
+
+int cs_config_resolve_sink_secrets(cs_config *c, const char *sink, char *errstr,
+                                   size_t errstr_size)
+{
+    char label[64];
+    int meta = strcmp(sink, "meta") == 0;
+    size_t n = meta ? c->n_meta_catalogs : c->n_woo_stores;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(label, sizeof label, meta ? "meta.catalogs[%zu]" : "woocommerce.connections[%zu]",
+                 i);
+        int rc = meta ? resolve_entry(&c->meta_catalogs[i], catalog_opts, N_CATALOG_OPTS, label,
+                                      &c->meta_catalogs[i].secrets_resolved, errstr, errstr_size)
+                      : resolve_entry(&c->woo_stores[i], store_opts, N_STORE_OPTS, label,
+                                      &c->woo_stores[i].secrets_resolved, errstr, errstr_size);
+        if (rc != 0)
             return -1;
     }
     return 0;

@@ -50,6 +50,7 @@ typedef struct cs_meta_catalog {
     int batch_size;             /* records per items_batch call, <= 5000 */
     char *ca_file;
     int insecure_tls;           /* logged loudly at every start */
+    int secrets_resolved;       /* token/app_secret hold the secrets, not env:/file: */
 } cs_meta_catalog;
 
 /* One WooCommerce store (woocommerce.connections list). */
@@ -68,6 +69,7 @@ typedef struct cs_woo_store {
     char *ca_file;
     int insecure_tls;
     char *media_base_url;
+    int secrets_resolved;       /* consumer_key/secret hold the secrets */
 } cs_woo_store;
 
 typedef struct cs_config {
@@ -137,6 +139,13 @@ int cs_config_finalize(cs_config *cfg, char *errstr, size_t errstr_size);
 /* The usual start-up sequence: file (path, else $CATALOGSYNC_CONFIG, else
  * defaults), environment, finalize.  NULL on error with errstr filled. */
 cs_config *cs_config_load(const char *path, char *errstr, size_t errstr_size);
+
+/* Resolves the env:/file: references of one sink's connection credentials
+ * ("meta" or "woocommerce") and registers them for redaction.  Only the
+ * worker of that sink calls it, so programs sharing the file (the publisher,
+ * the other sink's workers) need not hold every channel's secrets. */
+int cs_config_resolve_sink_secrets(cs_config *cfg, const char *sink, char *errstr,
+                                   size_t errstr_size);
 
 /* Prints the effective configuration in libconfig syntax, secrets redacted. */
 void cs_config_dump(const cs_config *cfg, FILE *out);

@@ -36,8 +36,6 @@ static int check_catalogs(cs_config *c, char *errstr, size_t errstr_size)
                      "https:// or http://", i, m->id);
             return -1;
         }
-        cs_log_add_secret(m->token);
-        cs_log_add_secret(m->app_secret);
     }
     return 0;
 }
@@ -74,8 +72,6 @@ static int check_stores(cs_config *c, char *errstr, size_t errstr_size)
                      "auth = \"oauth1\"", i, w->id, w->auth);
             return -1;
         }
-        cs_log_add_secret(w->consumer_key);
-        cs_log_add_secret(w->consumer_secret);
     }
     return 0;
 }

@@ -39,7 +39,11 @@ static void dump_table(FILE *out, void *base, const opt *t, size_t nt, const cha
                     dump_str(out, (*(char ***)str_at(base, o))[k]);
             }
             fputc(']', out);
-        } else if (o->secret)
+        } else if (o->secret == SECRET_DEFERRED && !strncmp(*str_at(base, o), "env:", 4))
+            dump_str(out, *str_at(base, o));   /* a reference, not the secret */
+        else if (o->secret == SECRET_DEFERRED && !strncmp(*str_at(base, o), "file:", 5))
+            dump_str(out, *str_at(base, o));
+        else if (o->secret)
             dump_str(out, **str_at(base, o) ? "[REDACTED]" : "");
         else
             dump_str(out, *str_at(base, o));

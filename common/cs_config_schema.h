@@ -11,6 +11,7 @@
 
 #include "cs_config.h"
 
+enum { SECRET_DEFERRED = 2 };   /* opt.secret: resolved by cs_config_resolve_sink_secrets */
 enum { T_STR, T_INT, T_ENUM, T_BOOL, T_INTLIST, T_STRLIST, T_KAFKA_PROPS };
 
 typedef struct opt {

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* KEYS: state, retry, snap, index, inflight, lease
+/* KEYS: state, retry, snap, index, inflight, lease, counts
  * ARGV: member, version, snapshot, now, sku, name, product key */
 static const char LUA_BEGIN[] =
     "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"
@@ -27,6 +27,10 @@ static const char LUA_BEGIN[] =
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
     "redis.call('SADD', KEYS[4], ARGV[7])\n"
+    "if status ~= 'pending' then\n"
+    "  if status ~= '' then redis.call('HINCRBY', KEYS[7], status, -1) end\n"
+    "  redis.call('HINCRBY', KEYS[7], 'pending', 1)\n"
+    "end\n"
     "return {'push', status, ''}\n";
 
 /* KEYS: retry, inflight, lease, snap, fence
@@ -55,12 +59,14 @@ static const char LUA_CLAIM[] =
     "end\n"
     "return out\n";
 
-/* KEYS: state, retry, inflight, lease, snap, index, stats, errors
+/* KEYS: state, retry, inflight, lease, snap, index, stats, errors, counts
  * ARGV: 1 member, 2 version, 3 token, 4 kind, 5 now, 6 remote_id, 7 code,
  *       8 subcode, 9 type, 10 message, 11 trace, 12 resume_at,
  *       13 max_attempts, 14 delays (csv), 15 jitter_pct, 16 rand 0..999,
  *       17 product key, 18 handle */
 static const char LUA_SETTLE[] =
+    "local old = redis.call('HGET', KEYS[1], 'status') or ''\n"
+    "local function apply()\n"
     "local m, v, now, kind = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5]), ARGV[4]\n"
     "if ARGV[3] ~= '' then\n"
     "  if redis.call('HGET', KEYS[4], m) ~= ARGV[3] then return {'fenced', 0, 0} end\n"
@@ -135,7 +141,15 @@ static const char LUA_SETTLE[] =
     "redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'attempts', attempts, 'next_attempt', due)\n"
     "redis.call('ZADD', KEYS[2], due, m)\n"
     "redis.call('HINCRBY', KEYS[7], 'retry_total', 1)\n"
-    "return {'retry', attempts, due}\n";
+    "return {'retry', attempts, due}\n"
+    "end\n"
+    "local res = apply()\n"
+    "local new = redis.call('HGET', KEYS[1], 'status') or ''\n"
+    "if new ~= old then\n"
+    "  if old ~= '' then redis.call('HINCRBY', KEYS[9], old, -1) end\n"
+    "  if new ~= '' then redis.call('HINCRBY', KEYS[9], new, 1) end\n"
+    "end\n"
+    "return res\n";
 
 struct cs_sync {
     cs_redis *r;
@@ -234,7 +248,7 @@ void cs_sync_job_free(cs_sync_job *j)
 
 /* Key buffers for one job: state plus the sink-wide keys. */
 typedef struct keys {
-    cs_buf state, retry, inflight, lease, snap, index, stats, fence, errors;
+    cs_buf state, retry, inflight, lease, snap, index, stats, fence, errors, counts;
 } keys;
 
 static void keys_init(keys *k)
@@ -248,6 +262,7 @@ static void keys_init(keys *k)
     cs_buf_init(&k->stats, 512);
     cs_buf_init(&k->fence, 512);
     cs_buf_init(&k->errors, 512);
+    cs_buf_init(&k->counts, 512);
 }
 
 static void keys_free(keys *k)
@@ -261,6 +276,7 @@ static void keys_free(keys *k)
     cs_buf_free(&k->stats);
     cs_buf_free(&k->fence);
     cs_buf_free(&k->errors);
+    cs_buf_free(&k->counts);
 }
 
 static void keys_fill(const cs_sync *s, keys *k, const char *conn)
@@ -278,6 +294,8 @@ static void keys_fill(const cs_sync *s, keys *k, const char *conn)
         cs_sync_key(s, &k->stats, what);
         snprintf(what, sizeof what, "errors:%s", conn);
         cs_sync_key(s, &k->errors, what);
+        snprintf(what, sizeof what, "counts:%s", conn);
+        cs_sync_key(s, &k->counts, what);
     }
 }
 
@@ -356,13 +374,14 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_buf_reset(&pkey);
         cs_buf_appendf(&pkey, "%s:%s", j->ev->tenant, p->id);
         snprintf(ver, sizeof ver, "%lld", (long long)p->version);
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_begin), "6",
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_begin), "7",
                               k.state.data, k.retry.data, k.snap.data, k.index.data,
-                              k.inflight.data, k.lease.data, j->member, ver, snap.data, now,
+                              k.inflight.data, k.lease.data, k.counts.data, j->member, ver,
+                              snap.data, now,
                               p->sku ? p->sku : "", p->name ? p->name : "", pkey.data};
         size_t lens[sizeof argv / sizeof argv[0]];
         for (size_t a = 0; a < sizeof argv / sizeof argv[0]; a++)
-            lens[a] = a == 11 ? snap.len : strlen(argv[a]);
+            lens[a] = a == 12 ? snap.len : strlen(argv[a]);
         if (cs_redis_pipe_add(s->r, (int)(sizeof argv / sizeof argv[0]), argv, lens) != 0)
             goto out;
     }
@@ -518,9 +537,10 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         snprintf(ver, sizeof ver, "%lld", (long long)j->ev->product.version);
         snprintf(resume, sizeof resume, "%lld", (long long)o->resume_at);
         snprintf(rnd, sizeof rnd, "%u", rv % 1000u);
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "8",
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "9",
                               k.state.data, k.retry.data, k.inflight.data, k.lease.data,
                               k.snap.data, k.index.data, k.stats.data, k.errors.data,
+                              k.counts.data,
                               j->member, ver, j->from_retry ? j->token : "", kind_arg(o->kind),
                               now, o->remote_id, o->err_code, o->err_subcode, o->err_type,
                               o->err_message, o->err_trace, resume, maxa, s->delays, jit, rnd,

@@ -2,7 +2,8 @@
 # The main job on an embedded default: a local stack on 127.0.0.1 (redis-server,
 # the dev Kafka broker, the fake Meta and WooCommerce servers), sample products
 # published through catalogsync-publish, and where they went: the Kafka topic,
-# the meta worker's outcomes, the sync state in Redis and the fake Meta catalog.
+# the meta worker's outcomes, the sync state in Redis, the fake Meta catalog,
+# then a WooCommerce export and an update reaching the fake store.
 #
 #   scripts/demo.sh            run, show, stop everything
 #   scripts/demo.sh --keep     leave the stack running (prints how to stop it)
@@ -59,9 +60,17 @@ worker = { linger_ms = 100; confirm_poll_ms = 50; };
 meta   = { catalogs = ( { id = "main"; base_url = "http://127.0.0.1:$META_PORT";
                           api_version = "v21.0"; catalog_id = "555000111";
                           token = "env:DEMO_META_TOKEN"; } ); };
+woocommerce = { connections = ( { id = 1; name = "Demo store";
+                                  base_url = "http://127.0.0.1:$(cat "$WORK/woo.port")";
+                                  auth = "oauth1";   # plain HTTP: signed requests, never Basic
+                                  consumer_key = "env:DEMO_WOO_KEY";
+                                  consumer_secret = "env:DEMO_WOO_SECRET"; } ); };
 CONF
 DEMO_META_TOKEN=demo-meta-token build/bin/catalogsync-worker --sink meta \
   --config "$WORK/catalogsync.conf" > "$WORK/worker-meta.log" 2>&1 &
+PIDS+=($!)
+DEMO_WOO_KEY=ck_demo DEMO_WOO_SECRET=cs_demo build/bin/catalogsync-worker --sink woocommerce \
+  --config "$WORK/catalogsync.conf" > "$WORK/worker-woo.log" 2>&1 &
 PIDS+=($!)
 
 cat <<TXT
@@ -113,6 +122,44 @@ items = json.load(sys.stdin)["catalogs"]["555000111"]["items"]
 for rid, it in sorted(items.items()):
     f = it["fields"]
     print("  %-12s %-40s %-12s %s" % (rid, f.get("title"), f.get("price"), f.get("availability")))'
+
+WOO_PORT=$(cat "$WORK/woo.port")
+woo_state() {
+  curl -s "http://127.0.0.1:$WOO_PORT/_fake/state" | "$PY" -c '
+import json, sys
+for pid, p in sorted(json.load(sys.stdin)["products"].items()):
+    print("  #%-4s %-12s %-34s %-8s %s" % (pid, p["sku"], p["name"], p["regular_price"], p["status"]))'
+}
+wait_link() {  # product, wanted status
+  for _ in $(seq 1 300); do
+    [ "$(redis-cli -p "$REDIS_PORT" HGET "catalogsync:{woocommerce}:link:1:default:$1" status)" = "$2" ] && return 0
+    sleep 0.1
+  done
+}
+
+echo
+echo "== WooCommerce: products are pushed to a store only after an export"
+build/bin/catalogsync-publish -b "$BROKERS" --type updated --quiet deploy/samples/products.jsonl > /dev/null || true
+echo "  (the samples were published again as updates: nothing reaches the store, they are not linked)"
+head -2 deploy/samples/products.jsonl | build/bin/catalogsync-publish -b "$BROKERS" --type export_requested \
+  --connections 1 --fields name,sku,price,description,stock,COLOR,WEIGHT
+wait_link 1001 synced; wait_link 1002 synced
+echo "  exported 1001 and 1002 to store 1:"
+woo_state
+echo "  link record: redis-cli -p $REDIS_PORT HGETALL 'catalogsync:{woocommerce}:link:1:default:1001'"
+redis-cli -p "$REDIS_PORT" HGETALL 'catalogsync:{woocommerce}:link:1:default:1001' | paste - - | sed 's/^/    /'
+
+echo
+echo "== an update of 1001 now reaches the store by itself (auto-sync)"
+printf '%s\n' '{"id":"1001","version":3,"sku":"MUG-BLUE","name":"Blue mug (new glaze)","price":{"amount":"13.00","currency":"USD"},"stock_quantity":30,"is_active":true}' \
+  | build/bin/catalogsync-publish -b "$BROKERS" --type updated
+for _ in $(seq 1 300); do
+  [ "$(redis-cli -p "$REDIS_PORT" HGET 'catalogsync:{woocommerce}:state:1:default:1001' synced_version)" = 3 ] && break
+  sleep 0.1
+done
+woo_state
+grep -h "Successfully synced" "$WORK/worker-woo.log" | sed 's/^/  /'
+echo "  not linked (never exported): $(redis-cli -p "$REDIS_PORT" SMEMBERS 'catalogsync:{woocommerce}:not_linked:1' | sort | tr '\n' ' ')"
 
 if [ "$KEEP" = 1 ]; then
   echo

@@ -133,7 +133,8 @@ int main(int argc, char **argv)
         if (!(cfg->kafka_brokers = strdup(brokers)))
             goto config_error;
     }
-    if (cs_config_finalize(cfg, errstr, sizeof errstr) != 0)
+    if (cs_config_finalize(cfg, errstr, sizeof errstr) != 0 ||
+        (ops && cs_config_resolve_sink_secrets(cfg, ops->name, errstr, sizeof errstr) != 0))
         goto config_error;
     if (check) {
         cs_config_dump(cfg, stdout);

@@ -208,6 +208,13 @@ class WooWorkerTest(unittest.TestCase):
         self.assertEqual(st["last_error_code"], "woocommerce_product_image_upload_error")
         self.assertEqual(st["last_error_message"], "Error getting remote image URL.")
         self.assertEqual(s.link(1, "p2")["status"], "failed")
+        # Stats per store: counts per status and the latest errors.
+        counts = s.hash("counts:1")
+        self.assertEqual((counts.get("synced"), counts.get("failed"), counts.get("pending")),
+                         ("1", "1", "0"))
+        latest = json.loads(s.redis.cli("LINDEX", PREFIX + "errors:1", "0"))
+        self.assertEqual(latest["product"], "default:p2")
+        self.assertEqual(latest["code"], "woocommerce_product_image_upload_error")
 
     def test_delete_under_each_policy_leaves_no_link(self):
         s = WooStack(self, stores=(("trash",), ("force",), ("unlink",)))

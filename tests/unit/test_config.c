@@ -180,6 +180,44 @@ static void test_secrets_resolved_and_redacted(void **state)
     cs_config_destroy(c);
 }
 
+static void test_sink_secrets_resolved_only_on_demand(void **state)
+{
+    (void)state;
+    char err[512];
+    unsetenv("CS_T_META_TOKEN");
+    cs_config *c = cs_config_new();
+    assert_int_equal(cs_config_load_file(c, write_conf(
+        "meta = { catalogs = ( { id = \"main\"; catalog_id = \"1\"; token = \"env:CS_T_META_TOKEN\"; } ); };\n"
+        "woocommerce = { connections = ( { id = 3; base_url = \"https://s.example\";\n"
+        "  consumer_key = \"env:CS_T_WK\"; consumer_secret = \"file:/nonexistent/cs\"; } ); };\n"),
+        err, sizeof err), 0);
+    unlink(path);
+    /* The publisher and the other sink's workers never need these. */
+    assert_int_equal(cs_config_finalize(c, err, sizeof err), 0);
+    assert_int_not_equal(cs_config_resolve_sink_secrets(c, "meta", err, sizeof err), 0);
+    assert_non_null(strstr(err, "meta.catalogs[0].token: environment variable CS_T_META_TOKEN is not set"));
+    setenv("CS_T_META_TOKEN", "meta-secret-token-42", 1);
+    assert_int_equal(cs_config_resolve_sink_secrets(c, "meta", err, sizeof err), 0);
+    assert_string_equal(c->meta_catalogs[0].token, "meta-secret-token-42");
+    assert_int_not_equal(cs_config_resolve_sink_secrets(c, "woocommerce", err, sizeof err), 0);
+    assert_non_null(strstr(err, "woocommerce.connections[0].consumer_key"));
+
+    char *dump = NULL;
+    size_t dump_len = 0;
+    FILE *mem = open_memstream(&dump, &dump_len);
+    cs_config_dump(c, mem);
+    fclose(mem);
+    assert_null(strstr(dump, "meta-secret-token-42"));
+    assert_non_null(strstr(dump, "token = \"[REDACTED]\""));
+    assert_non_null(strstr(dump, "consumer_key = \"env:CS_T_WK\""));
+    free(dump);
+    expect_load_error("meta = { catalogs = ( { id = \"m\"; token = \"EAAB-literal\"; } ); };\n",
+                      "meta.catalogs[0].token is a secret");
+    cs_log_clear_secrets();
+    unsetenv("CS_T_META_TOKEN");
+    cs_config_destroy(c);
+}
+
 static void test_log_levels(void **state)
 {
     (void)state;
@@ -209,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_env_overrides),
         cmocka_unit_test(test_secrets_resolved_and_redacted),
+        cmocka_unit_test(test_sink_secrets_resolved_only_on_demand),
         cmocka_unit_test(test_log_levels),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -235,6 +235,17 @@ class MetaWorkerTest(unittest.TestCase):
         self.assertIn("never synced", st["skip_reason"])
         self.assertNotIn("SKU-3", s.items())
 
+    def test_sku_change_removes_the_old_item(self):
+        s = MetaStack(self)
+        s.worker()
+        s.publish([product(1)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        s.publish([product(1, version=2, sku="SKU-1-NEW")], "--type", "updated")
+        wait_until(lambda: s.state("p1").get("synced_version") == "2", what="v2 synced")
+        self.assertEqual(s.state("p1")["remote_id"], "SKU-1-NEW")
+        self.assertIn("SKU-1-NEW", s.items())
+        wait_until(lambda: "SKU-1" not in s.items(), what="old retailer id removed")
+
     def test_malformed_events_go_to_the_dead_letter_topic(self):
         s = MetaStack(self)
         w = s.worker()

@@ -196,6 +196,29 @@ class WooWorkerTest(unittest.TestCase):
         for i in (0, 125, 249):
             s.wait_status(1, "p%d" % i, "synced")
 
+    def test_413_halves_the_batch(self):
+        s = WooStack(self, stores=(("trash",),))
+        s.clients[0].call("POST", "/_fake/config", {"batch_limit": 30})
+        s.publish([product(i) for i in range(60)], "--type", "export_requested",
+                  "--connections", "1")
+        w = s.worker()
+        wait_until(lambda: len(s.products(1)) == 60, timeout=60, what="60 products")
+        w.wait_log("answered 413 to a batch of 60; halving")
+        sizes = [len(c) + len(u) for c, u, _ in s.batch_items(1)]
+        self.assertIn(60, sizes)
+        self.assertTrue(all(n <= 30 for n in sizes if n != 60), sizes)
+
+    def test_429_pauses_the_store_without_charging(self):
+        s = WooStack(self, stores=(("trash",),))
+        s.clients[0].faults({"match": {"path_re": "products"}, "count": 1, "action": "rate_limit",
+                             "retry_after": 1})
+        w = s.worker()
+        s.publish([product(1)], "--type", "export_requested", "--connections", "1")
+        w.wait_log("store 1 paused (throttle)")
+        st = s.wait_status(1, "p1", "synced")
+        self.assertEqual(st["attempts"], "1")
+        self.assertEqual(len(s.by_sku(1, "SKU-1")), 1)
+
     def test_per_item_error_fails_that_product(self):
         s = WooStack(self, stores=(("trash",),))
         s.clients[0].faults({"action": "item_error", "sku": "SKU-2",

@@ -99,3 +99,6 @@ install: all
 
 clean:
 	rm -rf build build-sanitize
+
+# Fuzzing (libFuzzer, clang): make fuzz [FUZZ_SECONDS=600]
+-include tests/fuzz/fuzz.mk

@@ -415,6 +415,10 @@ static int validate_root(pctx *c, json_t *root)
 static cs_event_err precheck(const char *buf, size_t len, const cs_event_limits *lim,
                              char *errstr, size_t errstr_size)
 {
+    if (!buf || len == 0) {
+        snprintf(errstr, errstr_size, "event: payload is empty (a null or tombstone message)");
+        return CS_EVENT_EJSON;
+    }
     size_t max = lim && lim->max_bytes ? lim->max_bytes : CS_EVENT_DEFAULT_MAX;
     if (len > max) {
         snprintf(errstr, errstr_size, "event: payload is %zu bytes, over the %zu-byte cap",
@@ -689,6 +693,23 @@ int cs_event_serialize(const cs_event *ev, cs_buf *out)
     }
     w_raw(&w, "}}");
     return w.rc;
+}
+
+cs_event *cs_event_merge_export(const cs_event *newer, const cs_event *export_ev,
+                                const cs_event_limits *lim)
+{
+    cs_event tmp = *newer, *out = NULL;
+    cs_buf b;
+    char err[256];
+    tmp.type = CS_EV_EXPORT_REQUESTED;
+    tmp.has_export = 1;
+    tmp.export = export_ev->export;
+    tmp.delete_mode = CS_DELETE_NONE;
+    cs_buf_init(&b, lim && lim->max_bytes ? lim->max_bytes + 4096 : 0);
+    if (cs_event_serialize(&tmp, &b) == 0)
+        cs_event_parse(b.data, b.len, NULL, &out, err, sizeof err);
+    cs_buf_free(&b);
+    return out;
 }
 
 size_t cs_event_key(const cs_event *ev, char *key, size_t key_size)

@@ -145,6 +145,12 @@ cs_event_err cs_event_parse_input(const char *buf, size_t len,
                                   cs_event **out,
                                   char *errstr, size_t errstr_size);
 
+/* A new event: newer's data, with export's type and export spec.  Used when
+ * an export and later changes of one product meet in one batch: the newest
+ * data is exported.  NULL on failure. */
+cs_event *cs_event_merge_export(const cs_event *newer, const cs_event *export_ev,
+                                const cs_event_limits *lim);
+
 /* Appends the canonical JSON of ev to out. 0 on success. */
 int cs_event_serialize(const cs_event *ev, cs_buf *out);
 

@@ -111,10 +111,19 @@ cs_publisher *cs_publisher_new(const cs_config *cfg, cs_publish_cb *cb, void *cb
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
-    int user_linger = 0, user_timeout = 0;
+    int user_linger = 0, user_timeout = 0, user_max = 0;
     for (size_t i = 0; i < cfg->n_kafka_props; i++) {
         user_linger |= strcmp(cfg->kafka_props[i].key, "linger.ms") == 0;
         user_timeout |= strcmp(cfg->kafka_props[i].key, "message.timeout.ms") == 0;
+        user_max |= strcmp(cfg->kafka_props[i].key, "message.max.bytes") == 0;
+    }
+    /* Room for an event at the size cap plus key and headers (librdkafka's
+     * default of 1,000,000 bytes is below the 1 MiB cap). */
+    char maxb[24];
+    snprintf(maxb, sizeof maxb, "%d", cfg->event_max_bytes + 65536);
+    if (!user_max && conf_set(conf, "message.max.bytes", maxb, 0, errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        goto fail;
     }
     if ((!user_linger && conf_set(conf, "linger.ms", "5", 0, errstr, errstr_size)) ||
         (!user_timeout && conf_set(conf, "message.timeout.ms", "60000", 0, errstr, errstr_size))) {

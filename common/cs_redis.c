@@ -102,6 +102,10 @@ static int setup_cmd(cs_redis *r, redisReply *rep, const char *what)
         snprintf(r->err, sizeof r->err, "%s: %s", what, rep->str);
         freeReplyObject(rep);
         cs_redis_drop(r);
+        if (!r->was_down)
+            CS_ERROR("redis", "Redis %s:%d refused %s (%s); check redis.password / redis.db",
+                     r->host, r->port, what, r->err);
+        r->was_down = 1;
         return -1;
     }
     return 0;

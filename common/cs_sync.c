@@ -537,6 +537,8 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         snprintf(ver, sizeof ver, "%lld", (long long)j->ev->product.version);
         snprintf(resume, sizeof resume, "%lld", (long long)o->resume_at);
         snprintf(rnd, sizeof rnd, "%u", rv % 1000u);
+        /* Channels quote what they received; no secret goes into Redis. */
+        cs_log_redact(o->err_message, sizeof o->err_message);
         const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "9",
                               k.state.data, k.retry.data, k.inflight.data, k.lease.data,
                               k.snap.data, k.index.data, k.stats.data, k.errors.data,

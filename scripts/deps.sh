@@ -9,7 +9,8 @@ PKGS=(
   librdkafka-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev libconfig-dev
   libcmocka-dev
   redis-server redis-tools kcat
-  python3 openssl ca-certificates valgrind
+  python3 openssl ca-certificates valgrind curl
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -148,6 +148,9 @@ static void map_job(push *p, size_t j)
     memset(&job->out, 0, sizeof job->out);
     if (job->ev->type == CS_EV_DELETED || !pr->is_active) {
         const char *target = st->remote_id[0] ? st->remote_id : NULL;
+        /* Deleting an item Meta never stored counts as done, so a delete is
+         * sent whenever a retailer id is known: an item accepted but never
+         * confirmed must not linger in the catalog. */
         if (!target && cs_meta_retailer_id(pr, &p->mc->map, rid, sizeof rid, why, sizeof why) == CS_MAP_OK &&
             job->ev->type == CS_EV_DELETED)
             target = rid;
@@ -633,8 +636,10 @@ static void *meta_create(const cs_config *cfg, char *errstr, size_t errstr_size)
         mc->map.media_base_url = cat->media_base_url[0] ? cat->media_base_url : NULL;
         mc->map.link_base_url = cat->link_base_url[0] ? cat->link_base_url : NULL;
         mc->map.default_brand = cat->default_brand[0] ? cat->default_brand : NULL;
-        if (cat->app_secret[0])
+        if (cat->app_secret[0]) {
             cs_graph_appsecret_proof(cat->app_secret, cat->token, mc->proof);
+            cs_log_add_secret(mc->proof);
+        }
         snprintf(mc->auth, sizeof mc->auth, "Authorization: Bearer %s", cat->token);
     }
     return ms;

@@ -24,6 +24,7 @@ typedef struct cs_conn_result {
     int64_t until_ms;
     char kind[16];          /* "throttle" | "auth" */
     char reason[512];
+    int redis_failed;       /* the sink's own records could not be written */
 } cs_conn_result;
 
 /* Services the worker offers a sink during a push. */

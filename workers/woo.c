@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "cs_log.h"
+#include "cs_sha256.h"
 #include "cs_util.h"
 #include "cs_woo.h"
 #include "sink.h"
@@ -582,7 +583,11 @@ static int save_links(push *p)
             queued += 3;
             continue;
         }
-        if (k == CS_OUT_NONE || k == CS_OUT_PAUSED || k == CS_OUT_RELEASE || (!w->linked && !exp))
+        /* An export writes its link whatever the outcome (a paused or
+         * retried export included), so that later changes of the product
+         * are not dropped as "not linked" while the export waits. */
+        if (k == CS_OUT_NONE || (!w->linked && !exp) ||
+            (w->linked && (k == CS_OUT_PAUSED || k == CS_OUT_RELEASE)))
             continue;
         cs_buf_reset(&fields);
         for (size_t f = 0; f < w->n_fields; f++) {
@@ -600,7 +605,7 @@ static int save_links(push *p)
             cs_buf_appends(&changed, "all");
         snprintf(rid, sizeof rid, "%ld", w->remote_id > 0 ? w->remote_id : 0);
         const char *status = k == CS_OUT_SYNCED ? "synced" : k == CS_OUT_FAILED ? "failed"
-                                                                                : "retry_pending";
+                           : k == CS_OUT_SKIPPED ? "skipped" : "retry_pending";
         key_for(p->ctx, &key, "link", j);
         const char *a[] = {"HSET", key.data, "remote_id", rid, "fields", fields.data ? fields.data : "",
                            "partial", w->partial ? "1" : "0", "sku",
@@ -608,6 +613,10 @@ static int save_links(push *p)
                            "error_message", k == CS_OUT_SYNCED ? "" : j->out.err_message,
                            exp ? "last_exported_at" : "last_synced_at", now,
                            "last_modified_fields", changed.data ? changed.data : ""};
+        char errmsg[sizeof j->out.err_message];
+        snprintf(errmsg, sizeof errmsg, "%s", k == CS_OUT_SYNCED ? "" : j->out.err_message);
+        cs_log_redact(errmsg, sizeof errmsg);
+        a[13] = errmsg;
         cs_redis_pipe_add(rd, (int)(sizeof a / sizeof a[0]), a, NULL);
         queued++;
         if (k == CS_OUT_SYNCED && exp) {
@@ -693,9 +702,11 @@ static void woo_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const c
             }
         }
     }
-    if (save_links(&p) != 0)
+    if (save_links(&p) != 0) {
         CS_WARN("woocommerce", "store %s: link records not written (Redis); the batch is "
-                "retried from Kafka", p.st->cfg->id_str);
+                "read again from Kafka", p.st->cfg->id_str);
+        res->redis_failed = 1;
+    }
 out:
     free(todo);
     free(ready);
@@ -724,6 +735,13 @@ static void *woo_create(const cs_config *cfg, char *errstr, size_t errstr_size)
         s->conn.auth = (cs_woo_auth)cs_woo_auth_parse(sc->auth);
         s->conn.key = sc->consumer_key;
         s->conn.secret = sc->consumer_secret;
+        {
+            /* The Basic credential derived from the keys is a secret too. */
+            char kv[1024], b64[1400];
+            snprintf(kv, sizeof kv, "%s:%s", sc->consumer_key, sc->consumer_secret);
+            if (cs_base64(kv, strlen(kv), b64, sizeof b64))
+                cs_log_add_secret(b64);
+        }
         if (cs_woo_check_auth(sc->base_url, s->conn.auth, errstr, errstr_size) != 0) {
             ws->n = i;
             cs_woo_sink.destroy(ws);

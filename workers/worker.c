@@ -29,6 +29,7 @@ struct cs_worker {
     rd_kafka_topic_partition_list_t *next;   /* offset to commit per partition */
     size_t n_msgs;
     unsigned long dlq_queued;
+    unsigned long dlq_failed;
     int64_t batch_started;
 
     unsigned long long n_events, n_dead, n_synced, n_retry, n_failed, n_paused, n_deleted,
@@ -99,6 +100,16 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token)
             free(j);
             return 0;
         }
+        if (old->ev->type == CS_EV_EXPORT_REQUESTED && ev->type != CS_EV_DELETED &&
+            ev->type != CS_EV_EXPORT_REQUESTED) {
+            /* An export and later changes in one batch: export the newest
+             * data, or the changes would be dropped as "not linked". */
+            cs_event *merged = cs_event_merge_export(ev, old->ev, &w->lim);
+            if (merged) {
+                cs_event_destroy(j->ev);
+                j->ev = merged;
+            }
+        }
         cs_sync_job_free(old);
         free(old);
         w->jobs[*slot - 1] = j;
@@ -136,6 +147,7 @@ static void reset_batch(cs_worker *w)
     w->next = rd_kafka_topic_partition_list_new(8);
     w->n_msgs = 0;
     w->dlq_queued = 0;
+    w->dlq_failed = 0;
     w->batch_started = 0;
 }
 
@@ -168,9 +180,24 @@ static void dead_letter(cs_worker *w, const rd_kafka_message_t *m, cs_event_err 
     };
     CS_WARN(w->ops->name, "dead-lettered event at %s[%d]@%lld: %s", rd_kafka_topic_name(m->rkt),
             m->partition, (long long)m->offset, reason);
+    /* A payload over the event cap is cut to its first 64 KiB in the dead
+     * letter (the reason says how large it was): the topic must take it. */
+    size_t len = m->len, cut = 64 * 1024;
+    char orig[24];
+    snprintf(orig, sizeof orig, "%zu", m->len);
+    cs_header h2[8];
+    size_t nh = sizeof h / sizeof h[0];
+    memcpy(h2, h, sizeof h);
+    if (e == CS_EVENT_ETOOBIG && len > cut) {
+        len = cut;
+        h2[nh].name = "truncated_from";
+        h2[nh++].value = orig;
+    }
     if (cs_publisher_send(w->dlq, w->cfg->kafka_dlq_topic, m->key, m->key_len, m->payload,
-                          m->len, h, sizeof h / sizeof h[0], NULL, err, sizeof err) != 0)
-        CS_ERROR(w->ops->name, "cannot queue dead letter: %s", err);
+                          len, h2, nh, NULL, err, sizeof err) != 0) {
+        CS_ERROR(w->ops->name, "cannot queue dead letter: %s; not committing", err);
+        w->dlq_failed++;
+    }
     w->dlq_queued++;
     w->n_dead++;
 }
@@ -347,6 +374,8 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
     cs_conn_result res;
     memset(&res, 0, sizeof res);
     w->ops->push(w->sink, conn, todo, n, &ctx, &res);
+    if (res.redis_failed)
+        return -1;
     if (res.pause) {
         CS_ERROR(w->ops->name, "ALERT: %s %s paused (%s) for %llds: %s", w->ops->conn_noun, id,
                  res.kind, (long long)((res.until_ms - cs_now_ms()) / 1000), res.reason);
@@ -418,6 +447,8 @@ static int flush(cs_worker *w)
         goto out;
     for (size_t i = 0; i < w->n_jobs; i++)
         log_outcome(w, w->jobs[i]);
+    if (w->dlq_failed)
+        goto out;
     if (w->dlq_queued) {
         cs_publisher_stats before, after;
         cs_publisher_get_stats(w->dlq, &before);

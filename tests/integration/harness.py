@@ -203,7 +203,7 @@ class Broker:
                "-T", str(timeout_ms)]
         if count is not None:
             cmd += ["-n", str(count)]
-        r = subprocess.run(wrap(cmd), capture_output=True, text=True,
+        r = subprocess.run(wrap(cmd), capture_output=True, text=True, errors="replace",
                            timeout=timeout_ms / 1000 + 30)
         if r.returncode != 0:
             raise AssertionError("cs-test-consume failed (%d): %s" % (r.returncode, r.stderr))
@@ -214,7 +214,7 @@ class Broker:
         """Counts every message in topic (reads to the end of each partition)."""
         cmd = [program("cs-test-consume"), "-q", "-b", self.brokers, "-t", topic,
                "-T", str(timeout_ms)]
-        r = subprocess.run(wrap(cmd), capture_output=True, text=True,
+        r = subprocess.run(wrap(cmd), capture_output=True, text=True, errors="replace",
                            timeout=timeout_ms / 1000 + 30)
         if r.returncode != 0:
             raise AssertionError("cs-test-consume failed (%d): %s" % (r.returncode, r.stderr))

@@ -44,7 +44,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Keep intermediate objects (unit test .o files) between runs.
 .SECONDARY:
 
-.PHONY: all test unit sanitize valgrind deps demo install clean check-deps
+.PHONY: all test unit sanitize valgrind soak deps demo install clean check-deps
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c $(wildcard common/*.h workers/*.h)
@@ -85,6 +85,14 @@ sanitize:
 
 valgrind: all $(TEST_TOOLS) $(UNIT_BIN)
 	BUILD=$(BUILD) CS_VALGRIND=1 tests/run.sh
+
+# The chaos scenario for SOAK_SECONDS (default 30 minutes): new versions of
+# every product round after round, faults, kills, a Redis restart; prints its
+# figures and the workers' RSS per round, fails on any mismatch.
+SOAK_SECONDS ?= 1800
+soak: all $(TEST_TOOLS)
+	BUILD=$(BUILD) /usr/bin/python3 tests/chaos/chaos.py --products 2000 --duration $(SOAK_SECONDS) \
+	  --chaos-seconds $(SOAK_SECONDS) --settle-timeout 900
 
 deps:
 	scripts/deps.sh

@@ -201,7 +201,10 @@ static int woo_prepare(void *sink, const cs_push_ctx *ctx, cs_sync_job **jobs, s
                     set_fields(w, j->ev->export.fields, j->ev->export.n_fields);
                 else if (!w->n_fields)
                     set_fields(w, (const char *const *)sc->fields, sc->n_fields);
-            } else if (!w->linked) {
+            } else if (!w->linked && !j->from_retry && j->ev->type != CS_EV_DELETED) {
+                /* (A delete is never ignored: if a worker removed the link and
+                 * stopped before recording it, the state still needs
+                 * cleaning up.) */
                 j->ignore = 1;
                 ignored++;
             } else if (!w->n_fields) {
@@ -210,6 +213,43 @@ static int woo_prepare(void *sink, const cs_push_ctx *ctx, cs_sync_job **jobs, s
         }
         freeReplyObject(link);
         freeReplyObject(imgs);
+    }
+    /* An export writes its link before anything is pushed: changes that
+     * follow it (possibly in a later batch, possibly on another worker after a
+     * crash) then reach the store even while the export itself waits. */
+    size_t queued = 0;
+    for (size_t i = 0; i < n; i++) {
+        cs_sync_job *j = jobs[i];
+        woo_job *w = wj(j);
+        if (!w || j->ev->type != CS_EV_EXPORT_REQUESTED)
+            continue;
+        cs_buf fields;
+        cs_buf_init(&fields, 0);
+        for (size_t f = 0; f < w->n_fields; f++) {
+            if (f)
+                cs_buf_appendc(&fields, ',');
+            cs_buf_appends(&fields, w->fields[f]);
+        }
+        key_for(ctx, &key, "link", j);
+        const char *a[] = {"HSET", key.data, "fields", fields.data ? fields.data : "", "partial",
+                           w->partial ? "1" : "0", "sku",
+                           j->ev->product.sku ? j->ev->product.sku : ""};
+        const char *b[] = {"HSETNX", key.data, "remote_id", "0"};
+        const char *c[] = {"HSETNX", key.data, "status", "exporting"};
+        int ok = cs_redis_pipe_add(ctx->redis, 8, a, NULL) == 0 &&
+                 cs_redis_pipe_add(ctx->redis, 4, b, NULL) == 0 &&
+                 cs_redis_pipe_add(ctx->redis, 4, c, NULL) == 0;
+        cs_buf_free(&fields);
+        if (!ok)
+            goto out;
+        queued += 3;
+        w->linked = 1;
+    }
+    for (size_t i = 0; i < queued; i++) {
+        redisReply *r = cs_redis_pipe_get(ctx->redis);
+        if (!r)
+            goto out;
+        freeReplyObject(r);
     }
     /* Products never exported to a store: not pushed, listed as not linked. */
     for (size_t i = 0; ignored && i < n; i++) {
@@ -676,6 +716,14 @@ static void woo_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const c
         woo_job *w = wj(jobs[k]);
         if (jobs[k]->ev->type == CS_EV_DELETED || !w)
             continue;
+        if (!w->linked && jobs[k]->ev->type != CS_EV_EXPORT_REQUESTED) {
+            /* A waiting retry whose link is gone (the product was deleted
+             * meanwhile): nothing to push, but it must be settled. */
+            outcome(jobs[k], CS_OUT_SKIPPED, NULL, "not_linked");
+            snprintf(jobs[k]->out.err_message, sizeof jobs[k]->out.err_message,
+                     "not linked to store %s", p.st->cfg->id_str);
+            continue;
+        }
         todo[nt++] = jobs[k];
     }
     /* Creates are always preceded by a SKU lookup: an earlier create whose

@@ -267,6 +267,20 @@ class WooWorkerTest(unittest.TestCase):
         self.assertIn("HTTP 500", st["last_error_message"])
         self.assertEqual(s.products(2), {})
 
+    def test_tls_is_verified_unless_explicitly_turned_off(self):
+        s = WooStack(self, stores=(("trash",),))
+        # Without the test CA the store's certificate is not trusted: nothing is
+        # sent, the store is paused with an alert.
+        w = s.worker(config=s.config().replace('ca_file = "%s"; ' % s.ca, ""))
+        s.publish([product(1)], "--type", "export_requested", "--connections", "1")
+        w.wait_log("ALERT: store 1 paused (auth)")
+        self.assertEqual(s.clients[0].requests("products"), [])
+        w.stop()
+        # insecure_tls turns verification off, and says so at every start.
+        w2 = s.worker(name="insecure", config=s.config(extra_store="insecure_tls = true;")
+                      .replace('ca_file = "%s"; ' % s.ca, ""))
+        w2.wait_log("TLS certificate verification is OFF")
+
     def test_basic_auth_over_plain_http_is_refused(self):
         s = WooStack(self, stores=(("trash",),))
         conf = s.config().replace("https://", "http://")

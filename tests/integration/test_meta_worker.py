@@ -26,7 +26,7 @@ class MetaStack:
     """Redis + dev broker + fake Meta, and workers configured against them."""
 
     def __init__(self, test, partitions=3, fake_args=(), schedule="100, 200, 400, 800",
-                 extra_conf=""):
+                 extra_conf="", linger_ms=50):
         self.test = test
         self.redis = Redis(test)
         self.broker = Broker(test, partitions=partitions)
@@ -35,6 +35,7 @@ class MetaStack:
         self.meta = FakeClient(self.fake.addr)
         self.schedule = schedule
         self.extra_conf = extra_conf
+        self.linger_ms = linger_ms
 
     def config(self, token_env="CS_META_TOKEN", **catalog):
         cat = {"id": "main", "base_url": "http://" + self.fake.addr, "api_version": "v21.0",
@@ -46,11 +47,12 @@ class MetaStack:
                 '"heartbeat.interval.ms=500"]; };\n'
                 'redis = { port = %d; };\n'
                 'log = { level = "debug"; };\n'
-                'worker = { linger_ms = 50; confirm_poll_ms = 10; shutdown_deadline_ms = 15000; };\n'
+                'worker = { linger_ms = %d; confirm_poll_ms = 10; shutdown_deadline_ms = 15000; };\n'
                 'retry = { schedule_ms = [%s]; throttle_default_ms = 300; auth_pause_ms = 800; '
                 'jitter_pct = 0; lease_ms = 3000; };\n'
                 'meta = { catalogs = ( { %s; } ); };\n%s'
-                % (self.broker.brokers, self.redis.port, self.schedule, fields, self.extra_conf))
+                % (self.broker.brokers, self.redis.port, self.linger_ms, self.schedule, fields,
+                   self.extra_conf))
 
     def worker(self, token=TOKEN, name="worker", **catalog):
         return Worker(self.test, "meta", self.config(**catalog), env={"CS_META_TOKEN": token},
@@ -108,7 +110,9 @@ class MetaWorkerTest(unittest.TestCase):
         self.assertNotIn(TOKEN, w.log())
 
     def test_fifty_versions_coalesce_into_one_record(self):
-        s = MetaStack(self)
+        # A long linger: the 50 versions are all in one flush however slowly
+        # the consumer fetches them (valgrind).
+        s = MetaStack(self, linger_ms=2000)
         s.publish([product(7, version=v) for v in range(1, 51)], "--type", "updated")
         s.worker()
         wait_until(lambda: s.state("p7").get("synced_version") == "50", what="v50 synced")

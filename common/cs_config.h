@@ -147,6 +147,19 @@ cs_config *cs_config_load(const char *path, char *errstr, size_t errstr_size);
 int cs_config_resolve_sink_secrets(cs_config *cfg, const char *sink, char *errstr,
                                    size_t errstr_size);
 
+/* What a program's command line adds on top of file and environment. */
+typedef struct cs_config_cli {
+    const char *path;                   /* --config; NULL = $CATALOGSYNC_CONFIG */
+    const char *const *kafka_props;     /* -X name=value */
+    size_t n_kafka_props;
+    const char *brokers;                /* -b, overrides kafka.brokers */
+    const char *topic;                  /* -t, overrides kafka.topic */
+} cs_config_cli;
+
+/* The start-up sequence of every program: defaults, file, environment,
+ * command line, checks.  NULL on error with errstr filled (secrets redacted). */
+cs_config *cs_config_load_cli(const cs_config_cli *cli, char *errstr, size_t errstr_size);
+
 /* Prints the effective configuration in libconfig syntax, secrets redacted. */
 void cs_config_dump(const cs_config *cfg, FILE *out);
 

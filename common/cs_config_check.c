@@ -120,3 +120,42 @@ cs_config *cs_config_load(const char *path, char *errstr, size_t errstr_size)
 }
 
 
+
+static int override(char **slot, const char *v)
+{
+    char *d;
+    if (!v)
+        return 0;
+    if (!(d = strdup(v)))
+        return -1;
+    free(*slot);
+    *slot = d;
+    return 0;
+}
+
+cs_config *cs_config_load_cli(const cs_config_cli *cli, char *errstr, size_t errstr_size)
+{
+    cs_config *c = cs_config_new();
+    const char *path = cli->path ? cli->path : getenv("CATALOGSYNC_CONFIG");
+    if (!c) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if ((path && *path && cs_config_load_file(c, path, errstr, errstr_size) != 0) ||
+        cs_config_apply_env(c, errstr, errstr_size) != 0)
+        goto fail;
+    for (size_t i = 0; i < cli->n_kafka_props; i++)
+        if (cs_config_set_kafka_prop(c, cli->kafka_props[i], errstr, errstr_size) != 0)
+            goto fail;
+    if (override(&c->kafka_brokers, cli->brokers) || override(&c->kafka_topic, cli->topic)) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    if (cs_config_finalize(c, errstr, errstr_size) != 0)
+        goto fail;
+    return c;
+fail:
+    cs_log_redact(errstr, errstr_size);
+    cs_config_destroy(c);
+    return NULL;
+}

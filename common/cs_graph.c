@@ -62,21 +62,6 @@ static int json_int_clamped(json_t *v)
     return 0;
 }
 
-/* Printable text from an arbitrary body: control bytes become spaces and
- * bytes that are not valid UTF-8 become '?'. */
-static void sanitize_snippet(char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            s[i] = ' ';
-    size_t pos = 0;
-    long bad;
-    while (pos < n && (bad = cs_utf8_invalid_at(s + pos, n - pos)) >= 0) {
-        s[pos + (size_t)bad] = '?';
-        pos += (size_t)bad + 1;
-    }
-}
-
 int cs_graph_parse_error(const char *body, size_t len, long http_status, cs_graph_error *e)
 {
     memset(e, 0, sizeof *e);
@@ -109,7 +94,7 @@ int cs_graph_parse_error(const char *body, size_t len, long http_status, cs_grap
         size_t n = len < GRAPH_SNIPPET ? len : GRAPH_SNIPPET;
         memcpy(snip, body, n);
         snip[n] = '\0';
-        sanitize_snippet(snip, n);
+        cs_text_sanitize(snip, n);
         size_t k = strlen(e->message);
         snprintf(e->message + k, sizeof e->message - k, ": %s", snip);
     }

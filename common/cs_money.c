@@ -1,4 +1,5 @@
 #include "cs_money.h"
+#include "cs_util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -44,19 +45,6 @@ static const currency_row CURRENCIES[] = {
     {"XOF", 0}, {"XPF", 0}, {"YER", 2}, {"ZAR", 2}, {"ZMW", 2}, {"ZWG", 2},
     {"ZWL", 2},
 };
-
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (!why || why_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-}
 
 int cs_currency_minor_units(const char *code)
 {
@@ -116,11 +104,11 @@ int cs_money_to_minor(const char *amount, const char *currency, int64_t *minor,
     size_t il, fl;
     int digits = cs_currency_minor_units(currency);
     if (digits < 0) {
-        set_why(why, why_size, "unknown currency %.8s", currency ? currency : "(none)");
+        cs_set_why(why, why_size, "unknown currency %.8s", currency ? currency : "(none)");
         return -1;
     }
     if (split_decimal(amount, &ip, &il, &fp, &fl) != 0) {
-        set_why(why, why_size, "\"%.40s\" is not a decimal string",
+        cs_set_why(why, why_size, "\"%.40s\" is not a decimal string",
                 amount ? amount : "(none)");
         return -1;
     }
@@ -128,10 +116,10 @@ int cs_money_to_minor(const char *amount, const char *currency, int64_t *minor,
         if (fp[i] == '0')
             continue;
         if (digits == 0)
-            set_why(why, why_size, "%.40s has a fraction, but %s has no minor unit",
+            cs_set_why(why, why_size, "%.40s has a fraction, but %s has no minor unit",
                     amount, currency);
         else
-            set_why(why, why_size, "%.40s has more fraction digits than %s allows (%d)",
+            cs_set_why(why, why_size, "%.40s has more fraction digits than %s allows (%d)",
                     amount, currency, digits);
         return -1;
     }
@@ -142,7 +130,7 @@ int cs_money_to_minor(const char *amount, const char *currency, int64_t *minor,
     for (size_t i = 0; i < (size_t)digits && !over; i++)
         over = push_digit(&v, i < fl ? fp[i] - '0' : 0);
     if (over) {
-        set_why(why, why_size, "%.40s %s is too large (overflows 64-bit minor units)",
+        cs_set_why(why, why_size, "%.40s %s is too large (overflows 64-bit minor units)",
                 amount, currency);
         return -1;
     }
@@ -190,12 +178,12 @@ int cs_money_meta_price(const char *amount, const char *currency, char *out,
     if (cs_money_to_minor(amount, currency, &minor, why, why_size) != 0)
         return -1;
     if (cs_money_format_minor(minor, currency, num, sizeof num) != 0) {
-        set_why(why, why_size, "cannot format %.40s %s", amount, currency);
+        cs_set_why(why, why_size, "cannot format %.40s %s", amount, currency);
         return -1;
     }
     size_t nl = strlen(num);
     if (!out || nl + 1 + 3 + 1 > out_size) {
-        set_why(why, why_size, "price buffer too small for \"%s %s\"", num, currency);
+        cs_set_why(why, why_size, "price buffer too small for \"%s %s\"", num, currency);
         return -1;
     }
     memcpy(out, num, nl);

@@ -1,6 +1,7 @@
 #include "cs_util.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,4 +170,27 @@ int64_t cs_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cs_text_sanitize(char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            s[i] = ' ';
+    size_t pos = 0;
+    long bad;
+    while (pos < n && (bad = cs_utf8_invalid_at(s + pos, n - pos)) >= 0) {
+        s[pos + (size_t)bad] = '?';
+        pos += (size_t)bad + 1;
+    }
+}
+
+void cs_set_why(char *why, size_t why_size, const char *fmt, ...)
+{
+    if (!why || why_size == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_size, fmt, ap);
+    va_end(ap);
 }

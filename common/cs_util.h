@@ -30,6 +30,15 @@ int cs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Bounded copy that always terminates; returns strlen(src). */
 size_t cs_strlcpy(char *dst, const char *src, size_t size);
 
+/* Makes an arbitrary byte string printable in place: control bytes become
+ * spaces and bytes that are not valid UTF-8 become '?' (for quoting bodies
+ * that came from outside in errors and logs). */
+void cs_text_sanitize(char *s, size_t n);
+
+/* vsnprintf into why when why is not NULL (error sentences of pure checks). */
+void cs_set_why(char *why, size_t why_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Milliseconds since the epoch and from a monotonic clock. */
 int64_t cs_now_ms(void);
 int64_t cs_mono_ms(void);

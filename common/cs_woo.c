@@ -473,20 +473,6 @@ static long json_long(json_t *v)
     return 0;
 }
 
-/* Control bytes become spaces, bytes that are not valid UTF-8 become '?'. */
-static void sanitize_snippet(char *s, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            s[i] = ' ';
-    size_t pos = 0;
-    long bad;
-    while (pos < n && (bad = cs_utf8_invalid_at(s + pos, n - pos)) >= 0) {
-        s[pos + (size_t)bad] = '?';
-        pos += (size_t)bad + 1;
-    }
-}
-
 static void status_message(cs_woo_error *e)
 {
     if (e->http_status <= 0)
@@ -533,7 +519,7 @@ void cs_woo_parse_error(const char *body, size_t len, long http_status, cs_woo_e
         size_t n = len < WOO_SNIPPET ? len : WOO_SNIPPET;
         memcpy(snip, body, n);
         snip[n] = '\0';
-        sanitize_snippet(snip, n);
+        cs_text_sanitize(snip, n);
         size_t k = strlen(e->message);
         snprintf(e->message + k, sizeof e->message - k, ": %s", snip);
     }

@@ -311,24 +311,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    cs_config *cfg = cs_config_new();
+    cs_config_cli cli = {config_path, xprops, n_x, brokers, topic};
+    cs_config *cfg = cs_config_load_cli(&cli, errstr, sizeof errstr);
     if (!cfg)
-        return EXIT_CONFIG;
-    if (!config_path)
-        config_path = getenv("CATALOGSYNC_CONFIG");
-    if ((config_path && *config_path &&
-         cs_config_load_file(cfg, config_path, errstr, sizeof errstr) != 0) ||
-        cs_config_apply_env(cfg, errstr, sizeof errstr) != 0)
-        goto config_error;
-    for (size_t i = 0; i < n_x; i++)
-        if (cs_config_set_kafka_prop(cfg, xprops[i], errstr, sizeof errstr) != 0)
-            goto config_error;
-    if ((brokers && (free(cfg->kafka_brokers), !(cfg->kafka_brokers = strdup(brokers)))) ||
-        (topic && (free(cfg->kafka_topic), !(cfg->kafka_topic = strdup(topic))))) {
-        snprintf(errstr, sizeof errstr, "out of memory");
-        goto config_error;
-    }
-    if (cs_config_finalize(cfg, errstr, sizeof errstr) != 0)
         goto config_error;
     if (check_config) {
         cs_config_dump(cfg, stdout);

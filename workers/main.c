@@ -116,25 +116,9 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    cs_config *cfg = cs_config_new();
-    if (!cfg)
-        return EXIT_CONFIG;
-    if (!config_path)
-        config_path = getenv("CATALOGSYNC_CONFIG");
-    if ((config_path && *config_path &&
-         cs_config_load_file(cfg, config_path, errstr, sizeof errstr) != 0) ||
-        cs_config_apply_env(cfg, errstr, sizeof errstr) != 0)
-        goto config_error;
-    for (size_t i = 0; i < n_x; i++)
-        if (cs_config_set_kafka_prop(cfg, xprops[i], errstr, sizeof errstr) != 0)
-            goto config_error;
-    if (brokers) {
-        free(cfg->kafka_brokers);
-        if (!(cfg->kafka_brokers = strdup(brokers)))
-            goto config_error;
-    }
-    if (cs_config_finalize(cfg, errstr, sizeof errstr) != 0 ||
-        (ops && cs_config_resolve_sink_secrets(cfg, ops->name, errstr, sizeof errstr) != 0))
+    cs_config_cli cli = {config_path, xprops, n_x, brokers, NULL};
+    cs_config *cfg = cs_config_load_cli(&cli, errstr, sizeof errstr);
+    if (!cfg || (ops && cs_config_resolve_sink_secrets(cfg, ops->name, errstr, sizeof errstr) != 0))
         goto config_error;
     if (check) {
         cs_config_dump(cfg, stdout);

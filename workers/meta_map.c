@@ -1,4 +1,5 @@
 #include "meta_map.h"
+#include "cs_util.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -9,19 +10,6 @@
 #include "cs_money.h"
 
 static const cs_meta_map_opts DEFAULT_OPTS = { CS_RID_SKU, 0, NULL, NULL, NULL };
-
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (!why || why_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-}
 
 static int is_space(unsigned char c)
 {
@@ -141,14 +129,14 @@ cs_map_result cs_meta_retailer_id(const cs_product *p, const cs_meta_map_opts *o
     if (o->rid_source == CS_RID_PRODUCT_ID) {
         rid = p->id;
         if (is_blank(rid)) {
-            set_why(why, why_size, "product has no id (the Meta retailer id comes "
+            cs_set_why(why, why_size, "product has no id (the Meta retailer id comes "
                     "from the product id)");
             return CS_MAP_FAIL;
         }
     } else {
         rid = p->sku;
         if (is_blank(rid)) {
-            set_why(why, why_size, "product has no SKU (the Meta retailer id comes "
+            cs_set_why(why, why_size, "product has no SKU (the Meta retailer id comes "
                     "from the SKU)");
             return CS_MAP_FAIL;
         }
@@ -156,14 +144,14 @@ cs_map_result cs_meta_retailer_id(const cs_product *p, const cs_meta_map_opts *o
     size_t n = strlen(rid);
     size_t chars = utf8_chars(rid, n);
     if (chars > CS_META_RID_MAX) {
-        set_why(why, why_size, "retailer id \"%.40s...\" (from the %s) is %zu characters; "
+        cs_set_why(why, why_size, "retailer id \"%.40s...\" (from the %s) is %zu characters; "
                 "Meta allows at most %d", rid,
                 o->rid_source == CS_RID_PRODUCT_ID ? "product id" : "SKU",
                 chars, CS_META_RID_MAX);
         return CS_MAP_FAIL;
     }
     if (!out || n + 1 > out_size) {
-        set_why(why, why_size, "retailer id buffer too small (%zu bytes needed)", n + 1);
+        cs_set_why(why, why_size, "retailer id buffer too small (%zu bytes needed)", n + 1);
         return CS_MAP_FAIL;
     }
     memcpy(out, rid, n + 1);
@@ -531,46 +519,46 @@ static cs_map_result check_product(const cs_product *p, const cs_meta_map_opts *
     m->title = trim(p->name ? p->name : "", &m->title_len);
     m->title_len = clip(m->title, m->title_len, CS_META_TITLE_MAX);
     if (m->title_len == 0) {
-        set_why(why, why_size, "product has no name (Meta needs it as the item title)");
+        cs_set_why(why, why_size, "product has no name (Meta needs it as the item title)");
         return CS_MAP_FAIL;
     }
     const cs_money *pr = &p->price, *sp = &p->sale_price;
     if (!pr->amount) {
-        set_why(why, why_size, "product has no price");
+        cs_set_why(why, why_size, "product has no price");
         return CS_MAP_FAIL;
     }
     if (cs_money_to_minor(pr->amount, pr->currency, &price_minor, msg, sizeof msg) != 0 ||
         cs_money_meta_price(pr->amount, pr->currency, m->price, sizeof m->price,
                             msg, sizeof msg) != 0) {
-        set_why(why, why_size, "price cannot be sent to Meta: %s", msg);
+        cs_set_why(why, why_size, "price cannot be sent to Meta: %s", msg);
         return CS_MAP_FAIL;
     }
     m->sale[0] = '\0';
     if (sp->amount) {
         if (strcmp(sp->currency, pr->currency) != 0) {
-            set_why(why, why_size, "sale_price currency %.3s differs from price currency %.3s",
+            cs_set_why(why, why_size, "sale_price currency %.3s differs from price currency %.3s",
                     sp->currency, pr->currency);
             return CS_MAP_FAIL;
         }
         if (cs_money_to_minor(sp->amount, sp->currency, &sale_minor, msg, sizeof msg) != 0) {
-            set_why(why, why_size, "sale_price cannot be sent to Meta: %s", msg);
+            cs_set_why(why, why_size, "sale_price cannot be sent to Meta: %s", msg);
             return CS_MAP_FAIL;
         }
         if (sale_minor < price_minor &&
             cs_money_meta_price(sp->amount, sp->currency, m->sale, sizeof m->sale,
                                 msg, sizeof msg) != 0) {
-            set_why(why, why_size, "sale_price cannot be sent to Meta: %s", msg);
+            cs_set_why(why, why_size, "sale_price cannot be sent to Meta: %s", msg);
             return CS_MAP_FAIL;
         }
     }
     if (is_blank(p->link) && !o->link_base_url) {
-        set_why(why, why_size, "product has no link and no link_base_url is configured "
+        cs_set_why(why, why_size, "product has no link and no link_base_url is configured "
                 "to build one");
         return CS_MAP_FAIL;
     }
     const char *brand = !is_blank(p->brand) ? p->brand : o->default_brand;
     if (is_blank(brand)) {
-        set_why(why, why_size, "product has no brand and no default_brand is configured");
+        cs_set_why(why, why_size, "product has no brand and no default_brand is configured");
         return CS_MAP_FAIL;
     }
     m->brand_len = strlen(brand);
@@ -644,7 +632,7 @@ cs_map_result cs_meta_map_update(const cs_event *ev, const cs_meta_map_opts *o,
     if (!o)
         o = &DEFAULT_OPTS;
     if (!ev || !out) {
-        set_why(why, why_size, "no event or output buffer");
+        cs_set_why(why, why_size, "no event or output buffer");
         return CS_MAP_FAIL;
     }
     const cs_product *p = &ev->product;
@@ -664,7 +652,7 @@ cs_map_result cs_meta_map_update(const cs_event *ev, const cs_meta_map_opts *o,
     cs_buf_free(&rec);
     cs_buf_free(&scratch);
     if (rc != 0) {
-        set_why(why, why_size, "record for %.100s does not fit in the request buffer "
+        cs_set_why(why, why_size, "record for %.100s does not fit in the request buffer "
                 "(cap %zu bytes) or memory ran out", m.rid, out->cap);
         return CS_MAP_FAIL;
     }

@@ -1,4 +1,5 @@
 #include "woo_map.h"
+#include "cs_util.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -37,19 +38,6 @@ static const name_bits NAMES[] = {
     {"short_description", F_NOTHING}, {"categories", F_NOTHING},
 };
 #define N_NAMES (sizeof NAMES / sizeof NAMES[0])
-
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_why(char *why, size_t why_size, const char *fmt, ...)
-{
-    if (!why || why_size == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_size, fmt, ap);
-    va_end(ap);
-}
 
 static unsigned lookup(const char *name)
 {
@@ -303,7 +291,7 @@ static int money_str(const cs_money *m, const char *what, int64_t *minor, char *
     char msg[200];
     if (cs_money_to_minor(m->amount, m->currency, minor, msg, sizeof msg) != 0 ||
         cs_money_format_minor(*minor, m->currency, out, CS_MONEY_STR_MAX) != 0) {
-        set_why(why, why_size, "%s %.40s %.3s cannot be sent to WooCommerce: %s", what,
+        cs_set_why(why, why_size, "%s %.40s %.3s cannot be sent to WooCommerce: %s", what,
                 m->amount, m->currency, msg);
         return -1;
     }
@@ -321,7 +309,7 @@ static int map_prices(const cs_product *p, prices *pr, char *why, size_t why_siz
     if (!p->sale_price.amount)
         return 0;
     if (p->price.amount && strcmp(p->sale_price.currency, p->price.currency) != 0) {
-        set_why(why, why_size, "sale_price currency %.3s differs from price currency %.3s",
+        cs_set_why(why, why_size, "sale_price currency %.3s differs from price currency %.3s",
                 p->sale_price.currency, p->price.currency);
         return -1;
     }
@@ -372,13 +360,13 @@ cs_woo_map_result cs_woo_map_product(const cs_event *ev, const cs_woo_map_opts *
     if (!o)
         o = &defaults;
     if (!ev || !out) {
-        set_why(why, why_size, "no event or output buffer");
+        cs_set_why(why, why_size, "no event or output buffer");
         return CS_WOO_MAP_FAIL;
     }
     const cs_product *p = &ev->product;
     int create = remote_id <= 0;
     if (create && is_blank(p->sku)) {
-        set_why(why, why_size, "product has no SKU (WooCommerce export needs one to avoid "
+        cs_set_why(why, why_size, "product has no SKU (WooCommerce export needs one to avoid "
                 "duplicates)");
         return CS_WOO_MAP_FAIL;
     }
@@ -400,7 +388,7 @@ cs_woo_map_result cs_woo_map_product(const cs_event *ev, const cs_woo_map_opts *
     if (!w.err && w.n == before) {
         r = CS_WOO_MAP_EMPTY;
     } else if (w.err || cs_buf_append(out, obj.data, obj.len) != 0) {
-        set_why(why, why_size, "product object for %.100s does not fit in the request "
+        cs_set_why(why, why_size, "product object for %.100s does not fit in the request "
                 "buffer (cap %zu bytes) or memory ran out", p->sku ? p->sku : p->id, out->cap);
         r = CS_WOO_MAP_FAIL;
     }

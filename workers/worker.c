@@ -214,19 +214,28 @@ static void handle_message(cs_worker *w, const rd_kafka_message_t *m)
         dead_letter(w, m, e, err);
         return;
     }
-    size_t n = w->ops->n_conns(w->sink);
-    int routed = 0;
+    /* Decide every route first: add_job() takes the event and may free it. */
+    size_t n = w->ops->n_conns(w->sink), left = 0;
+    unsigned char *go = calloc(n ? n : 1, 1);
+    for (size_t i = 0; go && i < n; i++)
+        left += go[i] = (unsigned char)(w->ops->routes(w->sink, i, ev) != 0);
+    if (!go || !left) {
+        if (!go)
+            CS_ERROR(w->ops->name, "out of memory routing an event");
+        free(go);
+        cs_event_destroy(ev);
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (!w->ops->routes(w->sink, i, ev))
+        if (!go[i])
             continue;
-        cs_event *copy = ev;
-        if (routed++ && cs_event_parse(m->payload, m->len, &w->lim, &copy, err, sizeof err) != 0)
+        cs_event *one = ev;     /* the last connection gets the original */
+        if (--left && cs_event_parse(m->payload, m->len, &w->lim, &one, err, sizeof err) != 0)
             continue;
-        if (add_job(w, i, copy, NULL) != 0)
+        if (add_job(w, i, one, NULL) != 0)
             CS_ERROR(w->ops->name, "out of memory adding a job");
     }
-    if (!routed)
-        cs_event_destroy(ev);
+    free(go);
 }
 
 /* ---- retries ---- */

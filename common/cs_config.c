@@ -201,7 +201,7 @@ int cs_meta_catalog_serves(const cs_meta_catalog *m, const char *tenant)
 }
 
 /* Resolves "env:NAME" / "file:/path" into the secret itself. */
-static int resolve_secret(const char *what, const char *ref, char **out,
+int cs_cfg_resolve_secret(const char *what, const char *ref, char **out,
                           char *errstr, size_t errstr_size)
 {
     if (strncmp(ref, "env:", 4) == 0) {
@@ -293,7 +293,7 @@ static int set_opt(void *base, const opt *o, const char *v, int from_file, const
          * share the file without having every channel's secrets. */
         char *sec = NULL;
         if (*v && strncmp(v, "env:", 4) != 0 && strncmp(v, "file:", 5) != 0 &&
-            resolve_secret(what, v, &sec, errstr, errstr_size) != 0)
+            cs_cfg_resolve_secret(what, v, &sec, errstr, errstr_size) != 0)
             return -1;
         return set_str(str_at(base, o), v);
     }
@@ -303,7 +303,7 @@ static int set_opt(void *base, const opt *o, const char *v, int from_file, const
             return set_str(str_at(base, o), v);   /* the environment holds the secret */
         if (from_file && !*v)
             return set_str(str_at(base, o), "");
-        if (resolve_secret(what, v, &sec, errstr, errstr_size) != 0)
+        if (cs_cfg_resolve_secret(what, v, &sec, errstr, errstr_size) != 0)
             return -1;
         free(*str_at(base, o));
         *str_at(base, o) = sec;
@@ -335,7 +335,7 @@ static int add_kafka_prop(cs_config *c, const char *name, size_t name_len, const
                    strncmp(value, "file:", 5) == 0)) {
         char what[320];
         snprintf(what, sizeof what, "%s: kafka property %s", where, key);
-        if (resolve_secret(what, value, &val, errstr, errstr_size) != 0)
+        if (cs_cfg_resolve_secret(what, value, &val, errstr, errstr_size) != 0)
             return -1;
     } else if (!(val = strdup(value))) {
         return -1;
@@ -760,47 +760,10 @@ int cs_config_apply_env(cs_config *c, char *errstr, size_t errstr_size)
     return 0;
 }
 
-/* Resolves one entry's deferred secrets (env:/file: references). */
-static int resolve_entry(void *entry, const opt *t, size_t nt, const char *label, int *resolved,
-                         char *errstr, size_t errstr_size)
-{
-    char what[160];
-    if (*resolved)
-        return 0;
-    for (size_t i = 0; i < nt; i++) {
-        char *sec, **slot = str_at(entry, &t[i]);
-        if (t[i].secret != SECRET_DEFERRED || !**slot)
-            continue;
-        snprintf(what, sizeof what, "%s.%s", label, t[i].key);
-        if (resolve_secret(what, *slot, &sec, errstr, errstr_size) != 0)
-            return -1;
-        free(*slot);
-        *slot = sec;
-        cs_log_add_secret(sec);
-    }
-    *resolved = 1;
-    return 0;
-}
-
-int cs_config_resolve_sink_secrets(cs_config *c, const char *sink, char *errstr,
-                                   size_t errstr_size)
-{
-    char label[64];
-    int meta = strcmp(sink, "meta") == 0;
-    size_t n = meta ? c->n_meta_catalogs : c->n_woo_stores;
-    for (size_t i = 0; i < n; i++) {
-        snprintf(label, sizeof label, meta ? "meta.catalogs[%zu]" : "woocommerce.connections[%zu]",
-                 i);
-        int rc = meta ? resolve_entry(&c->meta_catalogs[i], catalog_opts, N_CATALOG_OPTS, label,
-                                      &c->meta_catalogs[i].secrets_resolved, errstr, errstr_size)
-                      : resolve_entry(&c->woo_stores[i], store_opts, N_STORE_OPTS, label,
-                                      &c->woo_stores[i].secrets_resolved, errstr, errstr_size);
-        if (rc != 0)
-            return -1;
-    }
-    return 0;
-}
-
 const cs_cfg_schema cs_cfg = {
     opts, N_OPTS, lists, sizeof lists / sizeof lists[0], sections,
 };
+const opt *const cs_cfg_catalog_opts = catalog_opts;
+const size_t cs_cfg_n_catalog_opts = N_CATALOG_OPTS;
+const opt *const cs_cfg_store_opts = store_opts;
+const size_t cs_cfg_n_store_opts = N_STORE_OPTS;

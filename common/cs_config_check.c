@@ -1,6 +1,7 @@
 /* cs_config_check: cross-field rules, secret registration and the usual
  * load sequence (file, environment, checks). */
 #include "cs_config.h"
+#include "cs_config_schema.h"
 #include "cs_log.h"
 
 #include <ctype.h>
@@ -159,3 +160,45 @@ fail:
     cs_config_destroy(c);
     return NULL;
 }
+
+/* Resolves one entry's deferred secrets (env:/file: references). */
+static int resolve_entry(void *entry, const opt *t, size_t nt, const char *label, int *resolved,
+                         char *errstr, size_t errstr_size)
+{
+    char what[160];
+    if (*resolved)
+        return 0;
+    for (size_t i = 0; i < nt; i++) {
+        char *sec, **slot = str_at(entry, &t[i]);
+        if (t[i].secret != SECRET_DEFERRED || !**slot)
+            continue;
+        snprintf(what, sizeof what, "%s.%s", label, t[i].key);
+        if (cs_cfg_resolve_secret(what, *slot, &sec, errstr, errstr_size) != 0)
+            return -1;
+        free(*slot);
+        *slot = sec;
+        cs_log_add_secret(sec);
+    }
+    *resolved = 1;
+    return 0;
+}
+
+int cs_config_resolve_sink_secrets(cs_config *c, const char *sink, char *errstr,
+                                   size_t errstr_size)
+{
+    char label[64];
+    int meta = strcmp(sink, "meta") == 0;
+    size_t n = meta ? c->n_meta_catalogs : c->n_woo_stores;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(label, sizeof label, meta ? "meta.catalogs[%zu]" : "woocommerce.connections[%zu]",
+                 i);
+        int rc = meta ? resolve_entry(&c->meta_catalogs[i], cs_cfg_catalog_opts, cs_cfg_n_catalog_opts, label,
+                                      &c->meta_catalogs[i].secrets_resolved, errstr, errstr_size)
+                      : resolve_entry(&c->woo_stores[i], cs_cfg_store_opts, cs_cfg_n_store_opts, label,
+                                      &c->woo_stores[i].secrets_resolved, errstr, errstr_size);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+

@@ -52,4 +52,13 @@ static inline size_t *count_at(void *base, const opt *o)
 
 void **cs_cfg_list_array(cs_config *c, const list_spec *ls, size_t **count);
 
+/* Resolves "env:NAME" / "file:/path" into the secret (what names it in errors). */
+int cs_cfg_resolve_secret(const char *what, const char *ref, char **out, char *errstr,
+                          size_t errstr_size);
+
+extern const opt *const cs_cfg_catalog_opts;
+extern const size_t cs_cfg_n_catalog_opts;
+extern const opt *const cs_cfg_store_opts;
+extern const size_t cs_cfg_n_store_opts;
+
 #endif

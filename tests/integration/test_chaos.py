@@ -2,6 +2,7 @@
 faults of every kind, workers killed with SIGKILL, redis-server restarted;
 0 mismatches.  The long run is `make soak`."""
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -25,7 +26,8 @@ class ChaosTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, "\n".join(summary) + "\n" + r.stdout[-3000:] +
                          r.stderr[-3000:])
         self.assertIn("mismatches: 0", r.stdout)
-        kills = int(r.stdout.split(" kills")[0].rsplit(" ", 1)[-1])
+        [line] = [l for l in r.stdout.splitlines() if l.startswith("chaos:")]
+        kills = int(re.search(r"(\d+) kills", line).group(1))
         self.assertGreater(kills, 0, "the run killed no worker")
 
 

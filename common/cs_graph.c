@@ -11,25 +11,10 @@
 
 #define GRAPH_SNIPPET 200
 
-/* Copies at most size-1 bytes of src[0..n) without splitting a UTF-8
- * sequence, so truncated messages stay printable and valid in JSON logs. */
-static void copy_trunc(char *dst, size_t size, const char *src, size_t n)
-{
-    if (!size)
-        return;
-    if (n > size - 1) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 static void copy_json_str(char *dst, size_t size, json_t *v)
 {
     if (json_is_string(v))
-        copy_trunc(dst, size, json_string_value(v), json_string_length(v));
+        cs_utf8_copy_trunc(dst, size, json_string_value(v), json_string_length(v));
     else if (size)
         dst[0] = '\0';
 }
@@ -38,7 +23,7 @@ static void copy_json_str(char *dst, size_t size, json_t *v)
 static int copy_json_id(char *dst, size_t size, json_t *v)
 {
     if (json_is_string(v)) {
-        copy_trunc(dst, size, json_string_value(v), json_string_length(v));
+        cs_utf8_copy_trunc(dst, size, json_string_value(v), json_string_length(v));
         return 0;
     }
     if (json_is_integer(v)) {

@@ -194,3 +194,16 @@ void cs_set_why(char *why, size_t why_size, const char *fmt, ...)
     vsnprintf(why, why_size, fmt, ap);
     va_end(ap);
 }
+
+void cs_utf8_copy_trunc(char *dst, size_t size, const char *src, size_t n)
+{
+    if (!size)
+        return;
+    if (n > size - 1) {
+        n = size - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}

@@ -35,6 +35,10 @@ size_t cs_strlcpy(char *dst, const char *src, size_t size);
  * that came from outside in errors and logs). */
 void cs_text_sanitize(char *s, size_t n);
 
+/* Copies n bytes of src into dst (size bytes, always terminated), cutting
+ * at a UTF-8 character boundary when it does not fit. */
+void cs_utf8_copy_trunc(char *dst, size_t size, const char *src, size_t n);
+
 /* vsnprintf into why when why is not NULL (error sentences of pure checks). */
 void cs_set_why(char *why, size_t why_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -438,24 +438,10 @@ done:
 
 /* --------------------------------------------------------------- errors */
 
-/* Copies at most size-1 bytes of src[0..n) without splitting a UTF-8 sequence. */
-static void copy_trunc(char *dst, size_t size, const char *src, size_t n)
-{
-    if (!size)
-        return;
-    if (n > size - 1) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 static void copy_json_str(char *dst, size_t size, json_t *v)
 {
     if (json_is_string(v))
-        copy_trunc(dst, size, json_string_value(v), json_string_length(v));
+        cs_utf8_copy_trunc(dst, size, json_string_value(v), json_string_length(v));
     else if (size)
         dst[0] = '\0';
 }

@@ -93,22 +93,29 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token)
         cs_sync_job *old = w->jobs[*slot - 1];
         /* A claimed retry never replaces an event from Kafka: the fresh
          * event's begin step fences the retry's lease. */
-        if (token || old->ev->product.version >= ev->product.version) {
-            if (!token)
-                w->n_stale++;
+        if (token) {
             cs_sync_job_free(j);
             free(j);
             return 0;
         }
-        if (old->ev->type == CS_EV_EXPORT_REQUESTED && ev->type != CS_EV_DELETED &&
-            ev->type != CS_EV_EXPORT_REQUESTED) {
-            /* An export and later changes in one batch: export the newest
-             * data, or the changes would be dropped as "not linked". */
-            cs_event *merged = cs_event_merge_export(ev, old->ev, &w->lim);
-            if (merged) {
-                cs_event_destroy(j->ev);
-                j->ev = merged;
-            }
+        int old_newer = old->ev->product.version >= ev->product.version;
+        cs_event *newer = old_newer ? old->ev : ev, *older = old_newer ? ev : old->ev;
+        /* An export meeting other changes of the product in one batch: export
+         * the newest data (a delete still wins), or the changes would be
+         * dropped as "not linked" — or the export as stale. */
+        cs_event *merged = NULL;
+        if (older->type == CS_EV_EXPORT_REQUESTED && newer->type != CS_EV_DELETED &&
+            newer->type != CS_EV_EXPORT_REQUESTED)
+            merged = cs_event_merge_export(newer, older, &w->lim);
+        if (old_newer && !merged) {
+            w->n_stale++;
+            cs_sync_job_free(j);
+            free(j);
+            return 0;
+        }
+        if (merged) {
+            cs_event_destroy(j->ev);
+            j->ev = merged;
         }
         cs_sync_job_free(old);
         free(old);

@@ -115,6 +115,18 @@ class WooWorkerTest(unittest.TestCase):
             self.assertEqual(len(s.by_sku(store, "SKU-1")), 1)
             self.assertEqual(s.link(store, "p1")["status"], "synced")
 
+    def test_export_and_changes_in_one_batch_export_the_newest_data(self):
+        s = WooStack(self, stores=(("trash",),), linger_ms=2000)
+        # Published before any worker runs, so both sit in one batch: an
+        # update (v2) and then an export carrying an older snapshot (v1).
+        s.publish([product(1, version=2)], "--type", "updated")
+        s.publish([product(1)], "--type", "export_requested", "--connections", "1")
+        s.worker()
+        st = s.wait_status(1, "p1", "synced")
+        self.assertEqual(st["synced_version"], "2")
+        [p] = s.by_sku(1, "SKU-1")
+        self.assertEqual(p["name"], "Product 1 v2")
+
     def test_unexported_product_is_not_pushed(self):
         s = WooStack(self, stores=(("trash",),))
         w = s.worker()

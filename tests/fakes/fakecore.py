@@ -296,7 +296,8 @@ class FakeApp:
             g["match"] = match
             g["count"] = count
             self.fault_seq += 1
-            g["id"] = self.fault_seq
+            # (Not "id": item faults use that key for the product they hit.)
+            g["fault_id"] = self.fault_seq
             g["remaining"] = count
             prepared.append(g)
         self.faults.extend(prepared)

@@ -356,6 +356,22 @@ class TestWooPlainHTTP(WooBase):
                                                                "message": "boom", "data": {"status": 400}}})
         self.assertEqual(self.fake.control("GET", "faults")["faults"], [])
 
+    def test_item_error_by_sku_never_hits_a_product_by_number(self):
+        # A fault's own sequence number must not be read as the product id it
+        # targets: an item_error for one SKU leaves every other product alone.
+        st, _, made = self.signed("POST", P, {"name": "Bystander", "sku": "BY-1"})
+        self.assertEqual(st, 201)
+        pid = made["id"]
+        seq = self.fake.add_faults({"action": "item_error", "sku": "NOPE-0",
+                                    "count": 100})["added"][0]["fault_id"]
+        if seq < pid:
+            self.fake.add_faults(*[{"action": "item_error", "sku": "NOPE-%d" % k, "count": 100}
+                                   for k in range(1, pid - seq + 1)])
+        self.assertIn(pid, [f["fault_id"] for f in self.fake.control("GET", "faults")["faults"]])
+        st, _, out = self.signed("POST", P + "/batch", {"update": [{"id": pid, "name": "Still fine"}]})
+        self.assertEqual(st, 200)
+        self.assertEqual(out["update"][0].get("name"), "Still fine", out)
+
     def test_body_cap_and_non_rest_path(self):
         st, hdrs, data = self.fake.http("POST", P, b"{" + b" " * 200000 + b"}", {"Content-Type": "application/json"})
         self.assertEqual(st, 413)

@@ -90,9 +90,10 @@ valgrind: all $(TEST_TOOLS) $(UNIT_BIN)
 # every product round after round, faults, kills, a Redis restart; prints its
 # figures and the workers' RSS per round, fails on any mismatch.
 SOAK_SECONDS ?= 1800
+SOAK_PRODUCTS ?= 5000
 soak: all $(TEST_TOOLS)
-	BUILD=$(BUILD) /usr/bin/python3 tests/chaos/chaos.py --products 2000 --duration $(SOAK_SECONDS) \
-	  --chaos-seconds $(SOAK_SECONDS) --settle-timeout 900
+	BUILD=$(BUILD) /usr/bin/python3 tests/chaos/chaos.py --products $(SOAK_PRODUCTS) \
+	  --duration $(SOAK_SECONDS) --chaos-seconds $(SOAK_SECONDS) --settle-timeout 1200 --keep-one
 
 deps:
 	scripts/deps.sh

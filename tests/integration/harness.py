@@ -172,6 +172,15 @@ class Redis:
                            capture_output=True, text=True, timeout=10)
         return r.stdout.strip()
 
+    def cli_many(self, commands):
+        """Runs commands (lists of words, no newlines) through one redis-cli;
+        returns one output line per command (for single-line replies)."""
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port)],
+                           input="".join(" ".join(c) + "\n" for c in commands),
+                           capture_output=True, text=True, timeout=120)
+        out = r.stdout.split("\n")
+        return out[:len(commands)]
+
     def ping(self):
         try:
             return self.cli("PING") == "PONG"

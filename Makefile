@@ -4,6 +4,7 @@
 #   make test            the whole test suite (unit + integration)
 #   make sanitize        the test suite under AddressSanitizer + UBSan
 #   make valgrind        the test suite with C programs under valgrind memcheck
+#   make ci              sanitize, then valgrind (what CI runs)
 #   make deps            install the Debian packages build, run and tests need
 #   make demo            local stack + sample products (see README)
 #   make install PREFIX=/usr/local DESTDIR=
@@ -12,7 +13,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
-PKGS    := rdkafka libcurl jansson hiredis libconfig
+PKGS    := rdkafka libcurl jansson hiredis libconfig libmicrohttpd
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wformat=2 -Werror
 CFLAGS  ?= -O2 -g
@@ -36,7 +37,8 @@ WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
 SINK_OBJ   := $(filter-out $(BUILD)/obj/workers/main.o,$(WORKER_OBJ))
 
 PROGRAMS := $(BUILD)/bin/catalogsync-publish $(BUILD)/bin/catalogsync-devbroker \
-            $(BUILD)/bin/catalogsync-worker
+            $(BUILD)/bin/catalogsync-worker $(BUILD)/bin/catalogsyncctl \
+            $(BUILD)/bin/catalogsync-admin
 TEST_TOOLS := $(BUILD)/bin/cs-test-consume
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -44,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Keep intermediate objects (unit test .o files) between runs.
 .SECONDARY:
 
-.PHONY: all test unit sanitize valgrind soak deps demo install clean check-deps
+.PHONY: all test unit sanitize valgrind ci soak deps demo install clean check-deps
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c $(wildcard common/*.h workers/*.h)
@@ -67,6 +69,25 @@ $(BUILD)/bin/catalogsync-worker: $(WORKER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/bin/catalogsyncctl: $(BUILD)/obj/tools/ctl.o $(BUILD)/obj/tools/doctor.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The status page is served from memory: tools/admin_page.html as a C string.
+$(BUILD)/gen/admin_page.c: tools/admin_page.html
+	@mkdir -p $(dir $@)
+	{ echo 'const char cs_admin_page[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	  echo '    ;'; } > $@
+
+$(BUILD)/obj/gen/admin_page.o: $(BUILD)/gen/admin_page.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/bin/catalogsync-admin: $(BUILD)/obj/tools/admin.o $(BUILD)/obj/gen/admin_page.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/bin/cs-test-consume: $(BUILD)/obj/tests/tools/consume.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -82,6 +103,12 @@ test: all $(TEST_TOOLS) $(UNIT_BIN)
 
 sanitize:
 	$(MAKE) SANITIZE=address,undefined test
+
+# What CI runs (the README's test command): the whole suite under ASan+UBSan,
+# then under valgrind memcheck; any sanitizer or valgrind report fails it.
+ci:
+	$(MAKE) sanitize
+	$(MAKE) valgrind
 
 valgrind: all $(TEST_TOOLS) $(UNIT_BIN)
 	BUILD=$(BUILD) CS_VALGRIND=1 tests/run.sh

@@ -42,6 +42,9 @@ static const opt opts[] = {
     O("worker", "http_timeout_ms", T_INT, worker_http_timeout_ms, 0, 100, 600000, NULL),
     O("worker", "confirm_timeout_ms", T_INT, worker_confirm_timeout_ms, 0, 100, 3600000, NULL),
     O("worker", "confirm_poll_ms", T_INT, worker_confirm_poll_ms, 0, 1, 600000, NULL),
+    O("worker", "http_listen", T_STR, worker_http_listen, 0, 0, 0, NULL),
+    O("admin", "listen", T_STR, admin_listen, 0, 0, 0, NULL),
+    O("admin", "token", T_STR, admin_token, SECRET_DEFERRED, 0, 0, NULL),
     OL("retry", "schedule_ms", T_INTLIST, retry_schedule_ms, n_retry_schedule, 1, 7 * 86400000LL),
     O("retry", "max_attempts", T_INT, retry_max_attempts, 0, 1, 100, NULL),
     O("retry", "jitter_pct", T_INT, retry_jitter_pct, 0, 0, 50, NULL),
@@ -95,7 +98,7 @@ static const opt store_opts[] = {
 #define N_STORE_OPTS (sizeof store_opts / sizeof store_opts[0])
 
 static const char *const sections[] = {"log", "kafka", "events", "redis", "worker", "retry",
-                                       "meta", "woocommerce", NULL};
+                                       "admin", "meta", "woocommerce", NULL};
 
 
 static int set_str(char **slot, const char *v)
@@ -142,7 +145,8 @@ cs_config *cs_config_new(void)
         set_str(&c->kafka_topic, "catalog.product-events") ||
         set_str(&c->kafka_dlq_topic, "catalog.product-events.dlq") ||
         set_str(&c->redis_host, "127.0.0.1") || set_str(&c->redis_prefix, "catalogsync:") ||
-        set_str(&c->redis_password, "")) {
+        set_str(&c->redis_password, "") || set_str(&c->worker_http_listen, "") ||
+        set_str(&c->admin_listen, "127.0.0.1:8080") || set_str(&c->admin_token, "")) {
         cs_config_destroy(c);
         return NULL;
     }

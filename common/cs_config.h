@@ -99,6 +99,11 @@ typedef struct cs_config {
     int worker_http_timeout_ms;
     int worker_confirm_timeout_ms;  /* polling a Meta batch handle */
     int worker_confirm_poll_ms;
+    char *admin_listen;         /* catalogsync-admin: "host:port" */
+    char *admin_token;          /* secret (resolved by catalogsync-admin only): bearer token
+                                   for POST /v1/reset; "" = changes refused */
+    int admin_secret_resolved;
+    char *worker_http_listen;   /* "host:port" for /metrics and health checks, "" = off */
 
     int64_t *retry_schedule_ms; /* wait after attempt 1, 2, ... */
     size_t n_retry_schedule;
@@ -146,6 +151,9 @@ cs_config *cs_config_load(const char *path, char *errstr, size_t errstr_size);
  * the other sink's workers) need not hold every channel's secrets. */
 int cs_config_resolve_sink_secrets(cs_config *cfg, const char *sink, char *errstr,
                                    size_t errstr_size);
+
+/* Resolves admin.token (catalogsync-admin only), like the sink secrets. */
+int cs_config_resolve_admin_secret(cs_config *cfg, char *errstr, size_t errstr_size);
 
 /* What a program's command line adds on top of file and environment. */
 typedef struct cs_config_cli {

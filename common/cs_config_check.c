@@ -183,6 +183,12 @@ static int resolve_entry(void *entry, const opt *t, size_t nt, const char *label
     return 0;
 }
 
+int cs_config_resolve_admin_secret(cs_config *c, char *errstr, size_t errstr_size)
+{
+    return resolve_entry(c, cs_cfg.opts, cs_cfg.n_opts, "admin", &c->admin_secret_resolved,
+                         errstr, errstr_size);
+}
+
 int cs_config_resolve_sink_secrets(cs_config *c, const char *sink, char *errstr,
                                    size_t errstr_size)
 {

@@ -25,6 +25,8 @@ struct cs_http {
     char *user_agent;
     int insecure;
     size_t max_response;
+    cs_http_observer observer;
+    void *observer_ud;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -416,7 +418,15 @@ cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
     curl_easy_setopt(c, CURLOPT_USERNAME, NULL);
     curl_easy_setopt(c, CURLOPT_PASSWORD, NULL);
     curl_slist_free_all(list);
+    if (h->observer)
+        h->observer(h->observer_ud, resp);
     return resp->err;
+}
+
+void cs_http_set_observer(cs_http *h, cs_http_observer fn, void *ud)
+{
+    h->observer = fn;
+    h->observer_ud = ud;
 }
 
 int cs_http_urlencode(cs_buf *out, const char *s)

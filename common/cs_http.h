@@ -85,6 +85,12 @@ cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
                             const char *basic_user, const char *basic_password,
                             cs_http_resp *resp);
 
+/* Called at the end of every cs_http_request() on the handle, with the
+ * finished response (status, err, total_seconds): a cheap hook for request
+ * metrics.  It runs on the thread that made the request.  fn NULL = none. */
+typedef void (*cs_http_observer)(void *ud, const cs_http_resp *resp);
+void cs_http_set_observer(cs_http *h, cs_http_observer fn, void *ud);
+
 /* Case-insensitive lookup in the final header block; NULL if absent; when a
  * header repeats, the last value wins.  Values are trimmed. */
 const char *cs_http_resp_header(const cs_http_resp *r, const char *name);

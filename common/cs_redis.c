@@ -20,6 +20,7 @@ struct cs_redis {
     size_t pending;
     int need_flush;
     unsigned long long round_trips;
+    unsigned long long errors;
     int was_down;
     char err[256];
 };
@@ -83,6 +84,7 @@ void cs_redis_drop(cs_redis *r)
 
 static void note_error(cs_redis *r, const char *what)
 {
+    r->errors++;
     snprintf(r->err, sizeof r->err, "%s: %s", what,
              r->ctx && r->ctx->errstr[0] ? r->ctx->errstr : "connection lost");
     cs_redis_drop(r);
@@ -99,6 +101,7 @@ static int setup_cmd(cs_redis *r, redisReply *rep, const char *what)
         return -1;
     }
     if (rep->type == REDIS_REPLY_ERROR) {
+        r->errors++;
         snprintf(r->err, sizeof r->err, "%s: %s", what, rep->str);
         freeReplyObject(rep);
         cs_redis_drop(r);
@@ -123,6 +126,7 @@ int cs_redis_ready(cs_redis *r)
         if (r->ctx)
             redisFree(r->ctx);
         r->ctx = NULL;
+        r->errors++;
         return -1;
     }
     redisSetTimeout(r->ctx, tv);
@@ -218,4 +222,14 @@ size_t cs_redis_pipe_pending(const cs_redis *r)
 unsigned long long cs_redis_round_trips(const cs_redis *r)
 {
     return r->round_trips;
+}
+
+unsigned long long cs_redis_errors(const cs_redis *r)
+{
+    return r->errors;
+}
+
+int cs_redis_connected(const cs_redis *r)
+{
+    return r->ctx != NULL;
 }

@@ -20,7 +20,7 @@
 
 #include "cs_config.h"
 
-#define CS_REDIS_MAX_SCRIPTS 8
+#define CS_REDIS_MAX_SCRIPTS 16
 
 typedef struct cs_redis cs_redis;
 
@@ -52,5 +52,11 @@ size_t cs_redis_pipe_pending(const cs_redis *r);
 
 /* Counts round trips (a pipeline flush counts once), for metrics/benchmarks. */
 unsigned long long cs_redis_round_trips(const cs_redis *r);
+/* Counts failures: connects that failed, transport errors, a refused AUTH,
+ * SELECT or SCRIPT LOAD (for metrics). */
+unsigned long long cs_redis_errors(const cs_redis *r);
+/* 1 while connected, i.e. Redis answered the last command sent; 0 after a
+ * failure until cs_redis_ready() connects again. */
+int cs_redis_connected(const cs_redis *r);
 
 #endif

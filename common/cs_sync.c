@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-/* KEYS: state, retry, snap, index, inflight, lease, counts
+/* KEYS: state, retry, snap, index, inflight, lease, counts, exclude, waiting
  * ARGV: member, version, snapshot, now, sku, name, product key */
 static const char LUA_BEGIN[] =
     "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"
@@ -20,6 +20,23 @@ static const char LUA_BEGIN[] =
     "  end\n"
     "  return {'dup', status, ''}\n"
     "end\n"
+    /* Excluded by an operator: kept up to date in Redis, never pushed. */
+    "if redis.call('SISMEMBER', KEYS[8], ARGV[7]) == 1 then\n"
+    "  redis.call('HSET', KEYS[1], 'version', v, 'status', 'skipped', 'attempts', 0,\n"
+    "    'skip_reason', 'excluded by an operator', 'sku', ARGV[5], 'name', ARGV[6],\n"
+    "    'product', ARGV[7], 'seen_at', ARGV[4])\n"
+    "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
+    "  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
+    "  redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "  if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
+    "  redis.call('SADD', KEYS[4], ARGV[7])\n"
+    "  redis.call('ZREM', KEYS[9], ARGV[7])\n"
+    "  if status ~= 'skipped' then\n"
+    "    if status ~= '' then redis.call('HINCRBY', KEYS[7], status, -1) end\n"
+    "    redis.call('HINCRBY', KEYS[7], 'skipped', 1)\n"
+    "  end\n"
+    "  return {'excluded', status, ''}\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'version', v, 'status', 'pending', 'attempts', 0,\n"
     "  'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7], 'seen_at', ARGV[4])\n"
     "redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
@@ -27,6 +44,7 @@ static const char LUA_BEGIN[] =
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
     "redis.call('SADD', KEYS[4], ARGV[7])\n"
+    "redis.call('ZADD', KEYS[9], 'NX', ARGV[4], ARGV[7])\n"
     "if status ~= 'pending' then\n"
     "  if status ~= '' then redis.call('HINCRBY', KEYS[7], status, -1) end\n"
     "  redis.call('HINCRBY', KEYS[7], 'pending', 1)\n"
@@ -59,13 +77,20 @@ static const char LUA_CLAIM[] =
     "end\n"
     "return out\n";
 
-/* KEYS: state, retry, inflight, lease, snap, index, stats, errors, counts
+/* KEYS: state, retry, inflight, lease, snap, index, stats, errors, counts,
+ *       history, tally (this 5-minute bucket), waiting
  * ARGV: 1 member, 2 version, 3 token, 4 kind, 5 now, 6 remote_id, 7 code,
  *       8 subcode, 9 type, 10 message, 11 trace, 12 resume_at,
  *       13 max_attempts, 14 delays (csv), 15 jitter_pct, 16 rand 0..999,
  *       17 product key, 18 handle */
 static const char LUA_SETTLE[] =
     "local old = redis.call('HGET', KEYS[1], 'status') or ''\n"
+    /* The product's last ten attempts, newest first (catalogsyncctl show). */
+    "local function remember(kind, attempts)\n"
+    "  redis.call('LPUSH', KEYS[10], cjson.encode({at = tonumber(ARGV[5]), version = tonumber(ARGV[2]),\n"
+    "    outcome = kind, attempt = attempts, code = ARGV[7], message = ARGV[10]}))\n"
+    "  redis.call('LTRIM', KEYS[10], 0, 9)\n"
+    "end\n"
     "local function apply()\n"
     "local m, v, now, kind = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5]), ARGV[4]\n"
     "if ARGV[3] ~= '' then\n"
@@ -81,8 +106,15 @@ static const char LUA_SETTLE[] =
     "  return {'released', 0, tonumber(ARGV[12])}\n"
     "end\n"
     "if v < cur then return {'superseded', 0, 0} end\n"
+    "if kind ~= 'pending' then\n"
+    "  redis.call('HINCRBY', KEYS[11], kind, 1)\n"
+    "  redis.call('PEXPIRE', KEYS[11], 90000000)\n"
+    "end\n"
+    "if kind == 'deleted' or kind == 'synced' or kind == 'skipped' then\n"
+    "  redis.call('ZREM', KEYS[12], ARGV[17])\n"
+    "end\n"
     "if kind == 'deleted' then\n"
-    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('DEL', KEYS[1], KEYS[10])\n"
     "  redis.call('HDEL', KEYS[5], m)\n"
     "  redis.call('ZREM', KEYS[2], m)\n"
     "  redis.call('SREM', KEYS[6], ARGV[17])\n"
@@ -100,12 +132,14 @@ static const char LUA_SETTLE[] =
     "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'skip_reason')\n"
     "  redis.call('ZREM', KEYS[2], m)\n"
     "  redis.call('HINCRBY', KEYS[7], 'synced_total', 1)\n"
+    "  remember('synced', attempts + 1)\n"
     "  return {'synced', attempts + 1, 0}\n"
     "end\n"
     "if kind == 'skipped' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'skipped', 'skip_reason', ARGV[10], 'last_attempt', now)\n"
     "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
     "  redis.call('ZREM', KEYS[2], m)\n"
+    "  remember('skipped', attempts)\n"
     "  return {'skipped', attempts, 0}\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'last_error_code', ARGV[7], 'last_error_subcode', ARGV[8],\n"
@@ -129,6 +163,7 @@ static const char LUA_SETTLE[] =
     "  redis.call('HDEL', KEYS[1], 'next_attempt')\n"
     "  redis.call('ZREM', KEYS[2], m)\n"
     "  redis.call('HINCRBY', KEYS[7], 'failed_total', 1)\n"
+    "  remember('failed', attempts)\n"
     "  return {'failed', attempts, 0}\n"
     "end\n"
     "local delays = {}\n"
@@ -141,6 +176,7 @@ static const char LUA_SETTLE[] =
     "redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'attempts', attempts, 'next_attempt', due)\n"
     "redis.call('ZADD', KEYS[2], due, m)\n"
     "redis.call('HINCRBY', KEYS[7], 'retry_total', 1)\n"
+    "remember('retry', attempts)\n"
     "return {'retry', attempts, due}\n"
     "end\n"
     "local res = apply()\n"
@@ -151,12 +187,79 @@ static const char LUA_SETTLE[] =
     "end\n"
     "return res\n";
 
+/* Operator reset / include: re-queue the product at once from its snapshot.
+ * KEYS: state, retry, snap, counts, exclude, waiting
+ * ARGV: member, now, product key, mode ("reset" or "include") */
+static const char LUA_RESET[] =
+    "if ARGV[4] == 'include' then\n"
+    "  redis.call('SREM', KEYS[5], ARGV[3])\n"
+    "  local st = redis.call('HMGET', KEYS[1], 'status', 'skip_reason')\n"
+    "  if st[1] ~= 'skipped' or st[2] ~= 'excluded by an operator' then return 'included' end\n"
+    "elseif redis.call('SISMEMBER', KEYS[5], ARGV[3]) == 1 then\n"
+    "  return 'excluded'\n"
+    "end\n"
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 'no_state' end\n"
+    "if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 'no_snapshot' end\n"
+    "local old = redis.call('HGET', KEYS[1], 'status') or ''\n"
+    "redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'attempts', 0, 'next_attempt', ARGV[2])\n"
+    "redis.call('HDEL', KEYS[1], 'handle', 'skip_reason')\n"
+    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
+    "redis.call('ZADD', KEYS[6], 'NX', ARGV[2], ARGV[3])\n"
+    "if old ~= 'retry_pending' then\n"
+    "  if old ~= '' then redis.call('HINCRBY', KEYS[4], old, -1) end\n"
+    "  redis.call('HINCRBY', KEYS[4], 'retry_pending', 1)\n"
+    "end\n"
+    "return 'queued'\n";
+
+/* Operator exclude: never pushed to this connection until included again.
+ * KEYS: state, retry, exclude, counts, waiting
+ * ARGV: member, product key */
+static const char LUA_EXCLUDE[] =
+    "local added = redis.call('SADD', KEYS[3], ARGV[2])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "local old = redis.call('HGET', KEYS[1], 'status')\n"
+    "if old and old ~= 'synced' and old ~= 'skipped' then\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'skipped', 'skip_reason', 'excluded by an operator')\n"
+    "  redis.call('HDEL', KEYS[1], 'next_attempt')\n"
+    "  redis.call('HINCRBY', KEYS[4], old, -1)\n"
+    "  redis.call('HINCRBY', KEYS[4], 'skipped', 1)\n"
+    "  redis.call('ZREM', KEYS[5], ARGV[2])\n"
+    "end\n"
+    "return added\n";
+
+/* A pause; a worker's throttle or auth pause never replaces an operator's.
+ * KEYS: pause   ARGV: until, kind, reason, now, ttl */
+static const char LUA_PAUSE[] =
+    "if ARGV[2] ~= 'operator' and redis.call('HGET', KEYS[1], 'kind') == 'operator' then\n"
+    "  return 0\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HSET', KEYS[1], 'until', ARGV[1], 'kind', ARGV[2], 'reason', ARGV[3],\n"
+    "  'set_at', ARGV[4])\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
+    "return 1\n";
+
+/* Resume: the pause goes, and the retries it parked (queued for exactly
+ * its end) are due at once.  KEYS: pause, retry   ARGV: "<conn>|", now */
+static const char LUA_RESUME[] =
+    "local untilv = redis.call('HGET', KEYS[1], 'until')\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "if not untilv then return -1 end\n"
+    "local n = 0\n"
+    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], untilv, untilv)) do\n"
+    "  if string.sub(m, 1, #ARGV[1]) == ARGV[1] then\n"
+    "    redis.call('ZADD', KEYS[2], ARGV[2], m)\n"
+    "    n = n + 1\n"
+    "  end\n"
+    "end\n"
+    "return n\n";
+
 struct cs_sync {
     cs_redis *r;
     const cs_config *cfg;
     char *prefix;       /* "<prefix>{<sink>}:" */
     char *sink;
-    int s_begin, s_claim, s_settle;
+    int s_begin, s_claim, s_settle, s_reset, s_exclude, s_pause, s_resume;
     char delays[512];
 };
 
@@ -178,7 +281,12 @@ cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
     s->s_begin = cs_redis_add_script(r, LUA_BEGIN);
     s->s_claim = cs_redis_add_script(r, LUA_CLAIM);
     s->s_settle = cs_redis_add_script(r, LUA_SETTLE);
-    if (s->s_begin < 0 || s->s_claim < 0 || s->s_settle < 0) {
+    s->s_reset = cs_redis_add_script(r, LUA_RESET);
+    s->s_exclude = cs_redis_add_script(r, LUA_EXCLUDE);
+    s->s_pause = cs_redis_add_script(r, LUA_PAUSE);
+    s->s_resume = cs_redis_add_script(r, LUA_RESUME);
+    if (s->s_begin < 0 || s->s_claim < 0 || s->s_settle < 0 || s->s_reset < 0 ||
+        s->s_exclude < 0 || s->s_pause < 0 || s->s_resume < 0) {
         cs_sync_destroy(s);
         return NULL;
     }
@@ -249,6 +357,7 @@ void cs_sync_job_free(cs_sync_job *j)
 /* Key buffers for one job: state plus the sink-wide keys. */
 typedef struct keys {
     cs_buf state, retry, inflight, lease, snap, index, stats, fence, errors, counts;
+    cs_buf exclude, waiting, history, tally;
 } keys;
 
 static void keys_init(keys *k)
@@ -263,6 +372,10 @@ static void keys_init(keys *k)
     cs_buf_init(&k->fence, 512);
     cs_buf_init(&k->errors, 512);
     cs_buf_init(&k->counts, 512);
+    cs_buf_init(&k->exclude, 512);
+    cs_buf_init(&k->waiting, 512);
+    cs_buf_init(&k->history, 4096);
+    cs_buf_init(&k->tally, 512);
 }
 
 static void keys_free(keys *k)
@@ -277,6 +390,10 @@ static void keys_free(keys *k)
     cs_buf_free(&k->fence);
     cs_buf_free(&k->errors);
     cs_buf_free(&k->counts);
+    cs_buf_free(&k->exclude);
+    cs_buf_free(&k->waiting);
+    cs_buf_free(&k->history);
+    cs_buf_free(&k->tally);
 }
 
 static void keys_fill(const cs_sync *s, keys *k, const char *conn)
@@ -296,6 +413,13 @@ static void keys_fill(const cs_sync *s, keys *k, const char *conn)
         cs_sync_key(s, &k->errors, what);
         snprintf(what, sizeof what, "counts:%s", conn);
         cs_sync_key(s, &k->counts, what);
+        snprintf(what, sizeof what, "exclude:%s", conn);
+        cs_sync_key(s, &k->exclude, what);
+        snprintf(what, sizeof what, "waiting:%s", conn);
+        cs_sync_key(s, &k->waiting, what);
+        snprintf(what, sizeof what, "tally:%s:%lld", conn,
+                 (long long)(cs_now_ms() / CS_SYNC_TALLY_MS));
+        cs_sync_key(s, &k->tally, what);
     }
 }
 
@@ -374,14 +498,15 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_buf_reset(&pkey);
         cs_buf_appendf(&pkey, "%s:%s", j->ev->tenant, p->id);
         snprintf(ver, sizeof ver, "%lld", (long long)p->version);
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_begin), "7",
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_begin), "9",
                               k.state.data, k.retry.data, k.snap.data, k.index.data,
-                              k.inflight.data, k.lease.data, k.counts.data, j->member, ver,
+                              k.inflight.data, k.lease.data, k.counts.data, k.exclude.data,
+                              k.waiting.data, j->member, ver,
                               snap.data, now,
                               p->sku ? p->sku : "", p->name ? p->name : "", pkey.data};
         size_t lens[sizeof argv / sizeof argv[0]];
         for (size_t a = 0; a < sizeof argv / sizeof argv[0]; a++)
-            lens[a] = a == 12 ? snap.len : strlen(argv[a]);
+            lens[a] = a == 14 ? snap.len : strlen(argv[a]);
         if (cs_redis_pipe_add(s->r, (int)(sizeof argv / sizeof argv[0]), argv, lens) != 0)
             goto out;
     }
@@ -532,6 +657,9 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
             rv = (unsigned short)(i * 7919u);
         keys_fill(s, &k, j->conn_id);
         cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, j->ev->product.id);
+        cs_buf_reset(&k.history);
+        cs_buf_appendf(&k.history, "%shistory:%s:%s:%s", s->prefix, j->conn_id, j->ev->tenant,
+                       j->ev->product.id);
         cs_buf_reset(&pkey);
         cs_buf_appendf(&pkey, "%s:%s", j->ev->tenant, j->ev->product.id);
         snprintf(ver, sizeof ver, "%lld", (long long)j->ev->product.version);
@@ -539,10 +667,10 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         snprintf(rnd, sizeof rnd, "%u", rv % 1000u);
         /* Channels quote what they received; no secret goes into Redis. */
         cs_log_redact(o->err_message, sizeof o->err_message);
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "9",
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "12",
                               k.state.data, k.retry.data, k.inflight.data, k.lease.data,
                               k.snap.data, k.index.data, k.stats.data, k.errors.data,
-                              k.counts.data,
+                              k.counts.data, k.history.data, k.tally.data, k.waiting.data,
                               j->member, ver, j->from_retry ? j->token : "", kind_arg(o->kind),
                               now, o->remote_id, o->err_code, o->err_subcode, o->err_type,
                               o->err_message, o->err_trace, resume, maxa, s->delays, jit, rnd,
@@ -583,21 +711,21 @@ int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char
     snprintf(until, sizeof until, "%lld", (long long)until_ms);
     snprintf(now, sizeof now, "%lld", (long long)n);
     snprintf(ttl, sizeof ttl, "%lld", (long long)(until_ms > n ? until_ms - n : 1));
-    const char *hset[] = {"HSET", key.data, "until", until, "kind", kind, "reason", reason,
-                          "set_at", now};
-    const char *exp[] = {"PEXPIRE", key.data, ttl};
+    const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_pause), "1", key.data, until,
+                          kind, reason, now, ttl};
     int rc = -1;
-    if (cs_redis_pipe_add(s->r, 10, hset, NULL) == 0 && cs_redis_pipe_add(s->r, 3, exp, NULL) == 0) {
-        redisReply *a = cs_redis_pipe_get(s->r);
-        redisReply *b = a ? cs_redis_pipe_get(s->r) : NULL;
-        rc = a && b ? 0 : -1;
-        if (a)
-            freeReplyObject(a);
-        if (b)
-            freeReplyObject(b);
+    if (cs_redis_ready(s->r) == 0) {
+        argv[1] = cs_redis_script_sha(s->r, s->s_pause);
+        redisReply *r = cs_redis_cmd(s->r, 9, argv, NULL);
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            rc = (int)r->integer;
+        else if (r)
+            cs_redis_drop(s->r);
+        if (r)
+            freeReplyObject(r);
     }
     cs_buf_free(&key);
-    return rc;
+    return rc < 0 ? -1 : 0;
 }
 
 int cs_sync_pause_get(cs_sync *s, const char *conn, int64_t *until_ms, char *kind,
@@ -630,4 +758,127 @@ int64_t cs_sync_delay_ms(const cs_config *cfg, int attempts)
     size_t i = (size_t)attempts <= cfg->n_retry_schedule ? (size_t)attempts - 1
                                                          : cfg->n_retry_schedule - 1;
     return cfg->retry_schedule_ms[i];
+}
+
+/* ---- operator actions ---- */
+
+static void member_of(cs_buf *out, const char *conn, const char *pkey)
+{
+    cs_buf_reset(out);
+    cs_buf_appendf(out, "%s|%s", conn, pkey);
+}
+
+int cs_sync_reset_many(cs_sync *s, const char *conn, const char *const *pkeys, size_t n,
+                       int include, cs_reset_result *results)
+{
+    keys k;
+    cs_buf member;
+    char now[24];
+    int rc = -1;
+    size_t queued = 0;
+    keys_init(&k);
+    cs_buf_init(&member, 512);
+    keys_fill(s, &k, conn);
+    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
+    if (cs_redis_ready(s->r) != 0)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        const char *colon = strchr(pkeys[i], ':');
+        cs_buf_reset(&k.state);
+        if (colon)
+            cs_buf_appendf(&k.state, "%sstate:%s:%s", s->prefix, conn, pkeys[i]);
+        member_of(&member, conn, pkeys[i]);
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_reset), "6",
+                              k.state.data, k.retry.data, k.snap.data, k.counts.data,
+                              k.exclude.data, k.waiting.data, member.data, now, pkeys[i],
+                              include ? "include" : "reset"};
+        if (!colon) {
+            results[i] = CS_RESET_NO_STATE;     /* not "<tenant>:<id>" */
+            continue;
+        }
+        if (cs_redis_pipe_add(s->r, (int)(sizeof argv / sizeof argv[0]), argv, NULL) != 0)
+            goto out;
+        queued++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!strchr(pkeys[i], ':'))
+            continue;
+        redisReply *r = cs_redis_pipe_get(s->r);
+        if (!r)
+            goto out;
+        if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
+            CS_ERROR("redis", "reset: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+            freeReplyObject(r);
+            cs_redis_drop(s->r);
+            goto out;
+        }
+        results[i] = !strcmp(r->str, "queued") ? CS_RESET_QUEUED
+                   : !strcmp(r->str, "included") ? CS_RESET_INCLUDED
+                   : !strcmp(r->str, "excluded") ? CS_RESET_EXCLUDED
+                   : !strcmp(r->str, "no_snapshot") ? CS_RESET_NO_SNAPSHOT : CS_RESET_NO_STATE;
+        freeReplyObject(r);
+    }
+    (void)queued;
+    rc = 0;
+out:
+    keys_free(&k);
+    cs_buf_free(&member);
+    return rc;
+}
+
+int cs_sync_exclude(cs_sync *s, const char *conn, const char *pkey)
+{
+    keys k;
+    cs_buf member;
+    int rc = -1;
+    keys_init(&k);
+    cs_buf_init(&member, 512);
+    keys_fill(s, &k, conn);
+    cs_buf_reset(&k.state);
+    cs_buf_appendf(&k.state, "%sstate:%s:%s", s->prefix, conn, pkey);
+    member_of(&member, conn, pkey);
+    if (cs_redis_ready(s->r) == 0) {
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_exclude), "5",
+                              k.state.data, k.retry.data, k.exclude.data, k.counts.data,
+                              k.waiting.data, member.data, pkey};
+        redisReply *r = cs_redis_cmd(s->r, 10, argv, NULL);
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            rc = (int)r->integer;
+        else if (r)
+            cs_redis_drop(s->r);
+        if (r)
+            freeReplyObject(r);
+    }
+    keys_free(&k);
+    cs_buf_free(&member);
+    return rc;
+}
+
+long cs_sync_resume(cs_sync *s, const char *conn)
+{
+    cs_buf key, retry, prefix;
+    char now[24];
+    long rc = -2;
+    cs_buf_init(&key, 512);
+    cs_buf_init(&retry, 512);
+    cs_buf_init(&prefix, 256);
+    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
+    cs_sync_key(s, &retry, "retry");
+    cs_buf_appendf(&prefix, "%s|", conn);
+    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
+    if (cs_redis_ready(s->r) == 0) {
+        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_resume), "2", key.data,
+                              retry.data, prefix.data, now};
+        redisReply *r = cs_redis_cmd(s->r, 7, argv, NULL);
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            rc = (long)r->integer;
+        else if (r)
+            cs_redis_drop(s->r);
+        if (r)
+            freeReplyObject(r);
+    }
+    cs_buf_free(&key);
+    cs_buf_free(&retry);
+    cs_buf_free(&prefix);
+    return rc;
 }

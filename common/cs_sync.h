@@ -122,6 +122,32 @@ int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char
 int cs_sync_pause_get(cs_sync *s, const char *conn, int64_t *until_ms, char *kind,
                       size_t kind_size, char *reason, size_t reason_size);
 
+/* Operator actions (catalogsyncctl, catalogsync-admin).  Products are named
+ * by their key "<tenant>:<product_id>". */
+typedef enum {
+    CS_RESET_QUEUED = 1,        /* due at once, attempts back to 0 */
+    CS_RESET_INCLUDED,          /* include: no longer excluded, nothing to re-queue */
+    CS_RESET_EXCLUDED,          /* reset refused: excluded by an operator */
+    CS_RESET_NO_SNAPSHOT,       /* no stored event to push again */
+    CS_RESET_NO_STATE           /* never seen at this connection */
+} cs_reset_result;
+
+/* Resets (or, with include, includes and re-queues when it was skipped for
+ * the exclusion) every product of pkeys at connection conn, one pipeline;
+ * results[i] per product.  -1 on Redis failure. */
+int cs_sync_reset_many(cs_sync *s, const char *conn, const char *const *pkeys, size_t n,
+                       int include, cs_reset_result *results);
+/* Keeps a product out of a connection (1 = newly excluded, 0 = already, -1). */
+int cs_sync_exclude(cs_sync *s, const char *conn, const char *pkey);
+/* Lifts a pause; returns how many parked retries became due, -1 when the
+ * connection was not paused, -2 on Redis failure. */
+long cs_sync_resume(cs_sync *s, const char *conn);
+
+/* Pushes and outcomes are tallied in buckets of this many ms (kept 25 h). */
+#define CS_SYNC_TALLY_MS 300000
+/* An operator pause lasts until resumed (its "until" is this far ahead). */
+#define CS_SYNC_OPERATOR_PAUSE_MS (10LL * 365 * 24 * 3600 * 1000)
+
 /* The wait before attempt n+1 after n failed attempts, without jitter. */
 int64_t cs_sync_delay_ms(const cs_config *cfg, int attempts);
 

@@ -7,9 +7,11 @@ set -eu
 PKGS=(
   build-essential pkg-config
   librdkafka-dev libcurl4-openssl-dev libjansson-dev libhiredis-dev libconfig-dev
+  libmicrohttpd-dev
   libcmocka-dev
   redis-server redis-tools kcat
   python3 openssl ca-certificates valgrind curl
+  chromium chromium-driver python3-selenium fonts-dejavu-core
   clang libclang-rt-14-dev
 )
 

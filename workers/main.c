@@ -5,7 +5,7 @@
  *
  * Exit status (an API):
  *   0   stopped by SIGTERM/SIGINT after settling its batch and committing
- *   1   could not start (Kafka client, sink setup)
+ *   1   could not start (Kafka client, sink setup, HTTP address not available)
  *   3   the shutdown deadline (worker.shutdown_deadline_ms) passed first;
  *       uncommitted events are read again by the next worker
  *   64  bad usage          78  configuration error
@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cs_config.h"
+#include "cs_httpd.h"
 #include "cs_log.h"
 #include "sink.h"
 #include "worker.h"
@@ -64,6 +65,9 @@ static void usage(FILE *out)
 "  -b, --brokers LIST    bootstrap servers (overrides kafka.brokers)\n"
 "  -g, --group NAME      consumer group (default catalogsync-<sink>)\n"
 "  -X NAME=VALUE         librdkafka property (repeatable)\n"
+"      --http-listen ADDR  serve /metrics, /healthz and /readyz on ADDR (host:port,\n"
+"                        e.g. 127.0.0.1:9464; port 0 = any free port; overrides\n"
+"                        worker.http_listen; default off)\n"
 "      --check-config    print the effective configuration (secrets redacted) and exit\n"
 "  -h, --help            this text\n"
 "\n"
@@ -80,8 +84,9 @@ int main(int argc, char **argv)
         {"sink", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
         {"brokers", required_argument, NULL, 'b'}, {"group", required_argument, NULL, 'g'},
         {"check-config", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"http-listen", required_argument, NULL, 'H'}, {NULL, 0, NULL, 0}};
     const char *sink_name = NULL, *config_path = NULL, *brokers = NULL, *group = NULL;
+    const char *http_listen = NULL;
     const char *xprops[128];
     size_t n_x = 0;
     int check = 0, c;
@@ -101,6 +106,7 @@ int main(int argc, char **argv)
             xprops[n_x++] = optarg;
             break;
         case 'C': check = 1; break;
+        case 'H': http_listen = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return EXIT_USAGE;
         }
@@ -120,6 +126,23 @@ int main(int argc, char **argv)
     cs_config *cfg = cs_config_load_cli(&cli, errstr, sizeof errstr);
     if (!cfg || (ops && cs_config_resolve_sink_secrets(cfg, ops->name, errstr, sizeof errstr) != 0))
         goto config_error;
+    if (http_listen) {
+        char *v = strdup(http_listen);
+        if (!v) {
+            snprintf(errstr, sizeof errstr, "out of memory");
+            goto config_error;
+        }
+        free(cfg->worker_http_listen);
+        cfg->worker_http_listen = v;
+    }
+    if (cfg->worker_http_listen[0]) {
+        char why[400];
+        if (cs_httpd_check_listen(cfg->worker_http_listen, why, sizeof why) != 0) {
+            snprintf(errstr, sizeof errstr, "%s: %s",
+                     http_listen ? "--http-listen" : "worker.http_listen", why);
+            goto config_error;
+        }
+    }
     if (check) {
         cs_config_dump(cfg, stdout);
         cs_config_destroy(cfg);

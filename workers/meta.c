@@ -675,7 +675,13 @@ static void meta_destroy(void *sink)
     free(ms);
 }
 
+static cs_http *meta_conn_http(void *sink, size_t i)
+{
+    return ((meta_sink *)sink)->conns[i].http;
+}
+
 const cs_sink_ops cs_meta_sink = {
     "meta", "catalogsync-meta", "catalog", "META API ERROR",
     meta_create, meta_n_conns, meta_conn_id, meta_routes, NULL, meta_push, meta_destroy,
+    meta_conn_http,
 };

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "cs_config.h"
+#include "cs_http.h"
 #include "cs_redis.h"
 #include "cs_sync.h"
 
@@ -59,6 +60,9 @@ typedef struct cs_sink_ops {
     void (*push)(void *sink, size_t i, cs_sync_job **jobs, size_t n, const cs_push_ctx *ctx,
                  cs_conn_result *res);
     void (*destroy)(void *sink);
+    /* Optional: the HTTP client of connection i, so that the worker can time
+     * its requests (cs_http_set_observer). */
+    cs_http *(*conn_http)(void *sink, size_t i);
 } cs_sink_ops;
 
 extern const cs_sink_ops cs_meta_sink;

@@ -502,7 +502,13 @@ static void woo_destroy(void *sink)
     free(ws);
 }
 
+static cs_http *woo_conn_http(void *sink, size_t i)
+{
+    return ((woo_sink *)sink)->stores[i].http;
+}
+
 const cs_sink_ops cs_woo_sink = {
     "woocommerce", "catalogsync-woocommerce", "store", "WOOCOMMERCE API ERROR",
     woo_create, woo_n_conns, woo_conn_id, woo_routes, woo_prepare, woo_push, woo_destroy,
+    woo_conn_http,
 };

@@ -4,6 +4,7 @@
 #include "cs_redis.h"
 #include "cs_sync.h"
 #include "cs_util.h"
+#include "worker_obs.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,10 @@ struct cs_worker {
     cs_sync *sync;
     cs_event_limits lim;
 
+    worker_obs *obs;
+
     cs_sync_job **jobs;
+    int64_t *ts;                /* per job: Kafka timestamp (ms) of its oldest event, 0 = none */
     size_t n_jobs, cap_jobs;
     size_t *slots;              /* coalescing index: job index + 1, 0 = empty */
     size_t n_slots;
@@ -73,8 +77,9 @@ static size_t *index_slot(cs_worker *w, const char *member)
     return &w->slots[h];
 }
 
-/* Adds a job (taking the event) unless a newer version of it is in the batch. */
-static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token)
+/* Adds a job (taking the event) unless a newer version of it is in the batch.
+ * ts: the event's Kafka timestamp in ms (0 for a claimed retry). */
+static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, int64_t ts)
 {
     cs_sync_job *j = calloc(1, sizeof *j);
     if (!j || cs_sync_job_init(j, conn, w->ops->conn_id(w->sink, conn), ev) != 0) {
@@ -91,6 +96,7 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token)
     size_t *slot = index_slot(w, j->member);
     if (*slot) {
         cs_sync_job *old = w->jobs[*slot - 1];
+        int64_t *old_ts = &w->ts[*slot - 1];
         /* A claimed retry never replaces an event from Kafka: the fresh
          * event's begin step fences the retry's lease. */
         if (token) {
@@ -107,8 +113,12 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token)
         if (older->type == CS_EV_EXPORT_REQUESTED && newer->type != CS_EV_DELETED &&
             newer->type != CS_EV_EXPORT_REQUESTED)
             merged = cs_event_merge_export(newer, older, &w->lim);
+        /* The outcome settles every version folded in: time it from the oldest. */
+        if (ts > 0 && (*old_ts == 0 || ts < *old_ts))
+            *old_ts = ts;
         if (old_newer && !merged) {
             w->n_stale++;
+            obs_superseded(w->obs);
             cs_sync_job_free(j);
             free(j);
             return 0;
@@ -128,8 +138,13 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token)
         if (!p)
             goto fail;
         w->jobs = p;
+        int64_t *t = realloc(w->ts, n * sizeof *t);
+        if (!t)
+            goto fail;
+        w->ts = t;
         w->cap_jobs = n;
     }
+    w->ts[w->n_jobs] = ts;
     w->jobs[w->n_jobs++] = j;
     *slot = w->n_jobs;
     return 0;
@@ -207,6 +222,7 @@ static void dead_letter(cs_worker *w, const rd_kafka_message_t *m, cs_event_err 
     }
     w->dlq_queued++;
     w->n_dead++;
+    obs_dead_lettered(w->obs);
 }
 
 static void handle_message(cs_worker *w, const rd_kafka_message_t *m)
@@ -216,11 +232,16 @@ static void handle_message(cs_worker *w, const rd_kafka_message_t *m)
     track_offset(w, m);
     w->n_msgs++;
     w->n_events++;
+    obs_consumed(w->obs);
     cs_event_err e = cs_event_parse(m->payload, m->len, &w->lim, &ev, err, sizeof err);
     if (e != CS_EVENT_OK) {
         dead_letter(w, m, e, err);
         return;
     }
+    rd_kafka_timestamp_type_t ts_type;
+    int64_t ts = rd_kafka_message_timestamp(m, &ts_type);
+    if (ts < 0)
+        ts = 0;
     /* Decide every route first: add_job() takes the event and may free it. */
     size_t n = w->ops->n_conns(w->sink), left = 0;
     unsigned char *go = calloc(n ? n : 1, 1);
@@ -239,7 +260,7 @@ static void handle_message(cs_worker *w, const rd_kafka_message_t *m)
         cs_event *one = ev;     /* the last connection gets the original */
         if (--left && cs_event_parse(m->payload, m->len, &w->lim, &one, err, sizeof err) != 0)
             continue;
-        if (add_job(w, i, one, NULL) != 0)
+        if (add_job(w, i, one, NULL, ts) != 0)
             CS_ERROR(w->ops->name, "out of memory adding a job");
     }
     free(go);
@@ -267,7 +288,8 @@ static void on_claim(void *opaque, const char *member, const char *token, const 
                 conn == (size_t)-1 ? "connection not configured in this worker" : err);
         return;
     }
-    add_job(w, conn, ev, token);
+    obs_retry_claimed(w->obs);
+    add_job(w, conn, ev, token, 0);
 }
 
 /* ---- outcomes ---- */
@@ -307,46 +329,55 @@ static void log_error_block(cs_worker *w, const cs_sync_job *j)
              j->settle_attempts, w->cfg->retry_max_attempts, next);
 }
 
-static void log_outcome(cs_worker *w, const cs_sync_job *j)
+/* Logs and counts a job's settled outcome; 1 when it had one. */
+static int log_outcome(cs_worker *w, const cs_sync_job *j)
 {
     const cs_product *p = &j->ev->product;
     const char *name = p->name ? p->name : "(no name)";
     if (!strcmp(j->settle_result, "fenced") || !strcmp(j->settle_result, "superseded")) {
         CS_DEBUG(w->ops->name, "product %s: outcome for version %lld dropped (%s)", p->id,
                  (long long)p->version, j->settle_result);
-        return;
+        return 0;
     }
     switch (j->out.kind) {
     case CS_OUT_SYNCED:
         w->n_synced++;
+        obs_pushed(w->obs, j->conn, OBS_SYNCED);
         CS_INFO(w->ops->name, "✓ Successfully synced product '%s' (id %s, %s %s) to %s %s, "
                 "version %lld", name, p->id, w->ops->name[0] == 'm' ? "retailer id" : "remote id",
                 j->out.remote_id, w->ops->conn_noun, j->conn_id, (long long)p->version);
         break;
     case CS_OUT_DELETED:
         w->n_deleted++;
+        obs_pushed(w->obs, j->conn, OBS_DELETED);
         CS_INFO(w->ops->name, "✓ Removed product '%s' (id %s) from %s %s", name, p->id,
                 w->ops->conn_noun, j->conn_id);
         break;
     case CS_OUT_SKIPPED:
         w->n_skipped++;
+        obs_pushed(w->obs, j->conn, OBS_SKIPPED);
         CS_INFO(w->ops->name, "○ Skipped product '%s' (id %s) for %s %s: %s", name, p->id,
                 w->ops->conn_noun, j->conn_id, j->out.err_message);
         break;
     case CS_OUT_RETRY:
     case CS_OUT_FAILED:
     case CS_OUT_PAUSED:
-        if (!strcmp(j->settle_result, "failed"))
+        if (!strcmp(j->settle_result, "failed")) {
             w->n_failed++;
-        else if (j->out.kind == CS_OUT_PAUSED)
+            obs_pushed(w->obs, j->conn, OBS_FAILED);
+        } else if (j->out.kind == CS_OUT_PAUSED) {
             w->n_paused++;
-        else
+            obs_pushed(w->obs, j->conn, OBS_PAUSED);
+        } else {
             w->n_retry++;
+            obs_pushed(w->obs, j->conn, OBS_RETRY);
+        }
         log_error_block(w, j);
         break;
     default:
-        break;
+        return 0;
     }
+    return 1;
 }
 
 static int mark_pending(void *opaque, cs_sync_job **jobs, size_t n)
@@ -406,7 +437,8 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
  * committed: the caller rewinds). */
 static int flush(cs_worker *w)
 {
-    size_t limit = (size_t)w->cfg->worker_batch_max;
+    double started = obs_now();
+    size_t limit = (size_t)w->cfg->worker_batch_max, n_events = w->n_msgs;
     if (w->n_jobs < limit && cs_sync_claim(w->sync, limit - w->n_jobs, on_claim, w) < 0)
         return -1;
     if (w->n_jobs == 0 && w->n_msgs == 0)
@@ -440,6 +472,7 @@ static int flush(cs_worker *w)
                      j->ev->product.id, (long long)j->ev->product.version,
                      j->begin_result == CS_BEGIN_STALE ? "superseded" : j->st.status, j->conn_id);
             w->n_stale++;
+            obs_superseded(w->obs);
             continue;
         }
         if (j->from_retry && j->st.version != j->ev->product.version) {
@@ -461,8 +494,10 @@ static int flush(cs_worker *w)
     }
     if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0)
         goto out;
+    int64_t settled_ms = cs_now_ms();
     for (size_t i = 0; i < w->n_jobs; i++)
-        log_outcome(w, w->jobs[i]);
+        if (log_outcome(w, w->jobs[i]) && w->ts[i] > 0)
+            obs_end_to_end(w->obs, (double)(settled_ms - w->ts[i]) / 1000.0);
     if (w->dlq_failed)
         goto out;
     if (w->dlq_queued) {
@@ -490,6 +525,7 @@ static int flush(cs_worker *w)
 out:
     free(fresh);
     free(todo);
+    obs_flush(w->obs, n_events, obs_now() - started);
     if (rc == 0)
         reset_batch(w);
     return rc;
@@ -516,12 +552,16 @@ static void wait_for_redis(cs_worker *w, volatile sig_atomic_t *stop)
     if (rd_kafka_assignment(w->rk, &asg) == 0 && asg)
         rd_kafka_pause_partitions(w->rk, asg);
     int64_t next_try = 0;
+    obs_redis(w->obs, w->redis);
     while (!*stop) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, 200);
         if (m)
             rd_kafka_message_destroy(m);   /* paused: none expected */
+        obs_beat(w->obs);
         if (cs_mono_ms() >= next_try) {
-            if (cs_redis_ready(w->redis) == 0)
+            int rc = cs_redis_ready(w->redis);
+            obs_redis(w->obs, w->redis);
+            if (rc == 0)
                 break;
             next_try = cs_mono_ms() + 1000;
         }
@@ -539,6 +579,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         CS_INFO(w->ops->name, "assigned %d partition(s)", parts->cnt);
         rd_kafka_assign(rk, parts);
+        obs_assignment(w->obs, 1, parts->cnt);
         return;
     }
     /* Revoked: settle what we hold for these partitions before letting go. */
@@ -551,6 +592,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     CS_INFO(w->ops->name, "revoked %d partition(s)", parts->cnt);
     rd_kafka_assign(rk, NULL);
+    obs_assignment(w->obs, 0, 0);
 }
 
 cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *group,
@@ -568,6 +610,18 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
     w->next = rd_kafka_topic_partition_list_new(8);
     if (!(w->sink = ops->create(cfg, errstr, errstr_size)))
         goto fail;
+    size_t n_conns = ops->n_conns(w->sink);
+    const char **ids = calloc(n_conns + 1, sizeof *ids);
+    for (size_t i = 0; ids && i < n_conns; i++)
+        ids[i] = ops->conn_id(w->sink, i);
+    w->obs = ids ? obs_new(cfg, ops->name, ids, n_conns) : NULL;
+    free(ids);
+    if (!w->obs) {
+        snprintf(errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; ops->conn_http && i < n_conns; i++)
+        obs_watch_http(w->obs, i, ops->conn_http(w->sink, i));
     if (!(w->redis = cs_redis_new(cfg)) || !(w->sync = cs_sync_new(w->redis, cfg, ops->name))) {
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
@@ -601,6 +655,9 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
         snprintf(errstr, errstr_size, "subscribe %s: %s", cfg->kafka_topic, rd_kafka_err2str(err));
         goto fail;
     }
+    if (cfg->worker_http_listen[0] &&
+        obs_http_start(w->obs, cfg->worker_http_listen, errstr, errstr_size) != 0)
+        goto fail;
     return w;
 fail:
     cs_worker_destroy(w);
@@ -613,6 +670,7 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
             w->ops->n_conns(w->sink), w->ops->conn_noun, w->cfg->kafka_topic,
             w->cfg->worker_batch_max, w->cfg->worker_linger_ms);
     while (!*stop) {
+        obs_beat(w->obs);
         if (cs_redis_ready(w->redis) != 0) {
             wait_for_redis(w, stop);
             continue;
@@ -623,6 +681,7 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
             if (left <= 0)
                 break;
             rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, (int)left);
+            obs_beat(w->obs);
             if (!m)
                 continue;
             if (m->err) {
@@ -633,12 +692,15 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
             }
             rd_kafka_message_destroy(m);
         }
-        if (flush(w) != 0) {
+        int rc = flush(w);
+        obs_redis(w->obs, w->redis);
+        if (rc != 0) {
             rewind_batch(w);
             wait_for_redis(w, stop);
         }
     }
     /* Shutdown: settle what was taken, commit, leave the group. */
+    obs_stopping(w->obs);
     if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
         rewind_batch(w);
     CS_INFO(w->ops->name, "stopping: %llu events, %llu synced, %llu retrying, %llu failed, "
@@ -653,6 +715,7 @@ void cs_worker_destroy(cs_worker *w)
 {
     if (!w)
         return;
+    obs_http_stop(w->obs);
     if (w->rk) {
         rd_kafka_destroy(w->rk);
         w->rk = NULL;
@@ -661,11 +724,13 @@ void cs_worker_destroy(cs_worker *w)
     rd_kafka_topic_partition_list_destroy(w->first);
     rd_kafka_topic_partition_list_destroy(w->next);
     free(w->jobs);
+    free(w->ts);
     free(w->slots);
     cs_publisher_destroy(w->dlq);
     cs_sync_destroy(w->sync);
     cs_redis_destroy(w->redis);
     if (w->sink)
         w->ops->destroy(w->sink);
+    obs_destroy(w->obs);        /* after the sink: its HTTP clients report to obs */
     free(w);
 }

@@ -1,0 +1,442 @@
+#include "cs_httpd.h"
+#include "cs_log.h"
+#include "cs_util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#define HTTPD_DEFAULT_CONNS   64
+#define HTTPD_DEFAULT_TIMEOUT 15
+#define HTTPD_RESP_CAP        ((size_t)64 * 1024 * 1024)
+
+struct cs_httpd {
+    struct MHD_Daemon *mhd;
+    cs_httpd_handler handler;
+    void *ud;
+    size_t max_body;
+    int port;
+    int starting;               /* MHD messages go to start_err, not the log */
+    char start_err[256];
+    char log_name[32];
+    char address[64];
+};
+
+struct cs_httpd_req {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    cs_buf body;
+    int too_big;
+    char peer[INET6_ADDRSTRLEN];
+};
+
+struct cs_httpd_resp {
+    int status;
+    char type[128];
+    cs_buf body;
+    char *names[CS_HTTPD_MAX_HEADERS];
+    char *values[CS_HTTPD_MAX_HEADERS];
+    size_t n_headers;
+};
+
+/* ---- listen strings ---- */
+
+static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len,
+                        char *errstr, size_t errstr_size)
+{
+    char host[64];
+    const char *port;
+    memset(ss, 0, sizeof *ss);
+    if (!s || !*s) {
+        snprintf(errstr, errstr_size, "listen address is empty (want host:port, "
+                 "e.g. 127.0.0.1:9464)");
+        return -1;
+    }
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end[1] != ':' || (size_t)(end - s - 1) >= sizeof host) {
+            snprintf(errstr, errstr_size, "\"%.80s\" is not [IPv6 address]:port", s);
+            return -1;
+        }
+        memcpy(host, s + 1, (size_t)(end - s - 1));
+        host[end - s - 1] = '\0';
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(s, ':');
+        if (colon && memchr(s, ':', (size_t)(colon - s))) {
+            snprintf(errstr, errstr_size, "\"%.80s\": write an IPv6 address in brackets, "
+                     "e.g. [::1]:9464", s);
+            return -1;
+        }
+        size_t n = colon ? (size_t)(colon - s) : 0;
+        if (n >= sizeof host) {
+            snprintf(errstr, errstr_size, "\"%.80s\": host too long", s);
+            return -1;
+        }
+        memcpy(host, s, n);
+        host[n] = '\0';
+        port = colon ? colon + 1 : s;
+    }
+    int64_t p;
+    if (!*port || cs_parse_i64(port, 0, 65535, &p) != 0) {
+        snprintf(errstr, errstr_size, "\"%.80s\": the port must be a number from 0 to 65535 "
+                 "(want host:port, e.g. 127.0.0.1:9464)", s);
+        return -1;
+    }
+    if (!host[0] || strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    if (s[0] != '[' && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)p);
+        *len = sizeof *v4;
+        return 0;
+    }
+    if (s[0] == '[' && inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)p);
+        *len = sizeof *v6;
+        return 0;
+    }
+    snprintf(errstr, errstr_size, "\"%.80s\": the host must be an IP address (or localhost), "
+             "e.g. 127.0.0.1:9464 or [::1]:9464", s);
+    return -1;
+}
+
+int cs_httpd_check_listen(const char *listen, char *errstr, size_t errstr_size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    return parse_listen(listen, &ss, &len, errstr, errstr_size);
+}
+
+static void format_address(const struct sockaddr *sa, int port, char *out, size_t n)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+        snprintf(out, n, "[%s]:%d", ip, port);
+    } else {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+        snprintf(out, n, "%s:%d", ip, port);
+    }
+}
+
+/* ---- libmicrohttpd callbacks ---- */
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    cs_httpd *d = cls;
+    char msg[256];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (d->starting)
+        cs_strlcpy(d->start_err, msg, sizeof d->start_err);
+    else
+        CS_DEBUG(d->log_name, "libmicrohttpd: %s", msg);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)conn;
+    (void)why;
+    cs_httpd_req *r = *con_cls;
+    if (!r)
+        return;
+    cs_buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void resp_init(cs_httpd_resp *r)
+{
+    memset(r, 0, sizeof *r);
+    r->status = 200;
+    cs_strlcpy(r->type, "text/plain; charset=utf-8", sizeof r->type);
+    cs_buf_init(&r->body, HTTPD_RESP_CAP);
+}
+
+static void resp_free(cs_httpd_resp *r)
+{
+    cs_buf_free(&r->body);
+    for (size_t i = 0; i < r->n_headers; i++) {
+        free(r->names[i]);
+        free(r->values[i]);
+    }
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, const cs_httpd_resp *r)
+{
+    struct MHD_Response *mr = MHD_create_response_from_buffer(
+        r->body.len, r->body.data ? r->body.data : (void *)"", MHD_RESPMEM_MUST_COPY);
+    if (!mr)
+        return MHD_NO;
+    MHD_add_response_header(mr, MHD_HTTP_HEADER_CONTENT_TYPE, r->type);
+    for (size_t i = 0; i < r->n_headers; i++)
+        MHD_add_response_header(mr, r->names[i], r->values[i]);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return rc;
+}
+
+static enum MHD_Result send_too_big(struct MHD_Connection *conn, size_t cap)
+{
+    cs_httpd_resp r;
+    resp_init(&r);
+    cs_httpd_resp_text(&r, 413, "request body over %zu bytes\n", cap);
+    enum MHD_Result rc = send_resp(conn, &r);
+    resp_free(&r);
+    return rc;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload, size_t *upload_size, void **con_cls)
+{
+    cs_httpd *d = cls;
+    cs_httpd_req *r = *con_cls;
+    (void)version;
+    if (!r) {
+        /* Headers are in: set up the request, refuse a declared oversize
+         * body before reading it (the connection is then closed). */
+        if (!(r = calloc(1, sizeof *r)))
+            return MHD_NO;
+        cs_buf_init(&r->body, d->max_body);
+        *con_cls = r;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        int64_t declared;
+        if (cl && cs_parse_i64(cl, 0, INT64_MAX, &declared) == 0 &&
+            (uint64_t)declared > (uint64_t)d->max_body) {
+            r->too_big = 1;
+            return send_too_big(conn, d->max_body);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        /* A body over the cap (chunked, no length) is read and dropped. */
+        if (!r->too_big && cs_buf_append(&r->body, upload, *upload_size) != 0)
+            r->too_big = 1;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big)
+        return send_too_big(conn, d->max_body);
+
+    r->conn = conn;
+    r->method = method;
+    r->path = url;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->peer,
+                      sizeof r->peer);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->peer,
+                      sizeof r->peer);
+    }
+    cs_httpd_resp resp;
+    resp_init(&resp);
+    d->handler(d->ud, r, &resp);
+    enum MHD_Result rc = send_resp(conn, &resp);
+    resp_free(&resp);
+    return rc;
+}
+
+/* ---- start / stop ---- */
+
+/* Why an address could not be bound, asked of the kernel directly:
+ * libmicrohttpd only says that starting failed. */
+static int probe_bind(const struct sockaddr_storage *ss, socklen_t len)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, err = 0;
+    if (fd < 0)
+        return errno;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (const struct sockaddr *)ss, len) != 0)
+        err = errno;
+    close(fd);
+    return err;
+}
+
+cs_httpd *cs_httpd_start(const cs_httpd_opts *o, cs_httpd_handler handler, void *ud,
+                         char *errstr, size_t errstr_size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char why[300];
+    if (!o || !handler) {
+        snprintf(errstr, errstr_size, "cs_httpd_start: missing options or handler");
+        return NULL;
+    }
+    if (parse_listen(o->listen, &ss, &len, why, sizeof why) != 0) {
+        snprintf(errstr, errstr_size, "%s", why);
+        return NULL;
+    }
+    cs_httpd *d = calloc(1, sizeof *d);
+    if (!d) {
+        snprintf(errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    d->handler = handler;
+    d->ud = ud;
+    d->max_body = o->max_body ? o->max_body : CS_HTTPD_DEFAULT_MAX_BODY;
+    cs_strlcpy(d->log_name, o->log_name ? o->log_name : "httpd", sizeof d->log_name);
+    d->starting = 1;
+    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    /* The server's thread inherits this thread's signal mask: block
+     * everything while it is created so that signals reach the program's
+     * own threads. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    d->mhd = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, d,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, d,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections
+                                                        : (unsigned)HTTPD_DEFAULT_CONNS,
+        MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s
+                                                    : (unsigned)HTTPD_DEFAULT_TIMEOUT,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
+        MHD_OPTION_END);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    d->starting = 0;
+    if (!d->mhd) {
+        int err = probe_bind(&ss, len);
+        snprintf(errstr, errstr_size, "listen %s: %s", o->listen,
+                 err ? strerror(err) : d->start_err[0] ? d->start_err
+                                                       : "libmicrohttpd could not start");
+        free(d);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    d->port = di ? (int)di->port : 0;
+    format_address((const struct sockaddr *)&ss, d->port, d->address, sizeof d->address);
+    return d;
+}
+
+void cs_httpd_stop(cs_httpd *d)
+{
+    if (!d)
+        return;
+    if (d->mhd)
+        MHD_stop_daemon(d->mhd);
+    free(d);
+}
+
+int cs_httpd_port(const cs_httpd *d)
+{
+    return d->port;
+}
+
+const char *cs_httpd_address(const cs_httpd *d)
+{
+    return d->address;
+}
+
+/* ---- requests ---- */
+
+const char *cs_httpd_req_method(const cs_httpd_req *r)
+{
+    return r->method;
+}
+
+const char *cs_httpd_req_path(const cs_httpd_req *r)
+{
+    return r->path;
+}
+
+const char *cs_httpd_req_query(const cs_httpd_req *r, const char *name)
+{
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
+                                      &n) != MHD_YES)
+        return NULL;
+    return v ? v : "";
+}
+
+const char *cs_httpd_req_header(const cs_httpd_req *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *cs_httpd_req_body(const cs_httpd_req *r, size_t *len)
+{
+    if (len)
+        *len = r->body.len;
+    return r->body.data ? r->body.data : "";
+}
+
+const char *cs_httpd_req_peer(const cs_httpd_req *r)
+{
+    return r->peer;
+}
+
+/* ---- responses ---- */
+
+void cs_httpd_resp_status(cs_httpd_resp *r, int status)
+{
+    r->status = status;
+}
+
+void cs_httpd_resp_type(cs_httpd_resp *r, const char *content_type)
+{
+    cs_strlcpy(r->type, content_type, sizeof r->type);
+}
+
+cs_buf *cs_httpd_resp_body(cs_httpd_resp *r)
+{
+    return &r->body;
+}
+
+int cs_httpd_resp_header(cs_httpd_resp *r, const char *name, const char *value)
+{
+    if (r->n_headers == CS_HTTPD_MAX_HEADERS || strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+        return -1;
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    r->names[r->n_headers] = n;
+    r->values[r->n_headers++] = v;
+    return 0;
+}
+
+void cs_httpd_resp_text(cs_httpd_resp *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    r->status = status;
+    cs_httpd_resp_type(r, "text/plain; charset=utf-8");
+    cs_buf_reset(&r->body);
+    va_start(ap, fmt);
+    cs_buf_vappendf(&r->body, fmt, ap);
+    va_end(ap);
+}

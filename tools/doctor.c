@@ -1,0 +1,361 @@
+/*
+ * catalogsyncctl doctor: checks every connection online and prints the fix
+ * for each problem — the seed's troubleshooting table, run for you.
+ *
+ * Checks: Redis answers, keeps an append-only file and never evicts; the
+ * events and dead-letter topics exist; per Meta catalog: catalog id set,
+ * token valid and catalog reachable (one authenticated GET of the catalog);
+ * per WooCommerce store: keys accepted and the REST API reachable (one GET of
+ * one product); where images are sent, a sample image URL from a stored
+ * product answers 200 to HEAD.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cs_event.h"
+#include "cs_graph.h"
+#include "cs_http.h"
+#include "cs_kafka.h"
+#include "cs_log.h"
+#include "cs_util.h"
+#include "cs_woo.h"
+#include "ctl.h"
+
+typedef struct doc {
+    ctl *c;
+    int problems;
+    cs_http *http;
+} doc;
+
+static void ok(doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ok(doc *d, const char *fmt, ...)
+{
+    va_list ap;
+    printf("  %s✓%s ", ctl_color(d->c, "green"), ctl_color(d->c, "reset"));
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+/* A problem and its fix. */
+static void bad(doc *d, const char *fix, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void bad(doc *d, const char *fix, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    cs_log_redact(msg, sizeof msg);
+    printf("  %s✗%s %s\n      fix: %s\n", ctl_color(d->c, "red"), ctl_color(d->c, "reset"), msg,
+           fix);
+    d->problems++;
+}
+
+static void note(doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(doc *d, const char *fmt, ...)
+{
+    va_list ap;
+    printf("  %s○%s ", ctl_color(d->c, "grey"), ctl_color(d->c, "reset"));
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+}
+
+/* ---- Redis and Kafka ---- */
+
+static void check_redis(doc *d)
+{
+    cs_config *cfg = d->c->cfg;
+    cs_redis *r = cs_ops_redis(d->c->ops);
+    printf("%sRedis%s %s:%d\n", ctl_color(d->c, "bold"), ctl_color(d->c, "reset"),
+           cfg->redis_host, cfg->redis_port);
+    if (cs_ops_ready(d->c->ops) != 0) {
+        bad(d, "start redis-server, or set redis.host / redis.port / redis.password",
+            "Redis unreachable: %s", cs_ops_errstr(d->c->ops));
+        return;
+    }
+    ok(d, "Redis answers");
+    static const struct { const char *name, *want, *fix; } settings[] = {
+        {"appendonly", "yes", "turn on the append-only file (appendonly yes in redis.conf, or "
+         "redis-cli CONFIG SET appendonly yes): without it a restart loses retries and state"},
+        {"maxmemory-policy", "noeviction", "set maxmemory-policy noeviction: an evicted retry "
+         "or state key is a lost product update"},
+    };
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        const char *argv[] = {"CONFIG", "GET", settings[i].name};
+        redisReply *rep = cs_redis_cmd(r, 3, argv, NULL);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            note(d, "%s: cannot check (CONFIG GET refused, as on some managed Redis); make "
+                 "sure it is %s", settings[i].name, settings[i].want);
+        } else if (strcmp(rep->element[1]->str, settings[i].want) != 0) {
+            bad(d, settings[i].fix, "%s is %s", settings[i].name, rep->element[1]->str);
+        } else {
+            ok(d, "%s %s", settings[i].name, settings[i].want);
+        }
+        if (rep)
+            freeReplyObject(rep);
+    }
+}
+
+static void check_kafka(doc *d)
+{
+    cs_config *cfg = d->c->cfg;
+    char errstr[512];
+    printf("%sKafka%s %s\n", ctl_color(d->c, "bold"), ctl_color(d->c, "reset"),
+           cfg->kafka_brokers);
+    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, "catalogsyncctl", errstr, sizeof errstr);
+    rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr) : NULL;
+    if (!rk) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        bad(d, "check kafka.brokers and kafka.properties", "Kafka client: %s", errstr);
+        return;
+    }
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 5000);
+    if (err) {
+        bad(d, "start the brokers, or fix kafka.brokers / the security properties",
+            "brokers unreachable: %s", rd_kafka_err2str(err));
+        rd_kafka_destroy(rk);
+        return;
+    }
+    const char *topics[] = {cfg->kafka_topic, cfg->kafka_dlq_topic};
+    for (size_t t = 0; t < 2; t++) {
+        int found = -1;
+        for (int i = 0; i < md->topic_cnt; i++)
+            if (!strcmp(md->topics[i].topic, topics[t]) && !md->topics[i].err)
+                found = md->topics[i].partition_cnt;
+        if (found > 0) {
+            ok(d, "topic %s (%d partitions)", topics[t], found);
+        } else {
+            char fix[512];
+            snprintf(fix, sizeof fix, "create it: kafka-topics.sh --create --topic %s "
+                     "--partitions 12 --replication-factor 3 (the compose stack's topic "
+                     "service does this)", topics[t]);
+            bad(d, fix, "topic %s is missing", topics[t]);
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
+}
+
+/* ---- sample image ---- */
+
+/* The first image of a stored product of this connection, made absolute
+ * with media_base_url; 0 when found. */
+static int sample_image(doc *d, const char *sink, const char *conn, const char *media_base,
+                        char *url, size_t size)
+{
+    cs_buf key;
+    char match[300];
+    int found = -1;
+    cs_redis *r = cs_ops_redis(d->c->ops);
+    cs_buf_init(&key, 256);
+    cs_buf_appendf(&key, "%s{%s}:snap", d->c->cfg->redis_prefix, sink);
+    snprintf(match, sizeof match, "%s|*", conn);
+    char cursor[32] = "0";
+    cs_event_limits lim = {(size_t)d->c->cfg->event_max_bytes};
+    for (int rounds = 0; found != 0 && rounds < 20; rounds++) {
+        const char *argv[] = {"HSCAN", key.data, cursor, "MATCH", match, "COUNT", "200"};
+        redisReply *rep = cs_redis_cmd(r, 7, argv, NULL);
+        if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            if (rep)
+                freeReplyObject(rep);
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
+        const redisReply *kv = rep->element[1];
+        for (size_t i = 0; found != 0 && i + 1 < kv->elements; i += 2) {
+            cs_event *ev = NULL;
+            char err[256];
+            if (cs_event_parse(kv->element[i + 1]->str, kv->element[i + 1]->len, &lim, &ev, err,
+                               sizeof err) != CS_EVENT_OK)
+                continue;
+            if (ev->product.n_images > 0) {
+                const char *img = ev->product.images[0];
+                if (strstr(img, "://") || !media_base || !media_base[0])
+                    snprintf(url, size, "%s", img);
+                else
+                    snprintf(url, size, "%s%s%s", media_base,
+                             media_base[strlen(media_base) - 1] == '/' || img[0] == '/' ? "" : "/",
+                             media_base[strlen(media_base) - 1] == '/' && img[0] == '/' ? img + 1
+                             : img);
+                found = 0;
+            }
+            cs_event_destroy(ev);
+        }
+        freeReplyObject(rep);
+        if (!strcmp(cursor, "0"))
+            break;
+    }
+    cs_buf_free(&key);
+    return found;
+}
+
+static void check_image(doc *d, const char *sink, const char *conn, const char *media_base)
+{
+    char url[2048];
+    if (sample_image(d, sink, conn, media_base, url, sizeof url) != 0) {
+        note(d, "no stored product with an image to test yet");
+        return;
+    }
+    cs_http_resp r;
+    cs_http_resp_init(&r);
+    cs_http_request(d->http, "HEAD", url, NULL, NULL, 0, NULL, NULL, &r);
+    if (r.err == CS_HTTP_OK && r.status == 200)
+        ok(d, "sample image %s answers 200", url);
+    else if (r.err != CS_HTTP_OK)
+        bad(d, "image URLs must be public: serve the media directory without authentication "
+            "(nginx), check media_base_url — or turn images off (include_images = false)",
+            "sample image %s: %s", url, r.errstr);
+    else
+        bad(d, "image URLs must be public: serve the media directory without authentication "
+            "(nginx), check media_base_url — or turn images off (include_images = false)",
+            "sample image %s answers HTTP %ld", url, r.status);
+    cs_http_resp_free(&r);
+}
+
+/* ---- channels ---- */
+
+static void check_meta(doc *d, const cs_meta_catalog *cat)
+{
+    printf("%smeta catalog %s%s\n", ctl_color(d->c, "bold"), cat->id, ctl_color(d->c, "reset"));
+    if (!cat->catalog_id || !cat->catalog_id[0]) {
+        bad(d, "set meta.catalogs[].catalog_id (Commerce Manager → Catalog → Settings)",
+            "no catalog id configured");
+        return;
+    }
+    ok(d, "catalog id %s set", cat->catalog_id);
+    cs_buf url;
+    cs_buf_init(&url, 0);
+    cs_buf_appendf(&url, "%s/%s/%s?fields=id,name", cat->base_url, cat->api_version,
+                   cat->catalog_id);
+    if (cat->app_secret && cat->app_secret[0]) {
+        char proof[65];
+        cs_graph_appsecret_proof(cat->app_secret, cat->token, proof);
+        cs_buf_appendf(&url, "&appsecret_proof=%s", proof);
+    }
+    char auth[4096];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", cat->token);
+    const char *hdrs[] = {auth, "Accept: application/json", NULL};
+    cs_http_resp r;
+    cs_http_resp_init(&r);
+    cs_http_request(d->http, "GET", url.data, hdrs, NULL, 0, NULL, NULL, &r);
+    cs_buf_free(&url);
+    if (r.err != CS_HTTP_OK) {
+        bad(d, "check meta.catalogs[].base_url and the network path to the Graph API",
+            "Graph API unreachable: %s", r.errstr);
+    } else if (r.status == 200) {
+        ok(d, "token valid; catalog %s reachable", cat->catalog_id);
+    } else {
+        cs_graph_error e;
+        cs_graph_parse_error(r.body.data ? r.body.data : "", r.body.len, r.status, &e);
+        if (e.code == 190 || e.code == 102 || r.status == 401)
+            bad(d, "Invalid OAuth token: create a new system-user token with catalog_management "
+                "and put it where meta.catalogs[].token points",
+                "token refused (code %d): %s", e.code, e.message);
+        else if (e.code == 100 || e.code == 803 || r.status == 404)
+            bad(d, "check meta.catalogs[].catalog_id, and that the token's system user has "
+                "access to this catalog", "catalog %s not found (code %d): %s", cat->catalog_id,
+                e.code, e.message);
+        else
+            bad(d, "see the message; Meta's status page may show an incident",
+                "catalog check failed: HTTP %ld code %d: %s", r.status, e.code, e.message);
+    }
+    cs_http_resp_free(&r);
+    if (cat->include_images)
+        check_image(d, "meta", cat->id, cat->media_base_url);
+    else
+        note(d, "images off (include_images = false): products sync without images");
+}
+
+static void check_woo(doc *d, const cs_woo_store *st)
+{
+    char errstr[512];
+    printf("%swoocommerce store %s%s%s %s\n", ctl_color(d->c, "bold"), st->id_str,
+           st->name && st->name[0] ? " " : "", st->name ? st->name : "",
+           ctl_color(d->c, "reset"));
+    cs_http_opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = d->c->cfg->worker_http_timeout_ms;
+    o.ca_file = st->ca_file && st->ca_file[0] ? st->ca_file : NULL;
+    o.insecure = st->insecure_tls;
+    cs_http *h = cs_http_new(&o, errstr, sizeof errstr);
+    if (!h) {
+        bad(d, "check ca_file", "HTTP client: %s", errstr);
+        return;
+    }
+    cs_woo_conn conn = {st->base_url, (cs_woo_auth)cs_woo_auth_parse(st->auth), st->consumer_key,
+                        st->consumer_secret};
+    cs_http_resp r;
+    cs_http_resp_init(&r);
+    cs_woo_request(h, &conn, "GET", "products?per_page=1&_fields=id", NULL, 0, &r);
+    if (r.err != CS_HTTP_OK) {
+        bad(d, "check woocommerce.connections[].base_url (the site root), the network path "
+            "and TLS (ca_file)", "store unreachable: %s", r.errstr);
+    } else if (r.status == 200) {
+        ok(d, "keys accepted; REST API reachable at %s", st->base_url);
+    } else {
+        cs_woo_error e;
+        cs_woo_parse_error(r.body.data ? r.body.data : "", r.body.len, r.status, &e);
+        if (r.status == 401 || r.status == 403)
+            bad(d, "create a key with Read/Write permission (WooCommerce → Settings → Advanced "
+                "→ REST API) and put it where consumer_key / consumer_secret point; with plain "
+                "HTTP use auth = \"oauth1\"", "keys refused (HTTP %ld %s): %s", r.status,
+                e.code, e.message);
+        else if (r.status == 404)
+            bad(d, "base_url must be the site root, with pretty permalinks on (the API lives at "
+                "/wp-json/wc/v3)", "REST API not found (HTTP 404 %s)", e.code);
+        else
+            bad(d, "see the message; the store's PHP error log may say more",
+                "store check failed: HTTP %ld %s: %s", r.status, e.code, e.message);
+    }
+    cs_http_resp_free(&r);
+    cs_http_destroy(h);
+    check_image(d, "woocommerce", st->id_str, st->media_base_url);
+}
+
+int ctl_doctor(ctl *c)
+{
+    doc d = {c, 0, NULL};
+    char errstr[1024];
+    cs_http_opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = c->cfg->worker_http_timeout_ms;
+    if (!(d.http = cs_http_new(&o, errstr, sizeof errstr))) {
+        fprintf(stderr, "catalogsyncctl: %s\n", errstr);
+        return CTL_FAIL;
+    }
+    check_redis(&d);
+    check_kafka(&d);
+    int metas = !c->sink || !strcmp(c->sink, "meta");
+    int woos = !c->sink || !strcmp(c->sink, "woocommerce");
+    if (metas && c->cfg->n_meta_catalogs &&
+        cs_config_resolve_sink_secrets(c->cfg, "meta", errstr, sizeof errstr) != 0) {
+        printf("%smeta%s\n", ctl_color(c, "bold"), ctl_color(c, "reset"));
+        bad(&d, "set the environment variable or file the token setting names", "%s", errstr);
+        metas = 0;
+    }
+    if (woos && c->cfg->n_woo_stores &&
+        cs_config_resolve_sink_secrets(c->cfg, "woocommerce", errstr, sizeof errstr) != 0) {
+        printf("%swoocommerce%s\n", ctl_color(c, "bold"), ctl_color(c, "reset"));
+        bad(&d, "set the environment variables or files the key settings name", "%s", errstr);
+        woos = 0;
+    }
+    for (size_t i = 0; metas && i < c->cfg->n_meta_catalogs; i++)
+        if (!c->conn || !strcmp(c->conn, c->cfg->meta_catalogs[i].id))
+            check_meta(&d, &c->cfg->meta_catalogs[i]);
+    for (size_t i = 0; woos && i < c->cfg->n_woo_stores; i++)
+        if (!c->conn || !strcmp(c->conn, c->cfg->woo_stores[i].id_str))
+            check_woo(&d, &c->cfg->woo_stores[i]);
+    cs_http_destroy(d.http);
+    printf("\n%d problem%s found\n", d.problems, d.problems == 1 ? "" : "s");
+    return d.problems ? CTL_PROBLEMS : CTL_OK;
+}

@@ -37,6 +37,26 @@ static const char LUA_BEGIN[] =
     "  end\n"
     "  return {'excluded', status, ''}\n"
     "end\n"
+    /* A retry of an older version is being pushed by another worker (its
+     * lease is live): pushing this version now could reach the channel
+     * before that older write does.  The version is recorded and queued
+     * behind the lease instead; the holder's settle makes it due at once. */
+    "local lease_end = tonumber(redis.call('ZSCORE', KEYS[5], ARGV[1]) or '0')\n"
+    "if lease_end > tonumber(ARGV[4]) and redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1 then\n"
+    "  redis.call('HSET', KEYS[1], 'version', v, 'status', 'retry_pending', 'attempts', 0,\n"
+    "    'next_attempt', lease_end, 'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7],\n"
+    "    'seen_at', ARGV[4])\n"
+    "  redis.call('HDEL', KEYS[1], 'handle', 'skip_reason')\n"
+    "  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
+    "  redis.call('ZADD', KEYS[2], lease_end, ARGV[1])\n"
+    "  redis.call('SADD', KEYS[4], ARGV[7])\n"
+    "  redis.call('ZADD', KEYS[9], 'NX', ARGV[4], ARGV[7])\n"
+    "  if status ~= 'retry_pending' then\n"
+    "    if status ~= '' then redis.call('HINCRBY', KEYS[7], status, -1) end\n"
+    "    redis.call('HINCRBY', KEYS[7], 'retry_pending', 1)\n"
+    "  end\n"
+    "  return {'deferred', status, ''}\n"
+    "end\n"
     "redis.call('HSET', KEYS[1], 'version', v, 'status', 'pending', 'attempts', 0,\n"
     "  'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7], 'seen_at', ARGV[4])\n"
     "redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
@@ -105,7 +125,14 @@ static const char LUA_SETTLE[] =
     "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m) end\n"
     "  return {'released', 0, tonumber(ARGV[12])}\n"
     "end\n"
-    "if v < cur then return {'superseded', 0, 0} end\n"
+    "if v < cur then\n"
+    /* A lease holder finishing an overtaken version: the newer version
+     * queued behind its lease (begin) is due now. */
+    "  if ARGV[3] ~= '' and kind ~= 'pending' and redis.call('ZSCORE', KEYS[2], m) then\n"
+    "    redis.call('ZADD', KEYS[2], now, m)\n"
+    "  end\n"
+    "  return {'superseded', 0, 0}\n"
+    "end\n"
     "if kind ~= 'pending' then\n"
     "  redis.call('HINCRBY', KEYS[11], kind, 1)\n"
     "  redis.call('PEXPIRE', KEYS[11], 90000000)\n"

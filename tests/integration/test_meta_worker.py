@@ -171,6 +171,28 @@ class MetaWorkerTest(unittest.TestCase):
         self.assertEqual(s.state("p1")["attempts"], "1")
         self.assertEqual(s.redis.cli("ZCARD", "catalogsync:{meta}:retry"), "1")
 
+    def test_newer_version_waits_for_a_retry_in_flight(self):
+        # Another worker holds a live lease on this product's retry (its push
+        # of an older version may still reach Meta): a newer version must not
+        # be pushed before that lease ends, or the older write could land last.
+        s = MetaStack(self)
+        s.worker()
+        s.publish([product(1)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        member = "main|default:p1"
+        lease_end = int(time.time() * 1000) + 2500
+        s.redis.cli("ZADD", "catalogsync:{meta}:inflight", str(lease_end), member)
+        s.redis.cli("HSET", "catalogsync:{meta}:lease", member, "999999")
+        s.publish([product(1, version=2)], "--type", "updated")
+        st = wait_until(lambda: s.state("p1").get("version") == "2" and s.state("p1"),
+                        what="version 2 recorded")
+        self.assertEqual((st["status"], st["next_attempt"]), ("retry_pending", str(lease_end)))
+        s.wait_status("p1", "synced")
+        v2 = [r for r in s.meta.requests("items_batch")
+              if r.get("json") and r["json"]["requests"][0]["data"]["title"] == "Product 1 v2"]
+        self.assertGreaterEqual(v2[0]["time"] * 1000, lease_end - 50)
+        self.assertEqual(s.items()["SKU-1"]["fields"]["title"], "Product 1 v2")
+
     def test_throttle_pauses_without_charging_attempts(self):
         s = MetaStack(self)
         s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 1,

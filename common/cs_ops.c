@@ -102,6 +102,40 @@ int cs_ops_conn_match(const cs_ops *o, size_t i, const char *sink, const char *c
     return (!sink || !sink[0] || !strcmp(sink, c->sink)) && (!conn || !conn[0] || !strcmp(conn, c->id));
 }
 
+const char *const CS_OPS_STATUSES[CS_OPS_N_STATUSES] = {"synced", "pending", "retry_pending",
+                                                       "failed", "skipped"};
+
+int cs_ops_status_index(const char *status)
+{
+    for (int i = 0; i < CS_OPS_N_STATUSES; i++)
+        if (!strcmp(status, CS_OPS_STATUSES[i]))
+            return i;
+    return 1;
+}
+
+int cs_ops_status_mask(const char *list, int *mask, char *bad, size_t bad_size)
+{
+    char buf[256];
+    *mask = 0;
+    if (!list || !list[0])
+        return 0;
+    snprintf(buf, sizeof buf, "%s", list);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const char *name = strcmp(t, "retry") == 0 ? "retry_pending" : t;
+        int found = 0;
+        for (int i = 0; i < CS_OPS_N_STATUSES; i++)
+            if (!strcmp(name, CS_OPS_STATUSES[i])) {
+                *mask |= 1 << i;
+                found = 1;
+            }
+        if (!found) {
+            snprintf(bad, bad_size, "%s", t);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 void cs_ops_product_key(const char *arg, char *out, size_t size)
 {
     if (strchr(arg, ':'))

@@ -56,6 +56,17 @@ const cs_ops_conn *cs_ops_conn_at(const cs_ops *o, size_t i);
 /* 1 when connection i passes the filters (NULL = any). */
 int cs_ops_conn_match(const cs_ops *o, size_t i, const char *sink, const char *conn);
 
+/* The statuses a product can have at a connection, in this order; a status
+ * mask has bit i for CS_OPS_STATUSES[i]. */
+#define CS_OPS_N_STATUSES 5
+extern const char *const CS_OPS_STATUSES[CS_OPS_N_STATUSES];
+/* Index of a status name (anything unknown reads as "pending": not synced). */
+int cs_ops_status_index(const char *status);
+/* A comma-separated list ("failed,retry_pending"; "retry" is accepted for
+ * retry_pending) as a mask; 0 for NULL or "", -1 with *bad set to the first
+ * unknown name. */
+int cs_ops_status_mask(const char *list, int *mask, char *bad, size_t bad_size);
+
 /* "<tenant>:<id>" for "ID" (tenant "default") or "TENANT:ID". */
 void cs_ops_product_key(const char *arg, char *out, size_t size);
 

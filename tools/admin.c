@@ -191,16 +191,8 @@ typedef struct list_run {
 static int list_row(void *opaque, const cs_ops_row *r)
 {
     list_run *l = opaque;
-    static const char *const names[] = {"synced", "pending", "retry_pending", "failed",
-                                        "skipped"};
-    if (l->states) {
-        int bit = 0;
-        for (int i = 0; i < 5; i++)
-            if (!strcmp(r->status, names[i]))
-                bit = 1 << i;
-        if (!(l->states & bit))
-            return 0;
-    }
+    if (l->states && !(l->states & (1 << cs_ops_status_index(r->status))))
+        return 0;
     if (l->q && l->q[0] && !strcasestr(r->product, l->q) && !strcasestr(r->sku, l->q) &&
         !strcasestr(r->name, l->q) && !strcasestr(r->error_message, l->q))
         return 0;
@@ -210,34 +202,13 @@ static int list_row(void *opaque, const cs_ops_row *r)
     return 0;
 }
 
-static int parse_states(const char *list, int *mask)
-{
-    static const char *const names[] = {"synced", "pending", "retry_pending", "failed",
-                                        "skipped"};
-    char buf[256];
-    *mask = 0;
-    if (!list || !list[0])
-        return 0;
-    snprintf(buf, sizeof buf, "%s", list);
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        int found = 0;
-        for (int i = 0; i < 5; i++)
-            if (!strcmp(t, names[i])) {
-                *mask |= 1 << i;
-                found = 1;
-            }
-        if (!found)
-            return -1;
-    }
-    return 0;
-}
-
 static void products(admin *a, const cs_httpd_req *req, cs_httpd_resp *resp)
 {
     list_run l = {json_array(), 0, cs_httpd_req_query(req, "q"), 0, 500};
     const char *lim = cs_httpd_req_query(req, "limit");
     int64_t x;
-    if (parse_states(cs_httpd_req_query(req, "status"), &l.states) != 0) {
+    char bad[64];
+    if (cs_ops_status_mask(cs_httpd_req_query(req, "status"), &l.states, bad, sizeof bad) != 0) {
         json_decref(l.rows);
         send_error(resp, 400, "status: a comma-separated list of synced, pending, "
                    "retry_pending, failed, skipped");

@@ -164,27 +164,16 @@ typedef struct status_run {
     ctl *c;
     int64_t now;
     long limit, shown;
-    int states;                 /* bit per STATUS_NAMES entry; 0 = all */
+    int states;                 /* bit per CS_OPS_STATUSES entry; 0 = all */
     long counts[5];
     int first;
 } status_run;
-
-static const char *const STATUS_NAMES[5] = {"synced", "pending", "retry_pending", "failed",
-                                            "skipped"};
-
-static int status_index(const char *s)
-{
-    for (int i = 0; i < 5; i++)
-        if (!strcmp(s, STATUS_NAMES[i]))
-            return i;
-    return 1;   /* anything else reads as not synced */
-}
 
 static int status_row(void *opaque, const cs_ops_row *r)
 {
     status_run *run = opaque;
     ctl *c = run->c;
-    int si = status_index(r->status);
+    int si = cs_ops_status_index(r->status);
     if (run->states && !(run->states & (1 << si)))
         return 0;
     run->counts[si]++;
@@ -223,34 +212,15 @@ static int status_row(void *opaque, const cs_ops_row *r)
     return 0;
 }
 
-static int parse_states(const char *list, int *mask)
-{
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", list);
-    *mask = 0;
-    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        int found = 0;
-        if (!strcmp(t, "retry"))
-            t = "retry_pending";
-        for (int i = 0; i < 5; i++)
-            if (!strcmp(t, STATUS_NAMES[i])) {
-                *mask |= 1 << i;
-                found = 1;
-            }
-        if (!found) {
-            fprintf(stderr, "catalogsyncctl: unknown state '%s' (synced, pending, retry_pending, "
-                    "failed, skipped)\n", t);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int cmd_status(ctl *c, const char *states, long limit)
 {
     status_run run = {c, cs_now_ms(), limit, 0, 0, {0}, 1};
-    if (states && parse_states(states, &run.states) != 0)
+    char bad[64];
+    if (cs_ops_status_mask(states, &run.states, bad, sizeof bad) != 0) {
+        fprintf(stderr, "catalogsyncctl: unknown state '%s' (synced, pending, retry_pending, "
+                "failed, skipped)\n", bad);
         return CTL_USAGE;
+    }
     if (c->json)
         printf("{\"products\":[\n");
     else {
@@ -278,7 +248,7 @@ static int cmd_status(ctl *c, const char *states, long limit)
     if (c->json) {
         printf("\n],\"totals\":{\"products\":%ld", total);
         for (int i = 0; i < 5; i++)
-            printf(",\"%s\":%ld", STATUS_NAMES[i], run.counts[i]);
+            printf(",\"%s\":%ld", CS_OPS_STATUSES[i], run.counts[i]);
         printf("}}\n");
         return CTL_OK;
     }

@@ -1,0 +1,3 @@
+export * from './events';
+export * from './catalogsync.publisher';
+export * from './catalogsync.module';

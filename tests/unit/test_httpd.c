@@ -232,7 +232,7 @@ static void test_port_in_use(void **state)
     cs_httpd *again = cs_httpd_start(&o, echo, &st, err, sizeof err);
     if (!again)
         fail_msg("restart on %s: %s", listen, err);
-    assert_int_equal(cs_httpd_port(again), atoi(strchr(listen, ':') + 1));
+    assert_int_equal(cs_httpd_port(again), (int)strtol(strchr(listen, ':') + 1, NULL, 10));
     cs_httpd_stop(again);
 }
 

@@ -1,7 +1,9 @@
 /*
- * cs_ops: the operator's view of Redis (see cs_ops.h, docs/REDIS.md).
+ * cs_ops: the operator's view of Redis (see cs_ops.h, docs/REDIS.md): reads.
+ * Changes (reset, pause, exclude, ...) are in cs_ops_change.c.
  */
 #include "cs_ops.h"
+#include "cs_ops_priv.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -11,19 +13,11 @@
 #include <string.h>
 
 #define SCAN_COUNT "1000"
-#define HISTORY_MAX 10
 
-struct cs_ops {
-    const cs_config *cfg;
-    cs_redis *r;
-    cs_sync *sync[2];           /* meta, woocommerce */
-    cs_ops_conn *conns;
-    size_t n_conns;
-};
 
 static const char *const SINKS[2] = {"meta", "woocommerce"};
 
-static cs_sync *sync_of(cs_ops *o, const char *sink)
+cs_sync *cs_ops_sync_of(cs_ops *o, const char *sink)
 {
     return o->sync[strcmp(sink, "meta") == 0 ? 0 : 1];
 }
@@ -146,16 +140,14 @@ void cs_ops_product_key(const char *arg, char *out, size_t size)
 
 /* ---- small helpers ---- */
 
-static void key(cs_ops *o, const char *sink, cs_buf *out, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void key(cs_ops *o, const char *sink, cs_buf *out, const char *fmt, ...)
+void cs_ops_key(cs_ops *o, const char *sink, cs_buf *out, const char *fmt, ...)
 {
     char what[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    cs_sync_key(sync_of(o, sink), out, what);
+    cs_sync_key(cs_ops_sync_of(o, sink), out, what);
 }
 
 static int64_t i64_of(const redisReply *r)
@@ -181,7 +173,7 @@ static void str_of(char *dst, size_t n, const redisReply *r)
         dst[0] = '\0';
 }
 
-static redisReply *cmd(cs_ops *o, int argc, const char **argv)
+redisReply *cs_ops_cmd(cs_ops *o, int argc, const char **argv)
 {
     redisReply *r = cs_redis_cmd(o->r, argc, argv, NULL);
     if (r && r->type == REDIS_REPLY_ERROR) {
@@ -274,7 +266,7 @@ static long rows_for(cs_ops *o, const cs_ops_conn *c, redisReply *const *members
     argv[0] = "HMGET";
     memcpy(argv + 2, ROW_FIELDS, sizeof ROW_FIELDS);
     for (size_t i = 0; i < n; i++) {
-        key(o, c->sink, &k, "state:%s:%.*s", c->id, (int)members[i]->len, members[i]->str);
+        cs_ops_key(o, c->sink, &k, "state:%s:%.*s", c->id, (int)members[i]->len, members[i]->str);
         argv[1] = k.data;
         if (cs_redis_pipe_add(o->r, (int)(2 + N_ROW_FIELDS), argv, NULL) != 0) {
             rows = -1;
@@ -318,11 +310,11 @@ long cs_ops_scan(cs_ops *o, const char *sink, const char *conn, cs_ops_row_cb *c
         if (!cs_ops_conn_match(o, i, sink, conn))
             continue;
         const cs_ops_conn *c = &o->conns[i];
-        key(o, c->sink, &k, "index:%s", c->id);
+        cs_ops_key(o, c->sink, &k, "index:%s", c->id);
         char cursor[32] = "0";
         do {
             const char *argv[] = {"SSCAN", k.data, cursor, "COUNT", SCAN_COUNT};
-            redisReply *r = cmd(o, 5, argv);
+            redisReply *r = cs_ops_cmd(o, 5, argv);
             if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
                 if (r)
                     freeReplyObject(r);
@@ -362,20 +354,20 @@ json_t *cs_ops_show(cs_ops *o, const char *pkey)
         const cs_ops_conn *c = &o->conns[i];
         const char *argv[3];
         int woo = !strcmp(c->sink, "woocommerce");
-        key(o, c->sink, &k, "state:%s:%s", c->id, pkey);
+        cs_ops_key(o, c->sink, &k, "state:%s:%s", c->id, pkey);
         argv[0] = "HGETALL";
         argv[1] = k.data;
         cs_redis_pipe_add(o->r, 2, argv, NULL);
-        key(o, c->sink, &k, "history:%s:%s", c->id, pkey);
+        cs_ops_key(o, c->sink, &k, "history:%s:%s", c->id, pkey);
         const char *lr[] = {"LRANGE", k.data, "0", "9"};
         cs_redis_pipe_add(o->r, 4, lr, NULL);
-        key(o, c->sink, &k, "exclude:%s", c->id);
+        cs_ops_key(o, c->sink, &k, "exclude:%s", c->id);
         const char *sm[] = {"SISMEMBER", k.data, pkey};
         cs_redis_pipe_add(o->r, 3, sm, NULL);
-        key(o, c->sink, &k, woo ? "link:%s:%s" : "none:%s:%s", c->id, pkey);
+        cs_ops_key(o, c->sink, &k, woo ? "link:%s:%s" : "none:%s:%s", c->id, pkey);
         argv[1] = k.data;
         cs_redis_pipe_add(o->r, 2, argv, NULL);
-        key(o, c->sink, &k, "pause:%s", c->id);
+        cs_ops_key(o, c->sink, &k, "pause:%s", c->id);
         argv[1] = k.data;
         cs_redis_pipe_add(o->r, 2, argv, NULL);
     }
@@ -445,8 +437,8 @@ json_t *cs_ops_queue(cs_ops *o, const char *sink, int due_only, size_t limit)
             continue;
         cs_buf ik;
         cs_buf_init(&ik, 512);
-        key(o, SINKS[s], &k, "retry");
-        key(o, SINKS[s], &ik, "inflight");
+        cs_ops_key(o, SINKS[s], &k, "retry");
+        cs_ops_key(o, SINKS[s], &ik, "inflight");
         const char *a[] = {"ZRANGEBYSCORE", k.data, "-inf", due_only ? now : "+inf",
                            "WITHSCORES", "LIMIT", "0", lim};
         const char *b[] = {"ZCARD", k.data};
@@ -490,9 +482,9 @@ json_t *cs_ops_queue(cs_ops *o, const char *sink, int due_only, size_t limit)
         const cs_ops_conn *c = &o->conns[i];
         if (sink && sink[0] && strcmp(sink, c->sink) != 0)
             continue;
-        key(o, c->sink, &k, "pause:%s", c->id);
+        cs_ops_key(o, c->sink, &k, "pause:%s", c->id);
         const char *a[] = {"HGETALL", k.data};
-        redisReply *r = cmd(o, 2, a);
+        redisReply *r = cs_ops_cmd(o, 2, a);
         if (!r) {
             cs_buf_free(&k);
             goto fail;
@@ -518,7 +510,6 @@ fail:
 
 /* ---- stats ---- */
 
-static const char *const STATUSES[] = {"synced", "pending", "retry_pending", "failed", "skipped"};
 static const char *const OUTCOMES[] = {"synced", "retry", "failed", "paused", "skipped", "deleted"};
 #define N_OUTCOMES (sizeof OUTCOMES / sizeof OUTCOMES[0])
 #define DAY_BUCKETS (24 * 3600 * 1000 / CS_SYNC_TALLY_MS)
@@ -536,24 +527,24 @@ static json_t *conn_stats(cs_ops *o, const cs_ops_conn *c, int64_t now)
         return NULL;
     snprintf(nows, sizeof nows, "%lld", (long long)now);
     cs_buf_init(&k, 512);
-    key(o, c->sink, &k, "counts:%s", c->id);
+    cs_ops_key(o, c->sink, &k, "counts:%s", c->id);
     const char *a0[] = {"HGETALL", k.data};
     cs_redis_pipe_add(o->r, 2, a0, NULL);
-    key(o, c->sink, &k, "stats:%s", c->id);
+    cs_ops_key(o, c->sink, &k, "stats:%s", c->id);
     cs_redis_pipe_add(o->r, 2, a0, NULL);
-    key(o, c->sink, &k, "waiting:%s", c->id);
+    cs_ops_key(o, c->sink, &k, "waiting:%s", c->id);
     const char *a2[] = {"ZRANGE", k.data, "0", "0", "WITHSCORES"};
     cs_redis_pipe_add(o->r, 5, a2, NULL);
-    key(o, c->sink, &k, "pause:%s", c->id);
+    cs_ops_key(o, c->sink, &k, "pause:%s", c->id);
     cs_redis_pipe_add(o->r, 2, a0, NULL);
-    key(o, c->sink, &k, "exclude:%s", c->id);
+    cs_ops_key(o, c->sink, &k, "exclude:%s", c->id);
     const char *a4[] = {"SCARD", k.data};
     cs_redis_pipe_add(o->r, 2, a4, NULL);
-    key(o, c->sink, &k, "not_linked:%s", c->id);
+    cs_ops_key(o, c->sink, &k, "not_linked:%s", c->id);
     cs_redis_pipe_add(o->r, 2, a4, NULL);
     int64_t bucket = now / CS_SYNC_TALLY_MS;
     for (size_t b = 0; b < DAY_BUCKETS; b++) {
-        key(o, c->sink, &k, "tally:%s:%lld", c->id, (long long)(bucket - (int64_t)b));
+        cs_ops_key(o, c->sink, &k, "tally:%s:%lld", c->id, (long long)(bucket - (int64_t)b));
         const char *a[] = {"HGETALL", k.data};
         cs_redis_pipe_add(o->r, 2, a, NULL);
     }
@@ -565,14 +556,14 @@ static json_t *conn_stats(cs_ops *o, const cs_ops_conn *c, int64_t now)
     json_t *counts = json_object(), *hour = json_object(), *day = json_object();
     json_t *have = hash_json(reps[0]);
     json_int_t total = 0;
-    for (size_t i = 0; i < sizeof STATUSES / sizeof STATUSES[0]; i++) {
-        const char *v = json_string_value(json_object_get(have, STATUSES[i]));
+    for (size_t i = 0; i < CS_OPS_N_STATUSES; i++) {
+        const char *v = json_string_value(json_object_get(have, CS_OPS_STATUSES[i]));
         int64_t x = 0;
         if (v && cs_parse_i64(v, INT64_MIN, INT64_MAX, &x) != 0)
             x = 0;
         if (x < 0)
             x = 0;
-        json_object_set_new(counts, STATUSES[i], json_integer(x));
+        json_object_set_new(counts, CS_OPS_STATUSES[i], json_integer(x));
         total += x;
     }
     json_decref(have);
@@ -708,7 +699,7 @@ json_t *cs_ops_sync_status(cs_ops *o, const char *sink, const char *conn,
         cs_buf k;
         cs_buf_init(&k, 512);
         for (size_t i = 0; i < n; i++) {
-            key(o, c->sink, &k, "link:%s:%s", c->id, pkeys[i]);
+            cs_ops_key(o, c->sink, &k, "link:%s:%s", c->id, pkeys[i]);
             const char *a[] = {"HMGET", k.data, "remote_id", "last_exported_at", "last_synced_at"};
             cs_redis_pipe_add(o->r, 5, a, NULL);
         }
@@ -749,177 +740,4 @@ json_t *cs_ops_sync_status(cs_ops *o, const char *sink, const char *conn,
                                                   "status", "not_synced"));
     }
     return json_pack("{s:s, s:s, s:o}", "sink", c->sink, "connection", c->id, "products", list);
-}
-
-/* ---- changes ---- */
-
-static int reset_conn(cs_ops *o, const cs_ops_conn *c, const char *const *pkeys, size_t n,
-                      cs_ops_reset_counts *counts)
-{
-    cs_reset_result *res = calloc(n ? n : 1, sizeof *res);
-    if (!res)
-        return -1;
-    int rc = cs_sync_reset_many(sync_of(o, c->sink), c->id, pkeys, n, 0, res);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        switch (res[i]) {
-        case CS_RESET_QUEUED: counts->queued++; break;
-        case CS_RESET_EXCLUDED: counts->excluded++; break;
-        case CS_RESET_NO_SNAPSHOT: counts->no_snapshot++; break;
-        default: counts->unknown++; break;
-        }
-    }
-    free(res);
-    return rc;
-}
-
-typedef struct failed_list {
-    char **keys;
-    size_t n, cap;
-} failed_list;
-
-static int collect_failed(void *opaque, const cs_ops_row *row)
-{
-    failed_list *f = opaque;
-    if (strcmp(row->status, "failed") != 0)
-        return 0;
-    if (f->n == f->cap) {
-        size_t cap = f->cap ? f->cap * 2 : 256;
-        char **p = realloc(f->keys, cap * sizeof *p);
-        if (!p)
-            return 1;
-        f->keys = p;
-        f->cap = cap;
-    }
-    if (!(f->keys[f->n] = strdup(row->product)))
-        return 1;
-    f->n++;
-    return 0;
-}
-
-int cs_ops_reset(cs_ops *o, const char *sink, const char *conn, const char *const *pkeys,
-                 size_t n, int failed_only, cs_ops_reset_counts *counts)
-{
-    memset(counts, 0, sizeof *counts);
-    if (cs_redis_ready(o->r) != 0)
-        return -1;
-    for (size_t i = 0; i < o->n_conns; i++) {
-        if (!cs_ops_conn_match(o, i, sink, conn))
-            continue;
-        const cs_ops_conn *c = &o->conns[i];
-        if (n > 0) {
-            /* Named products: reset wherever they have state. */
-            cs_ops_reset_counts here = {0};
-            if (reset_conn(o, c, pkeys, n, &here) != 0)
-                return -1;
-            counts->queued += here.queued;
-            counts->excluded += here.excluded;
-            counts->no_snapshot += here.no_snapshot;
-            continue;
-        }
-        if (!failed_only)
-            continue;
-        failed_list f = {0};
-        long got = cs_ops_scan(o, c->sink, c->id, collect_failed, &f);
-        int rc = got < 0 ? -1 : 0;
-        for (size_t a = 0; rc == 0 && a < f.n; a += 1000) {
-            size_t m = f.n - a < 1000 ? f.n - a : 1000;
-            rc = reset_conn(o, c, (const char *const *)f.keys + a, m, counts);
-        }
-        for (size_t a = 0; a < f.n; a++)
-            free(f.keys[a]);
-        free(f.keys);
-        if (rc != 0)
-            return -1;
-    }
-    if (n > 0) {
-        /* A product is "unknown" only when no connection knows it. */
-        counts->unknown = counts->queued + counts->excluded + counts->no_snapshot ? 0 : (long)n;
-    }
-    return 0;
-}
-
-int cs_ops_pause(cs_ops *o, const char *sink, const char *conn, const char *reason)
-{
-    int changed = 0;
-    int64_t until = cs_now_ms() + CS_SYNC_OPERATOR_PAUSE_MS;
-    if (cs_redis_ready(o->r) != 0)
-        return -1;
-    for (size_t i = 0; i < o->n_conns; i++) {
-        if (!cs_ops_conn_match(o, i, sink, conn))
-            continue;
-        const cs_ops_conn *c = &o->conns[i];
-        if (cs_sync_pause_set(sync_of(o, c->sink), c->id, until, "operator",
-                              reason && reason[0] ? reason : "paused by an operator") != 0)
-            return -1;
-        changed++;
-    }
-    return changed;
-}
-
-int cs_ops_resume(cs_ops *o, const char *sink, const char *conn, long *requeued)
-{
-    int changed = 0;
-    *requeued = 0;
-    if (cs_redis_ready(o->r) != 0)
-        return -1;
-    for (size_t i = 0; i < o->n_conns; i++) {
-        if (!cs_ops_conn_match(o, i, sink, conn))
-            continue;
-        const cs_ops_conn *c = &o->conns[i];
-        long r = cs_sync_resume(sync_of(o, c->sink), c->id);
-        if (r == -2)
-            return -1;
-        if (r >= 0) {
-            changed++;
-            *requeued += r;
-        }
-    }
-    return changed;
-}
-
-int cs_ops_exclude(cs_ops *o, const char *sink, const char *conn, const char *pkey)
-{
-    int changed = 0;
-    if (cs_redis_ready(o->r) != 0)
-        return -1;
-    for (size_t i = 0; i < o->n_conns; i++) {
-        if (!cs_ops_conn_match(o, i, sink, conn))
-            continue;
-        int r = cs_sync_exclude(sync_of(o, o->conns[i].sink), o->conns[i].id, pkey);
-        if (r < 0)
-            return -1;
-        changed += r;
-    }
-    return changed;
-}
-
-int cs_ops_include(cs_ops *o, const char *sink, const char *conn, const char *pkey,
-                   long *requeued)
-{
-    int changed = 0;
-    *requeued = 0;
-    if (cs_redis_ready(o->r) != 0)
-        return -1;
-    for (size_t i = 0; i < o->n_conns; i++) {
-        if (!cs_ops_conn_match(o, i, sink, conn))
-            continue;
-        cs_buf k;
-        cs_buf_init(&k, 512);
-        key(o, o->conns[i].sink, &k, "exclude:%s", o->conns[i].id);
-        const char *a[] = {"SISMEMBER", k.data, pkey};
-        redisReply *r = cmd(o, 3, a);
-        cs_buf_free(&k);
-        if (!r)
-            return -1;
-        int was = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-        freeReplyObject(r);
-        cs_reset_result res;
-        const char *one[] = {pkey};
-        if (cs_sync_reset_many(sync_of(o, o->conns[i].sink), o->conns[i].id, one, 1, 1, &res) != 0)
-            return -1;
-        changed += was;
-        if (res == CS_RESET_QUEUED)
-            (*requeued)++;
-    }
-    return changed;
 }

@@ -94,88 +94,98 @@ int cs_ops_reset(cs_ops *o, const char *sink, const char *conn, const char *cons
     return 0;
 }
 
-int cs_ops_pause(cs_ops *o, const char *sink, const char *conn, const char *reason)
+/* Calls fn for every connection matching the filters.  fn returns how many
+ * it changed there (>= 0) or -1 on Redis failure, and may add to *extra.
+ * Returns the connections changed, or -1. */
+typedef long (conn_fn)(cs_ops *o, const cs_ops_conn *c, const void *arg, long *extra);
+
+static int each_conn(cs_ops *o, const char *sink, const char *conn, conn_fn *fn,
+                     const void *arg, long *extra)
 {
     int changed = 0;
-    int64_t until = cs_now_ms() + CS_SYNC_OPERATOR_PAUSE_MS;
+    long unused = 0;
+    if (!extra)
+        extra = &unused;
+    *extra = 0;
     if (cs_redis_ready(o->r) != 0)
         return -1;
     for (size_t i = 0; i < o->n_conns; i++) {
         if (!cs_ops_conn_match(o, i, sink, conn))
             continue;
-        const cs_ops_conn *c = &o->conns[i];
-        if (cs_sync_pause_set(cs_ops_sync_of(o, c->sink), c->id, until, "operator",
-                              reason && reason[0] ? reason : "paused by an operator") != 0)
+        long r = fn(o, &o->conns[i], arg, extra);
+        if (r < 0)
             return -1;
-        changed++;
+        changed += (int)r;
     }
     return changed;
+}
+
+static long pause_one(cs_ops *o, const cs_ops_conn *c, const void *reason, long *extra)
+{
+    (void)extra;
+    return cs_sync_pause_set(cs_ops_sync_of(o, c->sink), c->id,
+                             cs_now_ms() + CS_SYNC_OPERATOR_PAUSE_MS, "operator", reason) == 0
+           ? 1 : -1;
+}
+
+int cs_ops_pause(cs_ops *o, const char *sink, const char *conn, const char *reason)
+{
+    return each_conn(o, sink, conn, pause_one,
+                     reason && reason[0] ? reason : "paused by an operator", NULL);
+}
+
+static long resume_one(cs_ops *o, const cs_ops_conn *c, const void *arg, long *requeued)
+{
+    (void)arg;
+    long r = cs_sync_resume(cs_ops_sync_of(o, c->sink), c->id);
+    if (r == -2)
+        return -1;
+    if (r < 0)
+        return 0;       /* was not paused */
+    *requeued += r;
+    return 1;
 }
 
 int cs_ops_resume(cs_ops *o, const char *sink, const char *conn, long *requeued)
 {
-    int changed = 0;
-    *requeued = 0;
-    if (cs_redis_ready(o->r) != 0)
-        return -1;
-    for (size_t i = 0; i < o->n_conns; i++) {
-        if (!cs_ops_conn_match(o, i, sink, conn))
-            continue;
-        const cs_ops_conn *c = &o->conns[i];
-        long r = cs_sync_resume(cs_ops_sync_of(o, c->sink), c->id);
-        if (r == -2)
-            return -1;
-        if (r >= 0) {
-            changed++;
-            *requeued += r;
-        }
-    }
-    return changed;
+    return each_conn(o, sink, conn, resume_one, NULL, requeued);
+}
+
+static long exclude_one(cs_ops *o, const cs_ops_conn *c, const void *pkey, long *extra)
+{
+    (void)extra;
+    return cs_sync_exclude(cs_ops_sync_of(o, c->sink), c->id, pkey);
 }
 
 int cs_ops_exclude(cs_ops *o, const char *sink, const char *conn, const char *pkey)
 {
-    int changed = 0;
-    if (cs_redis_ready(o->r) != 0)
+    return each_conn(o, sink, conn, exclude_one, pkey, NULL);
+}
+
+static long include_one(cs_ops *o, const cs_ops_conn *c, const void *arg, long *requeued)
+{
+    const char *pkey = arg;
+    cs_buf k;
+    cs_buf_init(&k, 512);
+    cs_ops_key(o, c->sink, &k, "exclude:%s", c->id);
+    const char *a[] = {"SISMEMBER", k.data, pkey};
+    redisReply *r = cs_ops_cmd(o, 3, a);
+    cs_buf_free(&k);
+    if (!r)
         return -1;
-    for (size_t i = 0; i < o->n_conns; i++) {
-        if (!cs_ops_conn_match(o, i, sink, conn))
-            continue;
-        int r = cs_sync_exclude(cs_ops_sync_of(o, o->conns[i].sink), o->conns[i].id, pkey);
-        if (r < 0)
-            return -1;
-        changed += r;
-    }
-    return changed;
+    int was = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    cs_reset_result res;
+    const char *one[] = {pkey};
+    if (cs_sync_reset_many(cs_ops_sync_of(o, c->sink), c->id, one, 1, 1, &res) != 0)
+        return -1;
+    if (res == CS_RESET_QUEUED)
+        (*requeued)++;
+    return was;
 }
 
 int cs_ops_include(cs_ops *o, const char *sink, const char *conn, const char *pkey,
                    long *requeued)
 {
-    int changed = 0;
-    *requeued = 0;
-    if (cs_redis_ready(o->r) != 0)
-        return -1;
-    for (size_t i = 0; i < o->n_conns; i++) {
-        if (!cs_ops_conn_match(o, i, sink, conn))
-            continue;
-        cs_buf k;
-        cs_buf_init(&k, 512);
-        cs_ops_key(o, o->conns[i].sink, &k, "exclude:%s", o->conns[i].id);
-        const char *a[] = {"SISMEMBER", k.data, pkey};
-        redisReply *r = cs_ops_cmd(o, 3, a);
-        cs_buf_free(&k);
-        if (!r)
-            return -1;
-        int was = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-        freeReplyObject(r);
-        cs_reset_result res;
-        const char *one[] = {pkey};
-        if (cs_sync_reset_many(cs_ops_sync_of(o, o->conns[i].sink), o->conns[i].id, one, 1, 1, &res) != 0)
-            return -1;
-        changed += was;
-        if (res == CS_RESET_QUEUED)
-            (*requeued)++;
-    }
-    return changed;
+    return each_conn(o, sink, conn, include_one, pkey, requeued);
 }

@@ -138,3 +138,27 @@ clean:
 
 # Fuzzing (libFuzzer, clang): make fuzz [FUZZ_SECONDS=600]
 -include tests/fuzz/fuzz.mk
+
+# Benchmarks (docs/PERFORMANCE.md): a fast fake channel and a claim-rate tool,
+# driven by tests/bench/bench.py.  `make bench` is the full run (200,000
+# events over 20,000 products per sink, several minutes); `make bench-quick`
+# the same phases, much smaller (under a minute).  Extra driver flags:
+# BENCH_ARGS="--events 100000 --workers 2".  Benchmarks only: nothing in
+# `make test` runs them or asserts on speed.
+BENCH_TOOLS := $(BUILD)/bin/cs-bench-fake $(BUILD)/bin/cs-bench-claim
+BENCH_ARGS ?=
+.PHONY: bench bench-quick
+
+$(BUILD)/bin/cs-bench-fake: $(BUILD)/obj/tests/bench/fastfake.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cs-bench-claim: $(BUILD)/obj/tests/bench/claimbench.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: all $(TEST_TOOLS) $(BENCH_TOOLS)
+	BUILD=$(BUILD) /usr/bin/python3 tests/bench/bench.py $(BENCH_ARGS)
+
+bench-quick: all $(TEST_TOOLS) $(BENCH_TOOLS)
+	BUILD=$(BUILD) /usr/bin/python3 tests/bench/bench.py --quick $(BENCH_ARGS)

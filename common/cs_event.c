@@ -48,6 +48,23 @@ static void *arena_alloc(cs_event_arena **head, size_t n)
     return p;
 }
 
+/* The first block, sized for an event of len bytes: decoded strings take no
+ * more room than their JSON text, so a typical event fits one block of
+ * about its own size instead of a fixed 4000 bytes. */
+static void arena_reserve(cs_event_arena **head, size_t len)
+{
+    size_t sz = ((len + 512) + 7) & ~(size_t)7;
+    if (*head || sz >= 4000)
+        return;         /* arena_alloc's own blocks are the same size */
+    cs_event_arena *b = malloc(sizeof *b + sz);
+    if (!b)
+        return;         /* arena_alloc reports the shortage */
+    b->used = 0;
+    b->size = sz;
+    b->next = NULL;
+    *head = b;
+}
+
 static void arena_free(cs_event_arena *a)
 {
     while (a) {
@@ -78,6 +95,42 @@ static int fail(pctx *c, const char *field, const char *fmt, ...)
     va_end(ap);
     snprintf(c->err, c->err_size, "%s: %s", field, msg);
     return -1;
+}
+
+/* "<base>[<i>]<suffix>" ([<i>] left out when i is NO_INDEX), cut to size
+ * like snprintf.  Built for fields of every event, not only on errors, so
+ * it stays clear of printf. */
+#define NO_INDEX ((size_t)-1)
+
+static size_t path_put(char *out, size_t size, size_t k, const char *s, size_t n)
+{
+    if (k + 1 >= size)
+        return k;
+    if (n > size - 1 - k)
+        n = size - 1 - k;
+    memcpy(out + k, s, n);
+    return k + n;
+}
+
+static const char *field_path(char *out, size_t size, const char *base, size_t i,
+                              const char *suffix)
+{
+    size_t k = path_put(out, size, 0, base, strlen(base));
+    if (i != NO_INDEX) {
+        char num[24];
+        size_t n = sizeof num;
+        num[--n] = ']';
+        do {
+            num[--n] = (char)('0' + i % 10);
+            i /= 10;
+        } while (i);
+        num[--n] = '[';
+        k = path_put(out, size, k, num + n, sizeof num - n);
+    }
+    if (suffix)
+        k = path_put(out, size, k, suffix, strlen(suffix));
+    out[k] = '\0';
+    return out;
 }
 
 static const char *jtype(const json_t *v)
@@ -155,7 +208,7 @@ static int get_str_array(pctx *c, json_t *obj, const char *key,
     }
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
-        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        field_path(sub, sizeof sub, path, i, NULL);
         if (!json_is_string(e))
             return fail(c, sub, "must be a string, got %s", jtype(e));
         if (json_string_length(e) == 0)
@@ -180,7 +233,7 @@ static int get_money(pctx *c, json_t *obj, const char *key, const char *path,
         return fail(c, path, "must be an object {\"amount\":\"12.34\",\"currency\":\"USD\"}, got %s",
                     jtype(v));
     json_t *a = json_object_get(v, "amount");
-    snprintf(sub, sizeof sub, "%s.amount", path);
+    field_path(sub, sizeof sub, path, NO_INDEX, ".amount");
     if (!a)
         return fail(c, sub, "is missing");
     if (!json_is_string(a))
@@ -189,7 +242,7 @@ static int get_money(pctx *c, json_t *obj, const char *key, const char *path,
     if (cs_decimal_check(json_string_value(a), why, sizeof why) != 0)
         return fail(c, sub, "%s", why);
     json_t *cur = json_object_get(v, "currency");
-    snprintf(sub, sizeof sub, "%s.currency", path);
+    field_path(sub, sizeof sub, path, NO_INDEX, ".currency");
     if (!cur)
         return fail(c, sub, "is missing");
     if (!json_is_string(cur))
@@ -238,13 +291,13 @@ static int parse_attributes(pctx *c, json_t *p, cs_product *pr)
     }
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
-        snprintf(sub, sizeof sub, "product.attributes[%zu]", i);
+        field_path(sub, sizeof sub, "product.attributes", i, NULL);
         if (!json_is_object(e))
             return fail(c, sub, "must be an object, got %s", jtype(e));
-        snprintf(sub, sizeof sub, "product.attributes[%zu].name", i);
+        field_path(sub, sizeof sub, "product.attributes", i, ".name");
         if (get_str(c, e, "name", sub, REQ, 255, &pr->attributes[i].name) != 0)
             return -1;
-        snprintf(sub, sizeof sub, "product.attributes[%zu].value", i);
+        field_path(sub, sizeof sub, "product.attributes", i, ".value");
         if (get_str(c, e, "value", sub, OPT, 0, &pr->attributes[i].value) != 0)
             return -1;
     }
@@ -325,7 +378,7 @@ static int parse_export(pctx *c, json_t *root)
     }
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(conns, i);
-        snprintf(sub, sizeof sub, "export.connections[%zu]", i);
+        field_path(sub, sizeof sub, "export.connections", i, NULL);
         if (!json_is_integer(e))
             return fail(c, sub, "must be an integer, got %s", jtype(e));
         if (json_integer_value(e) < 1)
@@ -446,7 +499,8 @@ static cs_event_err load_json(const char *buf, size_t len, json_t **root,
     return CS_EVENT_OK;
 }
 
-static cs_event_err finish(json_t *root, cs_event **out, char *errstr, size_t errstr_size)
+static cs_event_err finish(json_t *root, size_t len, cs_event **out, char *errstr,
+                           size_t errstr_size)
 {
     cs_event *ev = calloc(1, sizeof *ev);
     if (!ev) {
@@ -454,6 +508,7 @@ static cs_event_err finish(json_t *root, cs_event **out, char *errstr, size_t er
         snprintf(errstr, errstr_size, "event: out of memory");
         return CS_EVENT_ENOMEM;
     }
+    arena_reserve(&ev->arena, len);
     pctx c = {ev, errstr, errstr_size, 0};
     int rc = validate_root(&c, root);
     json_decref(root);
@@ -549,7 +604,8 @@ cs_event_err cs_event_parse_input(const char *buf, size_t len, const cs_event_li
         }
         root = ev;
     }
-    return finish(root, out, errstr, errstr_size);
+    /* A wrapped snapshot gains the envelope: room for it in the first block. */
+    return finish(root, len + (tpl ? 512 : 0), out, errstr, errstr_size);
 }
 
 /* ---- serialization: a streaming writer, no DOM ---- */

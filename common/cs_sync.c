@@ -515,10 +515,12 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
     snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
     if (cs_redis_ready(s->r) != 0)
         goto out;
+    const char *filled = NULL;     /* the connection k's sink-wide keys are for */
     for (size_t i = 0; i < n; i++) {
         cs_sync_job *j = jobs[i];
         const cs_product *p = &j->ev->product;
-        keys_fill(s, &k, j->conn_id);
+        if (!filled || strcmp(filled, j->conn_id) != 0)
+            keys_fill(s, &k, filled = j->conn_id);
         cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, p->id);
         cs_buf_reset(&snap);
         cs_event_serialize(j->ev, &snap);
@@ -674,6 +676,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
     snprintf(jit, sizeof jit, "%d", s->cfg->retry_jitter_pct);
     if (cs_redis_ready(s->r) != 0)
         goto out;
+    const char *filled = NULL;     /* the connection k's sink-wide keys are for */
     for (size_t i = 0; i < n; i++) {
         cs_sync_job *j = jobs[i];
         cs_outcome *o = &j->out;
@@ -682,7 +685,8 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
             continue;
         if (getrandom(&rv, sizeof rv, 0) != (ssize_t)sizeof rv)
             rv = (unsigned short)(i * 7919u);
-        keys_fill(s, &k, j->conn_id);
+        if (!filled || strcmp(filled, j->conn_id) != 0)
+            keys_fill(s, &k, filled = j->conn_id);
         cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, j->ev->product.id);
         cs_buf_reset(&k.history);
         cs_buf_appendf(&k.history, "%shistory:%s:%s:%s", s->prefix, j->conn_id, j->ev->tenant,

@@ -279,7 +279,18 @@ int woo_save_links(push *p)
         snprintf(errmsg, sizeof errmsg, "%s", k == CS_OUT_SYNCED ? "" : j->out.err_message);
         cs_log_redact(errmsg, sizeof errmsg);
         a[13] = errmsg;
-        cs_redis_pipe_add(rd, (int)(sizeof a / sizeof a[0]), a, NULL);
+        /* A remote id this push does not know (its SKU lookup failed, say)
+         * must not erase the one another worker stored meanwhile (this
+         * worker's retry lease ran out during a slow flush and another one
+         * pushed the product); a product gone from the store (reset_remote)
+         * is forgotten on purpose. */
+        int keep_id = w->remote_id <= 0 && !w->reset_remote;
+        if (keep_id) {
+            a[2] = a[0];
+            a[3] = a[1];
+        }
+        cs_redis_pipe_add(rd, (int)(sizeof a / sizeof a[0]) - (keep_id ? 2 : 0),
+                          keep_id ? a + 2 : a, NULL);
         queued++;
         if (k == CS_OUT_SYNCED && exp) {
             cs_sync_key(p->ctx->sync, &key, what);

@@ -25,6 +25,8 @@ struct cs_worker {
     worker_obs *obs;
 
     cs_sync_job **jobs;
+    cs_sync_job **spare;        /* jobs of earlier batches, reused: a job is a few KB */
+    size_t n_spare;
     int64_t *ts;                /* per job: Kafka timestamp (ms) of its oldest event, 0 = none */
     size_t n_jobs, cap_jobs;
     size_t *slots;              /* coalescing index: job index + 1, 0 = empty */
@@ -77,11 +79,28 @@ static size_t *index_slot(cs_worker *w, const char *member)
     return &w->slots[h];
 }
 
+/* A job from the spares, else a new one (cs_sync_job_init clears it). */
+static cs_sync_job *job_get(cs_worker *w)
+{
+    return w->n_spare ? w->spare[--w->n_spare] : malloc(sizeof(cs_sync_job));
+}
+
+/* Frees what the job holds and keeps it for the next batch (at most
+ * batch_max spares). */
+static void job_put(cs_worker *w, cs_sync_job *j)
+{
+    cs_sync_job_free(j);
+    if (w->spare && w->n_spare < (size_t)w->cfg->worker_batch_max)
+        w->spare[w->n_spare++] = j;
+    else
+        free(j);
+}
+
 /* Adds a job (taking the event) unless a newer version of it is in the batch.
  * ts: the event's Kafka timestamp in ms (0 for a claimed retry). */
 static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, int64_t ts)
 {
-    cs_sync_job *j = calloc(1, sizeof *j);
+    cs_sync_job *j = job_get(w);
     if (!j || cs_sync_job_init(j, conn, w->ops->conn_id(w->sink, conn), ev) != 0) {
         free(j);
         cs_event_destroy(ev);
@@ -100,8 +119,7 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, i
         /* A claimed retry never replaces an event from Kafka: the fresh
          * event's begin step fences the retry's lease. */
         if (token) {
-            cs_sync_job_free(j);
-            free(j);
+            job_put(w, j);
             return 0;
         }
         int old_newer = old->ev->product.version >= ev->product.version;
@@ -119,16 +137,17 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, i
         if (old_newer && !merged) {
             w->n_stale++;
             obs_superseded(w->obs);
-            cs_sync_job_free(j);
-            free(j);
+            job_put(w, j);
             return 0;
         }
         if (merged) {
             cs_event_destroy(j->ev);
             j->ev = merged;
+        } else {
+            w->n_stale++;           /* the batch's older version is dropped */
+            obs_superseded(w->obs);
         }
-        cs_sync_job_free(old);
-        free(old);
+        job_put(w, old);
         w->jobs[*slot - 1] = j;
         return 0;
     }
@@ -149,17 +168,14 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, i
     *slot = w->n_jobs;
     return 0;
 fail:
-    cs_sync_job_free(j);
-    free(j);
+    job_put(w, j);
     return -1;
 }
 
 static void reset_batch(cs_worker *w)
 {
-    for (size_t i = 0; i < w->n_jobs; i++) {
-        cs_sync_job_free(w->jobs[i]);
-        free(w->jobs[i]);
-    }
+    for (size_t i = 0; i < w->n_jobs; i++)
+        job_put(w, w->jobs[i]);
     w->n_jobs = 0;
     if (w->slots)
         memset(w->slots, 0, w->n_slots * sizeof *w->slots);
@@ -608,6 +624,7 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
     w->lim.max_bytes = (size_t)cfg->event_max_bytes;
     w->first = rd_kafka_topic_partition_list_new(8);
     w->next = rd_kafka_topic_partition_list_new(8);
+    w->spare = calloc((size_t)cfg->worker_batch_max, sizeof *w->spare);   /* none: no reuse */
     if (!(w->sink = ops->create(cfg, errstr, errstr_size)))
         goto fail;
     size_t n_conns = ops->n_conns(w->sink);
@@ -669,21 +686,29 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
     CS_INFO(w->ops->name, "worker started: %zu %s(s), topic %s, batch %d, linger %d ms",
             w->ops->n_conns(w->sink), w->ops->conn_noun, w->cfg->kafka_topic,
             w->cfg->worker_batch_max, w->cfg->worker_linger_ms);
+    /* A batch's linger window opens when the previous flush starts, so an
+     * event that arrives during a flush waits for at most linger_ms and the
+     * next flush, not that flush, a whole linger and the next flush.  After
+     * a flush longer than linger_ms, what is already fetched is taken at
+     * once (up to batch_max) and flushed. */
+    int64_t window = cs_mono_ms();
     while (!*stop) {
         obs_beat(w->obs);
         if (cs_redis_ready(w->redis) != 0) {
             wait_for_redis(w, stop);
+            window = cs_mono_ms();
             continue;
         }
-        int64_t deadline = cs_mono_ms() + w->cfg->worker_linger_ms;
+        int64_t deadline = window + w->cfg->worker_linger_ms;
         while (!*stop && w->n_msgs < (size_t)w->cfg->worker_batch_max) {
             int64_t left = deadline - cs_mono_ms();
-            if (left <= 0)
-                break;
-            rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, (int)left);
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, left > 0 ? (int)left : 0);
             obs_beat(w->obs);
-            if (!m)
+            if (!m) {
+                if (left <= 0)
+                    break;
                 continue;
+            }
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     CS_WARN(w->ops->name, "consumer: %s", rd_kafka_message_errstr(m));
@@ -692,6 +717,7 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
             }
             rd_kafka_message_destroy(m);
         }
+        window = cs_mono_ms();
         int rc = flush(w);
         obs_redis(w->obs, w->redis);
         if (rc != 0) {
@@ -723,6 +749,9 @@ void cs_worker_destroy(cs_worker *w)
     reset_batch(w);
     rd_kafka_topic_partition_list_destroy(w->first);
     rd_kafka_topic_partition_list_destroy(w->next);
+    for (size_t i = 0; i < w->n_spare; i++)
+        free(w->spare[i]);
+    free(w->spare);
     free(w->jobs);
     free(w->ts);
     free(w->slots);

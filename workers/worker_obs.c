@@ -42,8 +42,8 @@ struct worker_obs {
     size_t n_conns;
 
     cs_metric_series *consumed, *dead, *superseded, *claimed, *batch, *flush_s, *e2e,
-        *redis_errors, *redis_up, *partitions;
-    unsigned long long redis_errors_seen;
+        *redis_errors, *redis_trips, *redis_up, *partitions;
+    unsigned long long redis_errors_seen, redis_trips_seen;
 
     int64_t stale_ms;                   /* /healthz: the main loop's allowed silence */
     _Atomic int64_t last_beat;          /* cs_mono_ms() */
@@ -145,6 +145,9 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
         m, "catalogsync_redis_errors_total",
         "Failed Redis operations: connects, transport errors, refused AUTH/SELECT/SCRIPT LOAD.",
         l_sink);
+    cs_metric *redis_trips = cs_metrics_counter(
+        m, "catalogsync_redis_round_trips_total",
+        "Round trips to Redis (a pipeline counts once): per flush, not per event.", l_sink);
     cs_metric *redis_up = cs_metrics_gauge(m, "catalogsync_redis_up",
                                            "1 when Redis answered the last command.", l_sink);
     cs_metric *partitions = cs_metrics_gauge(m, "catalogsync_kafka_assigned_partitions",
@@ -161,6 +164,7 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
     o->flush_s = series1(flush_s, sink);
     o->e2e = series1(e2e, sink);
     o->redis_errors = series1(redis_errors, sink);
+    o->redis_trips = series1(redis_trips, sink);
     o->redis_up = series1(redis_up, sink);
     o->partitions = series1(partitions, sink);
     cs_metric_set(o->redis_up, 0);
@@ -264,6 +268,11 @@ void obs_redis(worker_obs *o, const cs_redis *r)
     if (e > o->redis_errors_seen) {
         cs_metric_add(o->redis_errors, (double)(e - o->redis_errors_seen));
         o->redis_errors_seen = e;
+    }
+    unsigned long long t = cs_redis_round_trips(r);
+    if (t > o->redis_trips_seen) {
+        cs_metric_add(o->redis_trips, (double)(t - o->redis_trips_seen));
+        o->redis_trips_seen = t;
     }
     int up = cs_redis_connected(r);
     cs_metric_set(o->redis_up, up);

@@ -145,7 +145,7 @@ clean:
 # the same phases, much smaller (under a minute).  Extra driver flags:
 # BENCH_ARGS="--events 100000 --workers 2".  Benchmarks only: nothing in
 # `make test` runs them or asserts on speed.
-BENCH_TOOLS := $(BUILD)/bin/cs-bench-fake $(BUILD)/bin/cs-bench-claim
+BENCH_TOOLS := $(BUILD)/bin/cs-bench-fake $(BUILD)/bin/cs-bench-claim $(BUILD)/bin/cs-bench-parse
 BENCH_ARGS ?=
 .PHONY: bench bench-quick
 
@@ -154,6 +154,10 @@ $(BUILD)/bin/cs-bench-fake: $(BUILD)/obj/tests/bench/fastfake.o $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/cs-bench-claim: $(BUILD)/obj/tests/bench/claimbench.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cs-bench-parse: $(BUILD)/obj/tests/bench/parsebench.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

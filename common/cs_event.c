@@ -1,4 +1,4 @@
-#include "cs_event.h"
+#include "cs_event_priv.h"
 #include "cs_util.h"
 
 #include <stdarg.h>
@@ -22,7 +22,7 @@ struct cs_event_arena {
     char data[];
 };
 
-static void *arena_alloc(cs_event_arena **head, size_t n)
+void *cs_event_arena_alloc(cs_event_arena **head, size_t n)
 {
     n = (n + 7) & ~(size_t)7;
     cs_event_arena *a = *head;
@@ -51,7 +51,7 @@ static void *arena_alloc(cs_event_arena **head, size_t n)
 /* The first block, sized for an event of len bytes: decoded strings take no
  * more room than their JSON text, so a typical event fits one block of
  * about its own size instead of a fixed 4000 bytes. */
-static void arena_reserve(cs_event_arena **head, size_t len)
+void cs_event_arena_reserve(cs_event_arena **head, size_t len)
 {
     size_t sz = ((len + 512) + 7) & ~(size_t)7;
     if (*head || sz >= 4000)
@@ -149,7 +149,7 @@ static const char *jtype(const json_t *v)
 
 static const char *dupn(pctx *c, const char *s, size_t n)
 {
-    char *p = arena_alloc(&c->ev->arena, n + 1);
+    char *p = cs_event_arena_alloc(&c->ev->arena, n + 1);
     if (!p) {
         c->nomem = 1;
         return NULL;
@@ -201,7 +201,7 @@ static int get_str_array(pctx *c, json_t *obj, const char *key,
     if (!json_is_array(v))
         return fail(c, path, "must be an array of strings, got %s", jtype(v));
     size_t n = json_array_size(v);
-    const char **arr = arena_alloc(&c->ev->arena, (n ? n : 1) * sizeof *arr);
+    const char **arr = cs_event_arena_alloc(&c->ev->arena, (n ? n : 1) * sizeof *arr);
     if (!arr) {
         c->nomem = 1;
         return -1;
@@ -284,7 +284,7 @@ static int parse_attributes(pctx *c, json_t *p, cs_product *pr)
         return fail(c, "product.attributes", "must be an array of {\"name\",\"value\"}, got %s",
                     jtype(v));
     size_t n = json_array_size(v);
-    pr->attributes = arena_alloc(&c->ev->arena, (n ? n : 1) * sizeof(cs_attr));
+    pr->attributes = cs_event_arena_alloc(&c->ev->arena, (n ? n : 1) * sizeof(cs_attr));
     if (!pr->attributes) {
         c->nomem = 1;
         return -1;
@@ -371,7 +371,7 @@ static int parse_export(pctx *c, json_t *root)
     size_t n = json_array_size(conns);
     if (n == 0)
         return fail(c, "export.connections", "must name at least one connection");
-    ev->export.connections = arena_alloc(&ev->arena, n * sizeof(int64_t));
+    ev->export.connections = cs_event_arena_alloc(&ev->arena, n * sizeof(int64_t));
     if (!ev->export.connections) {
         c->nomem = 1;
         return -1;
@@ -465,8 +465,9 @@ static int validate_root(pctx *c, json_t *root)
     return 0;
 }
 
-static cs_event_err precheck(const char *buf, size_t len, const cs_event_limits *lim,
-                             char *errstr, size_t errstr_size)
+/* Empty or over the cap: refused before any parsing. */
+static cs_event_err size_check(const char *buf, size_t len, const cs_event_limits *lim,
+                               char *errstr, size_t errstr_size)
 {
     if (!buf || len == 0) {
         snprintf(errstr, errstr_size, "event: payload is empty (a null or tombstone message)");
@@ -478,6 +479,15 @@ static cs_event_err precheck(const char *buf, size_t len, const cs_event_limits 
                  len, max);
         return CS_EVENT_ETOOBIG;
     }
+    return CS_EVENT_OK;
+}
+
+static cs_event_err precheck(const char *buf, size_t len, const cs_event_limits *lim,
+                             char *errstr, size_t errstr_size)
+{
+    cs_event_err e = size_check(buf, len, lim, errstr, errstr_size);
+    if (e != CS_EVENT_OK)
+        return e;
     long bad = cs_utf8_invalid_at(buf, len);
     if (bad >= 0) {
         snprintf(errstr, errstr_size, "event: invalid UTF-8 at byte %ld", bad);
@@ -508,7 +518,7 @@ static cs_event_err finish(json_t *root, size_t len, cs_event **out, char *errst
         snprintf(errstr, errstr_size, "event: out of memory");
         return CS_EVENT_ENOMEM;
     }
-    arena_reserve(&ev->arena, len);
+    cs_event_arena_reserve(&ev->arena, len);
     pctx c = {ev, errstr, errstr_size, 0};
     int rc = validate_root(&c, root);
     json_decref(root);
@@ -528,6 +538,20 @@ cs_event_err cs_event_parse(const char *buf, size_t len, const cs_event_limits *
                             cs_event **out, char *errstr, size_t errstr_size)
 {
     return cs_event_parse_input(buf, len, lim, NULL, out, errstr, errstr_size);
+}
+
+static cs_event_err parse_dom(const char *buf, size_t len, const cs_event_template *tpl,
+                              cs_event **out, char *errstr, size_t errstr_size);
+
+cs_event_err cs_event_parse_reference(const char *buf, size_t len,
+                                      const cs_event_limits *lim, cs_event **out,
+                                      char *errstr, size_t errstr_size)
+{
+    cs_event_err e;
+    *out = NULL;
+    if ((e = precheck(buf, len, lim, errstr, errstr_size)) != CS_EVENT_OK)
+        return e;
+    return parse_dom(buf, len, NULL, out, errstr, errstr_size);
 }
 
 static json_t *str_array(const char *const *v, size_t n)
@@ -582,11 +606,33 @@ cs_event_err cs_event_parse_input(const char *buf, size_t len, const cs_event_li
                                   const cs_event_template *tpl, cs_event **out,
                                   char *errstr, size_t errstr_size)
 {
-    json_t *root;
     cs_event_err e;
     *out = NULL;
-    if ((e = precheck(buf, len, lim, errstr, errstr_size)) != CS_EVENT_OK ||
-        (e = load_json(buf, len, &root, errstr, errstr_size)) != CS_EVENT_OK)
+    if ((e = size_check(buf, len, lim, errstr, errstr_size)) != CS_EVENT_OK)
+        return e;
+    /* The fast decoder takes the events it is sure of (checking their UTF-8
+     * on the way); the reference parser reads everything else (snapshots,
+     * rejections) from the same bytes, after the UTF-8 check. */
+    cs_event *ev = calloc(1, sizeof *ev);
+    if (ev) {
+        cs_event_arena_reserve(&ev->arena, len);
+        if (cs_event_decode_fast(buf, len, ev) == 0) {
+            *out = ev;
+            return CS_EVENT_OK;
+        }
+        cs_event_destroy(ev);
+    }
+    if ((e = precheck(buf, len, lim, errstr, errstr_size)) != CS_EVENT_OK)
+        return e;
+    return parse_dom(buf, len, tpl, out, errstr, errstr_size);
+}
+
+static cs_event_err parse_dom(const char *buf, size_t len, const cs_event_template *tpl,
+                              cs_event **out, char *errstr, size_t errstr_size)
+{
+    json_t *root;
+    cs_event_err e;
+    if ((e = load_json(buf, len, &root, errstr, errstr_size)) != CS_EVENT_OK)
         return e;
     if (json_is_object(root) && !json_object_get(root, "schema") && tpl) {
         if (tpl->type == CS_EV_NONE) {

@@ -3,9 +3,9 @@
  *
  * Parses and validates one event into a cs_event, builds events from bare
  * product snapshots (the producer CLI's input), and serializes an event back
- * to its canonical JSON.  The JSON library in use is private to cs_event.c:
- * nothing here exposes it, so the parser can be replaced without touching
- * callers.
+ * to its canonical JSON.  Events are decoded in one pass by cs_event_fast.c;
+ * what it does not take goes to the reference parser in cs_event.c (jansson),
+ * which words every rejection (docs/DESIGN.md).  Nothing here exposes either.
  *
  * Every rejection fills errstr with "<field>: <problem>", naming the field
  * (e.g. "product.price.amount: is not a decimal string (\"12,5\")").

@@ -199,6 +199,34 @@ static void tw_char(textw *t, const char *s, size_t n)
     t->chars++;
 }
 
+/* Emits a run of plain characters (n bytes, chars characters, no markup,
+ * entity or space among them) as tw_char would one by one, in one append. */
+static void tw_run(textw *t, const char *s, size_t n, size_t chars)
+{
+    if (t->full || t->err || !chars)
+        return;
+    tw_char(t, s, 0);       /* the pending space and the limit, as for a character */
+    if (t->full || t->err)
+        return;
+    t->chars--;             /* tw_char counted a character it did not write */
+    size_t room = t->max - t->chars;
+    if (chars > room) {
+        /* Cut before the first character that does not fit. */
+        size_t k = 0, seen = 0;
+        while (k < n && seen <= room) {
+            if (((unsigned char)s[k] & 0xC0) != 0x80 && ++seen > room)
+                break;
+            k++;
+        }
+        n = k;
+        chars = room;
+        t->full = 1;
+    }
+    if (cs_buf_append(t->b, s, n) != 0)
+        t->err = 1;
+    t->chars += chars;
+}
+
 static void tw_codepoint(textw *t, uint32_t cp)
 {
     char u[4];
@@ -377,6 +405,18 @@ static int describe(const char *s, cs_buf *out, size_t max)
         while (s[n] && ((unsigned char)s[n] & 0xC0) == 0x80)
             n++;
         tw_char(&t, s, n);
+        s += n;
+        /* The plain characters that follow, in one go. */
+        size_t chars = 0;
+        n = 0;
+        for (;; n++) {
+            unsigned char d = (unsigned char)s[n];
+            if (!d || d == '<' || d == '&' || d <= 0x20 || d == 0x7F ||
+                (d == 0xC2 && (unsigned char)s[n + 1] == 0xA0))
+                break;
+            chars += (d & 0xC0) != 0x80;
+        }
+        tw_run(&t, s, n, chars);
         s += n;
     }
     return t.err ? -1 : 0;

@@ -6,6 +6,7 @@
 #include "cs_util.h"
 #include "worker_obs.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,18 @@ static size_t *index_slot(cs_worker *w, const char *member)
     while (w->slots[h] && strcmp(w->jobs[w->slots[h] - 1]->member, member) != 0)
         h = (h + 1) & (w->n_slots - 1);
     return &w->slots[h];
+}
+
+/* Hands free heap back to the system once more than 4 MB of it is idle: a
+ * large batch (an export's store answers, a burst) leaves the heap at its
+ * high-water mark, and glibc keeps it, so a worker's steady RSS would be
+ * that of its biggest batch ever.  Checked after every flush (mallinfo2 is
+ * a walk over the free lists, microseconds). */
+static void trim_heap(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    if (mi.fordblks > (size_t)4 << 20)
+        malloc_trim(0);
 }
 
 /* A job from the spares, else a new one (cs_sync_job_init clears it). */
@@ -720,6 +733,7 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
         window = cs_mono_ms();
         int rc = flush(w);
         obs_redis(w->obs, w->redis);
+        trim_heap();
         if (rc != 0) {
             rewind_batch(w);
             wait_for_redis(w, stop);

@@ -277,6 +277,12 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def proc_sys(pid):
+    """The kernel's share of proc_cpu (system calls: sockets, wake-ups)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[12]) / CLK_TCK
+
+
 def proc_mem(pid):
     out = {}
     with open("/proc/%d/status" % pid) as f:
@@ -416,7 +422,9 @@ class Phase:
         def assigned():
             parts = [w.metrics().get("catalogsync_kafka_assigned_partitions", 0) for w in ws]
             return sum(parts) == self.partitions and all(p > 0 for p in parts[:self.partitions])
-        wait_until(assigned, timeout=60, interval=0.02, what="%d worker(s) assigned" % k)
+        # Under callgrind every metrics scrape is profiled too: ask rarely.
+        wait_until(assigned, timeout=60, interval=0.5 if Worker.callgrind else 0.02,
+                   what="%d worker(s) assigned" % k)
         self.t_assigned = time.time()
         if k > 1:
             # Eager rebalances may still be settling: wait until it holds.
@@ -645,6 +653,7 @@ class Bench:
                 if base:
                     self.export(ph, products, ws)
                 before = [(proc_cpu(w.pid), w.metrics()) for w in ws]
+                sys0 = sum(proc_sys(w.pid) for w in ws)
             fake0 = self.fake.stats()
             peer_cpu0 = {k: proc_cpu(v) for k, v in peers.items()}
             load0 = loadavg()
@@ -659,6 +668,7 @@ class Bench:
                 peer_cpu0 = {k: proc_cpu(v) for k, v in peers.items()}
                 ws = ph.start_workers(k, batch_max=batch_max)
                 before = [(0.0, {}) for w in ws]
+                sys0 = 0.0
                 t0 = ph.t_assigned
             # The fake's confirmed versions add up to this once every product
             # is at its latest (the export's version 1 included).
@@ -680,6 +690,7 @@ class Bench:
                 self.fail("%s: %d products not at their latest version in Redis, e.g. %s"
                           % (sink, len(bad), bad[:3]))
             after = [(proc_cpu(w.pid), w.metrics(), proc_mem(w.pid)) for w in ws]
+            cpu_sys = sum(proc_sys(w.pid) for w in ws) - sys0
             fake1 = self.fake.stats()
             peer_cpu = {k: proc_cpu(v) - peer_cpu0[k] for k, v in peers.items()}
             if not drain:
@@ -724,7 +735,7 @@ class Bench:
                  max(delta("catalogsync_flush_duration_seconds_count"), 1),
                  "redis_round_trips": trips, "round_trips_per_event": trips / n,
                  "round_trips_per_flush": trips / max(flushes, 1),
-                 "cpu_s": cpu, "cpu_s_per_10k": cpu / n * 10000,
+                 "cpu_s": cpu, "cpu_s_per_10k": cpu / n * 10000, "cpu_sys_s": cpu_sys,
                  "rss_peak_mb": [m["VmHWM"] for (_, _, m) in after],
                  "rss_end_mb": [m["VmRSS"] for (_, _, m) in after],
                  "superseded": delta("catalogsync_events_superseded_total"),
@@ -748,9 +759,10 @@ class Bench:
                         r["events_per_flush"]))
             self.say("  %-26s %d records pushed for %d events (%d superseded within a batch "
                      "or by Redis)" % ("", recs, n, r["superseded"]))
-            self.say("  %-26s CPU %.3f s per 10,000 events (%.2f s), peak RSS %s MB, "
+            self.say("  %-26s CPU %.3f s per 10,000 events (%.2f s, %.2f of it in the kernel), "
+                     "peak RSS %s MB, "
                      "pushed twice: %d version(s); consumed %d of %d published, topic holds %d"
-                     % ("", r["cpu_s_per_10k"], cpu,
+                     % ("", r["cpu_s_per_10k"], cpu, cpu_sys,
                         "/".join("%.1f" % x for x in r["rss_peak_mb"]),
                         r["dup_versions"], consumed, n, in_topic))
             self.say("  %-26s flush %.1f ms on average; CPU s over the run: workers %.2f, %s; "
@@ -906,6 +918,23 @@ class Bench:
         finally:
             c.run()
 
+    def parse(self, n, products):
+        """The event decoder against the reference parser on the benchmark's
+        own events (cs-bench-parse)."""
+        pairs, _ = bursty(n, products, 3)
+        path = os.path.join(self.tmp, "parse-%d.jsonl" % n)
+        write_events(path, self.factory, pairs)
+        r = run([program("cs-bench-parse"), "--events", path, "--seconds",
+                 "0.5" if self.a.quick else "2"], timeout=600)
+        line = r.stdout.strip()
+        self.say("  " + (line or r.stderr.strip()))
+        m = re.search(r"decoder (\d+) events/s .*reference (\d+) events/s", line)
+        if r.returncode != 0 or not m:
+            self.fail("parse benchmark: %s" % (line or r.stderr))
+            return {}
+        return {"events": n, "decoder_events_per_s": int(m.group(1)),
+                "reference_events_per_s": int(m.group(2))}
+
     def run_all(self):
         a = self.a
         self.say("catalogsync benchmark (%s): %d events over %d products per sink, "
@@ -954,6 +983,9 @@ class Bench:
         if "claim" in a.phases:
             self.say("\n== claim (due retries)")
             self.results["claim"] = self.claim(a.claim_count)
+        if "parse" in a.phases:
+            self.say("\n== parse (one core, no I/O)")
+            self.results["parse"] = self.parse(min(a.events, 20000), min(a.products, 2000))
         self.say("\nload average at the end: %s" % loadavg())
         if a.json:
             with open(a.json, "w") as f:
@@ -1008,7 +1040,7 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--json", help="also write every figure to this file")
     ap.add_argument("--phases", help="which measurements to run, comma-separated, from "
-                    "ceiling,throughput,drain,baseline,paced,claim (default all; --quick: "
+                    "ceiling,throughput,drain,baseline,paced,claim,parse (default all; --quick: "
                     "all but drain)")
     ap.add_argument("--callgrind", metavar="DIR",
                     help="run the workers under valgrind --tool=callgrind, profiles in DIR "
@@ -1032,7 +1064,7 @@ def main():
     if not any(p.startswith("fetch.wait.max.ms=") for p in a.kafka_prop):
         a.kafka_prop.append("fetch.wait.max.ms=10")
     a.sinks = [s for s in a.sinks.split(",") if s]
-    a.phases = set(p for p in (a.phases or "ceiling,throughput,%sbaseline,paced,claim"
+    a.phases = set(p for p in (a.phases or "ceiling,throughput,%sbaseline,paced,claim,parse"
                                 % ("" if q else "drain,")).split(",") if p)
     if a.callgrind:
         os.makedirs(a.callgrind, exist_ok=True)

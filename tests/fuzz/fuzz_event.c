@@ -11,10 +11,16 @@
  * abort()s: an event the publisher re-serializes and the workers then reject
  * (or read differently) is a lost or altered product change.
  *
+ * The same bytes also go to the reference parser (cs_event_parse_reference):
+ * cs_event_parse() tries the fast decoder first, and the two must give the
+ * same verdict, the same event, or the same error message.  A difference
+ * abort()s.
+ *
  * Memory errors and undefined behaviour are caught by ASan/UBSan.
  */
 #include "cs_buf.h"
-#include "cs_event.h"
+#include "cs_event_priv.h"
+#include "../unit/event_compare.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -63,13 +69,32 @@ static void round_trip(const cs_event *ev)
     cs_buf_free(&b);
 }
 
+/* The fast decoder's verdict, event and message against the reference's. */
+static void differential(const char *buf, size_t size, cs_event_err got, const cs_event *ev,
+                         const char *err)
+{
+    char ref_err[512] = "", why[64];
+    cs_event *ref = NULL;
+    cs_event_err want = cs_event_parse_reference(buf, size, NULL, &ref, ref_err, sizeof ref_err);
+    if (got != want || (got == CS_EVENT_OK && !event_compare(ev, ref, why, sizeof why)) ||
+        (got != CS_EVENT_OK && strcmp(err, ref_err) != 0)) {
+        fprintf(stderr, "fuzz_event: parse and reference disagree: %s (%s) vs %s (%s), %s\n",
+                cs_event_err_name(got), err, cs_event_err_name(want), ref_err,
+                got == CS_EVENT_OK ? why : "");
+        abort();
+    }
+    cs_event_destroy(ref);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
-    char err[512];
+    char err[512] = "";
     cs_event *ev = NULL;
 
-    if (cs_event_parse(buf, size, NULL, &ev, err, sizeof err) == CS_EVENT_OK)
+    cs_event_err got = cs_event_parse(buf, size, NULL, &ev, err, sizeof err);
+    differential(buf, size, got, ev, err);
+    if (got == CS_EVENT_OK)
         round_trip(ev);
     cs_event_destroy(ev);
 

@@ -1,5 +1,6 @@
 #include "cs_buf.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,14 +68,67 @@ int cs_buf_appendc(cs_buf *b, char c)
     return cs_buf_append(b, &c, 1);
 }
 
+int cs_buf_appendv(cs_buf *b, const char *s, ...)
+{
+    va_list ap;
+    int rc = 0;
+    va_start(ap, s);
+    for (; s && rc == 0; s = va_arg(ap, const char *))
+        rc = cs_buf_append(b, s, strlen(s));
+    va_end(ap);
+    return rc;
+}
+
+size_t cs_i64_str(char out[24], long long v)
+{
+    char d[24];
+    size_t k = sizeof d;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        d[--k] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        d[--k] = '-';
+    memcpy(out, d + k, sizeof d - k);
+    out[sizeof d - k] = '\0';
+    return sizeof d - k;
+}
+
+int cs_buf_append_i64(cs_buf *b, long long v)
+{
+    char d[24];
+    size_t n = cs_i64_str(d, v);
+    return cs_buf_append(b, d, n);
+}
+
+int cs_buf_reserve(cs_buf *b, size_t extra)
+{
+    return buf_reserve(b, extra);
+}
+
 int cs_buf_vappendf(cs_buf *b, const char *fmt, va_list ap)
 {
+    /* Formatted straight into the room already there; measured and formatted
+     * again only when it did not fit (one printf pass instead of two). */
+    size_t room = b->alloc > b->len ? b->alloc - b->len : 0;
     va_list cp;
     va_copy(cp, ap);
-    int n = vsnprintf(NULL, 0, fmt, cp);
+    int n = vsnprintf(room ? b->data + b->len : NULL, room, fmt, cp);
     va_end(cp);
-    if (n < 0 || buf_reserve(b, (size_t)n) != 0)
+    if (n >= 0 && (size_t)n < room) {
+        if ((size_t)n > b->cap || b->len > b->cap - (size_t)n) {
+            b->data[b->len] = '\0';
+            return -1;
+        }
+        b->len += (size_t)n;
+        return 0;
+    }
+    if (n < 0 || buf_reserve(b, (size_t)n) != 0) {
+        if (b->data)
+            b->data[b->len] = '\0';
         return -1;
+    }
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     b->len += (size_t)n;
     return 0;
@@ -89,6 +143,32 @@ int cs_buf_appendf(cs_buf *b, const char *fmt, ...)
     return rc;
 }
 
+/* Length of the prefix of s (n bytes) that a JSON string holds as is: no
+ * quote, backslash or control character.  Eight bytes at a time. */
+static size_t json_plain(const char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    for (; n - i >= 8; i += 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        /* A byte below 0x20, or equal to '"' or '\\': the lowest flagged
+         * byte is exact (bytes >= 0x80 are never flagged). */
+        uint64_t q = v ^ (ones * '"'), bs = v ^ (ones * '\\');
+        uint64_t hit = ((v - ones * 0x20) | (q - ones) | (bs - ones)) & ~v & highs;
+        if (hit)
+            return i + (size_t)__builtin_ctzll(hit) / 8;
+    }
+#endif
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+    }
+    return i;
+}
+
 int cs_buf_append_json_str(cs_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -96,6 +176,9 @@ int cs_buf_append_json_str(cs_buf *b, const char *s, size_t n)
         return -1;
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
+        i += json_plain(s + i, n - i);
+        if (i >= n)
+            break;
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         char u[7];

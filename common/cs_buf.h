@@ -35,6 +35,16 @@ int  cs_buf_appendf(cs_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int  cs_buf_vappendf(cs_buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
+/* Makes room for extra more bytes (and the NUL) without appending. */
+int  cs_buf_reserve(cs_buf *b, size_t extra);
+/* Appends the strings given, up to a NULL: the hot paths' key names, without
+ * printf. */
+int  cs_buf_appendv(cs_buf *b, const char *s, ...) __attribute__((sentinel));
+/* Appends v in decimal. */
+int  cs_buf_append_i64(cs_buf *b, long long v);
+/* Writes v in decimal into out (24 bytes hold any value), NUL-terminated;
+ * returns its length. */
+size_t cs_i64_str(char out[24], long long v);
 /* Appends s as a JSON string literal (quotes and escapes included). */
 int  cs_buf_append_json_str(cs_buf *b, const char *s, size_t n);
 

@@ -692,7 +692,7 @@ static void w_int(wctx *w, const char *k, int64_t v)
 {
     w_key(w, k);
     if (!w->rc)
-        w->rc = cs_buf_appendf(w->b, "%lld", (long long)v);
+        w->rc = cs_buf_append_i64(w->b, (long long)v);
 }
 
 static void w_strs(wctx *w, const char *k, const char *const *v, size_t n)
@@ -741,7 +741,7 @@ int cs_event_serialize(const cs_event *ev, cs_buf *out)
             if (i)
                 w_raw(&w, ",");
             if (!w.rc)
-                w.rc = cs_buf_appendf(out, "%lld", (long long)ev->export.connections[i]);
+                w.rc = cs_buf_append_i64(out, (long long)ev->export.connections[i]);
         }
         w_raw(&w, "]");
         w.first = 0;

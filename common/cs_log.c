@@ -133,6 +133,7 @@ void cs_log_write(cs_log_level lvl, const char *component, const char *fmt, ...)
 
     cs_buf_init(&msg, LOG_LINE_CAP);
     cs_buf_init(&line, LOG_LINE_CAP * 2);
+    cs_buf_reserve(&msg, 511);      /* most messages are formatted in one pass */
     va_start(ap, fmt);
     if (cs_buf_vappendf(&msg, fmt, ap) != 0)
         cs_buf_appends(&msg, "(log message too long)");
@@ -144,19 +145,25 @@ void cs_log_write(cs_log_level lvl, const char *component, const char *fmt, ...)
     pthread_mutex_lock(&log_lock);
     redact_buf(&msg);
     if (log_format == CS_LOG_JSON) {
-        cs_buf_appendf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"component\":",
-                       ts, cs_log_level_name(lvl));
+        cs_buf_appendv(&line, "{\"ts\":\"", ts, "\",\"level\":\"", cs_log_level_name(lvl),
+                       "\",\"component\":", NULL);
         cs_buf_append_json_str(&line, component, strlen(component));
         cs_buf_appends(&line, ",\"msg\":");
         cs_buf_append_json_str(&line, msg.data, msg.len);
         cs_buf_appends(&line, "}\n");
     } else {
+        /* "<ts> <LEVEL, padded to 5> <component>: <message>" */
         char lv[8];
         size_t i;
         for (i = 0; i < sizeof lv - 1 && level_names[lvl][i]; i++)
             lv[i] = (char)(level_names[lvl][i] - 32);
+        for (; i < 5; i++)
+            lv[i] = ' ';
         lv[i] = '\0';
-        cs_buf_appendf(&line, "%s %-5s %s: %s\n", ts, lv, component, msg.data);
+        cs_buf_reserve(&line, msg.len + 128);
+        cs_buf_appendv(&line, ts, " ", lv, " ", component, ": ", NULL);
+        cs_buf_appends(&line, msg.data);
+        cs_buf_appendc(&line, '\n');
     }
     FILE *fp = log_stream ? log_stream : stderr;
     if (line.data) {

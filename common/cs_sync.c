@@ -349,7 +349,7 @@ void cs_sync_state_key(const cs_sync *s, cs_buf *out, const char *conn, const ch
                        const char *product_id)
 {
     cs_buf_reset(out);
-    cs_buf_appendf(out, "%sstate:%s:%s:%s", s->prefix, conn, tenant, product_id);
+    cs_buf_appendv(out, s->prefix, "state:", conn, ":", tenant, ":", product_id, NULL);
 }
 
 int cs_sync_job_init(cs_sync_job *j, size_t conn, const char *conn_id, cs_event *ev)
@@ -358,11 +358,17 @@ int cs_sync_job_init(cs_sync_job *j, size_t conn, const char *conn_id, cs_event 
     j->conn = conn;
     j->conn_id = conn_id;
     j->ev = ev;
-    size_t n = strlen(conn_id) + strlen(ev->tenant) + strlen(ev->product.id) + 3;
-    j->member = malloc(n);
+    size_t nc = strlen(conn_id), nt = strlen(ev->tenant), np = strlen(ev->product.id);
+    j->member = malloc(nc + nt + np + 3);
     if (!j->member)
         return -1;
-    snprintf(j->member, n, "%s|%s:%s", conn_id, ev->tenant, ev->product.id);
+    /* "<conn>|<tenant>:<product id>" */
+    char *m = j->member;
+    memcpy(m, conn_id, nc);
+    m[nc] = '|';
+    memcpy(m + nc + 1, ev->tenant, nt);
+    m[nc + 1 + nt] = ':';
+    memcpy(m + nc + 2 + nt, ev->product.id, np + 1);
     j->st.version = -1;
     j->st.synced_version = -1;
     return 0;
@@ -525,8 +531,8 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_buf_reset(&snap);
         cs_event_serialize(j->ev, &snap);
         cs_buf_reset(&pkey);
-        cs_buf_appendf(&pkey, "%s:%s", j->ev->tenant, p->id);
-        snprintf(ver, sizeof ver, "%lld", (long long)p->version);
+        cs_buf_appendv(&pkey, j->ev->tenant, ":", p->id, NULL);
+        cs_i64_str(ver, (long long)p->version);
         const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_begin), "9",
                               k.state.data, k.retry.data, k.snap.data, k.index.data,
                               k.inflight.data, k.lease.data, k.counts.data, k.exclude.data,
@@ -659,7 +665,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
 {
     keys k;
     cs_buf pkey;
-    char now[24], ver[24], resume[24], maxa[16], jit[16], rnd[16];
+    char now[24], ver[24], resume[24], maxa[16], jit[16], rnd[24];
     int rc = -1;
     size_t queued = 0;
     redisReply **reps = calloc(n ? n : 1, sizeof *reps);
@@ -677,25 +683,32 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
     if (cs_redis_ready(s->r) != 0)
         goto out;
     const char *filled = NULL;     /* the connection k's sink-wide keys are for */
+    /* Retry jitter: one seed from the kernel per settle, a splitmix64
+     * sequence from it per job (a system call per job cost more than the
+     * rest of its settle). */
+    uint64_t seed = 0;
+    if (getrandom(&seed, sizeof seed, 0) != (ssize_t)sizeof seed)
+        seed = (uint64_t)cs_now_ms() * 0x9E3779B97F4A7C15ULL;
     for (size_t i = 0; i < n; i++) {
         cs_sync_job *j = jobs[i];
         cs_outcome *o = &j->out;
-        unsigned short rv = 0;
         if (o->kind == CS_OUT_NONE || j->ignore)
             continue;
-        if (getrandom(&rv, sizeof rv, 0) != (ssize_t)sizeof rv)
-            rv = (unsigned short)(i * 7919u);
+        uint64_t z = (seed += 0x9E3779B97F4A7C15ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        unsigned rv = (unsigned)((z ^ (z >> 31)) % 1000u);
         if (!filled || strcmp(filled, j->conn_id) != 0)
             keys_fill(s, &k, filled = j->conn_id);
         cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, j->ev->product.id);
         cs_buf_reset(&k.history);
-        cs_buf_appendf(&k.history, "%shistory:%s:%s:%s", s->prefix, j->conn_id, j->ev->tenant,
-                       j->ev->product.id);
+        cs_buf_appendv(&k.history, s->prefix, "history:", j->conn_id, ":", j->ev->tenant, ":",
+                       j->ev->product.id, NULL);
         cs_buf_reset(&pkey);
-        cs_buf_appendf(&pkey, "%s:%s", j->ev->tenant, j->ev->product.id);
-        snprintf(ver, sizeof ver, "%lld", (long long)j->ev->product.version);
-        snprintf(resume, sizeof resume, "%lld", (long long)o->resume_at);
-        snprintf(rnd, sizeof rnd, "%u", rv % 1000u);
+        cs_buf_appendv(&pkey, j->ev->tenant, ":", j->ev->product.id, NULL);
+        cs_i64_str(ver, (long long)j->ev->product.version);
+        cs_i64_str(resume, (long long)o->resume_at);
+        cs_i64_str(rnd, (long long)rv);
         /* Channels quote what they received; no secret goes into Redis. */
         cs_log_redact(o->err_message, sizeof o->err_message);
         const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "12",

@@ -148,6 +148,31 @@ static void test_input_split(void **state)
     assert_int_equal(c.errors, 0);
 }
 
+/* The printf-free helpers of the hot paths give printf's text. */
+static void test_buf_numbers_and_pieces(void **state)
+{
+    (void)state;
+    static const long long vals[] = {0, 7, -7, 10, 1732183200123LL, -1732183200123LL,
+                                     9223372036854775807LL, -9223372036854775807LL - 1};
+    char mine[24], want[32];
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        size_t n = cs_i64_str(mine, vals[i]);
+        snprintf(want, sizeof want, "%lld", vals[i]);
+        assert_string_equal(mine, want);
+        assert_int_equal(n, strlen(want));
+    }
+    cs_buf b;
+    cs_buf_init(&b, 0);
+    assert_int_equal(cs_buf_appendv(&b, "cs:{meta}:", "state:", "main", ":", "", ":", "p1", NULL),
+                     0);
+    assert_int_equal(cs_buf_append_i64(&b, -42), 0);
+    assert_string_equal(b.data, "cs:{meta}:state:main::p1-42");
+    cs_buf_free(&b);
+    cs_buf_init(&b, 8);     /* the cap holds */
+    assert_int_equal(cs_buf_appendv(&b, "1234", "5678", "9", NULL), -1);
+    cs_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -156,6 +181,7 @@ int main(void)
         cmocka_unit_test(test_rfc3339),
         cmocka_unit_test(test_parse_i64),
         cmocka_unit_test(test_buf_cap_and_json),
+        cmocka_unit_test(test_buf_numbers_and_pieces),
         cmocka_unit_test(test_input_split),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);

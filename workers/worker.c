@@ -80,7 +80,7 @@ static size_t *index_slot(cs_worker *w, const char *member)
     return &w->slots[h];
 }
 
-/* Hands free heap back to the system once more than 4 MB of it is idle and
+/* Hands free heap back to the system once more than 1 MB of it is idle and
  * the load has dropped (this flush took less than half a batch): a large
  * batch (an export's store answers, a burst) leaves the heap at its
  * high-water mark, and glibc keeps it, so a worker's steady RSS would be
@@ -93,7 +93,7 @@ static void trim_heap(const cs_worker *w, size_t taken)
     if (taken * 2 >= (size_t)w->cfg->worker_batch_max)
         return;
     struct mallinfo2 mi = mallinfo2();
-    if (mi.fordblks > (size_t)4 << 20)
+    if (mi.fordblks > (size_t)1 << 20)
         malloc_trim(0);
 }
 

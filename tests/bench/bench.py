@@ -284,12 +284,22 @@ def proc_sys(pid):
 
 
 def proc_mem(pid):
+    """MB: VmRSS, VmHWM (peak), RssAnon (private), RssFile (mostly the
+    shared libraries' pages) and Pss (shared pages divided among the
+    processes that map them)."""
     out = {}
     with open("/proc/%d/status" % pid) as f:
         for line in f:
-            if line.startswith(("VmHWM:", "VmRSS:")):
+            if line.startswith(("VmHWM:", "VmRSS:", "RssAnon:", "RssFile:")):
                 k, v = line.split(":", 1)
                 out[k] = int(v.split()[0]) / 1024.0
+    try:
+        with open("/proc/%d/smaps_rollup" % pid) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    out["Pss"] = int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
     return out
 
 
@@ -889,11 +899,14 @@ class Bench:
             self.say("  paced %d events/s for %.1f s (%d events, sent at %.0f/s): publish -> "
                      "confirmed p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms "
                      "(target p99 <= linger %d + 50 ms); %.0f events per flush, flush "
-                     "%.1f ms on average; worker RSS %.1f MB (peak %.1f MB); the slowest event "
+                     "%.1f ms on average; worker RSS %.1f MB (private %.1f, shared libraries "
+                     "%.1f, PSS %.1f; peak %.1f MB); the slowest event "
                      "was sent %.1f s into the phase%s"
                      % (rate, seconds, n, res["achieved_rate"], res["p50_ms"], res["p90_ms"],
                         res["p99_ms"], res["max_ms"], res["linger_ms"], res["events_per_flush"],
-                        res["flush_ms_mean"], res["rss_mb"]["VmRSS"], res["rss_mb"]["VmHWM"],
+                        res["flush_ms_mean"], res["rss_mb"]["VmRSS"],
+                        res["rss_mb"].get("RssAnon", 0), res["rss_mb"].get("RssFile", 0),
+                        res["rss_mb"].get("Pss", 0), res["rss_mb"]["VmHWM"],
                         res["slowest_sent_at_s"],
                         "; %d events without a synced outcome in the history" % missing
                         if missing else ""))

@@ -79,36 +79,6 @@ static inline uint64_t bytes_below(uint64_t x, unsigned n)
     return (x - ONES * n) & ~x & HIGHS;
 }
 
-/* Length of the valid UTF-8 sequence starting at q (a byte >= 0x80), or 0:
- * the same rules as cs_utf8_invalid_at (no overlong forms, no surrogates,
- * nothing above U+10FFFF). */
-static size_t utf8_len(const unsigned char *q, const unsigned char *e)
-{
-    unsigned c = q[0];
-    size_t need;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1; cp = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2; cp = c & 0x0F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3; cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)(e - q) <= need)
-        return 0;
-    for (size_t k = 1; k <= need; k++) {
-        if ((q[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (q[k] & 0x3F);
-    }
-    if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10FFFF ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return need + 1;
-}
-
 /* A string token: its raw text between the quotes, and whether it holds a
  * backslash.  Control characters are refused (they must be escaped), and
  * so is invalid UTF-8: the decoder is the payload's UTF-8 check (outside
@@ -148,7 +118,7 @@ static int str_scan(fd *f, const char **s, size_t *n, int *esc)
             has = 1;
             q += 2;
         } else if (c >= 0x80) {
-            size_t k = utf8_len(q, e);
+            size_t k = cs_utf8_seq_len(q, (size_t)(e - q));
             if (!k)
                 return NOPE;
             q += k;
@@ -459,6 +429,14 @@ static int skip_value(fd *f)
 
 /* ---- the contract's values ---- */
 
+/* null (0), or the '[' of an array, consumed (1); NOPE otherwise. */
+static int array_open(fd *f)
+{
+    if (peek(f) == 'n')
+        return word(f, "null", 4);
+    return eat(f, '[') ? 1 : NOPE;
+}
+
 /* An array of non-empty strings, or null (NULL, 0; *present 0). */
 static int str_array(fd *f, const char ***out, size_t *n_out, int *present)
 {
@@ -467,10 +445,9 @@ static int str_array(fd *f, const char ***out, size_t *n_out, int *present)
     *out = NULL;
     *n_out = 0;
     *present = 0;
-    if (peek(f) == 'n')
-        return word(f, "null", 4);
-    if (!eat(f, '['))
-        return NOPE;
+    int open = array_open(f);
+    if (open != 1)
+        return open;
     *present = 1;
     if (!eat(f, ']')) {
         do {
@@ -532,10 +509,9 @@ static int attributes(fd *f, cs_product *pr)
 {
     cs_attr tmp[FAST_MAX_ITEMS / 2];
     size_t n = 0;
-    if (peek(f) == 'n')
-        return word(f, "null", 4);
-    if (!eat(f, '['))
-        return NOPE;
+    int open = array_open(f);
+    if (open != 1)
+        return open;
     if (!eat(f, ']')) {
         do {
             if (n == FAST_MAX_ITEMS / 2 || !eat(f, '{'))

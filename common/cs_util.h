@@ -5,6 +5,7 @@
 #ifndef CS_UTIL_H
 #define CS_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,18 @@ void cs_utf8_copy_trunc(char *dst, size_t size, const char *src, size_t n);
 /* vsnprintf into why when why is not NULL (error sentences of pure checks). */
 void cs_set_why(char *why, size_t why_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Installs handler for SIGTERM and SIGINT and blocks both in this thread
+ * (threads started later inherit the mask); *wait_mask is the mask to pass
+ * to sigsuspend() to wait for them.  A server that loops on
+ * "while (!stop) sigsuspend(wait_mask);" cannot miss a signal that arrives
+ * between the check and the wait. */
+void cs_block_stop_signals(void (*handler)(int), sigset_t *wait_mask);
+
+/* Length of the valid UTF-8 sequence at s (its first byte >= 0x80, avail
+ * bytes from s to the end of the text), or 0 when it is not one: no
+ * overlong forms, no surrogates, nothing above U+10FFFF. */
+size_t cs_utf8_seq_len(const unsigned char *s, size_t avail);
 
 /* Milliseconds since the epoch and from a monotonic clock. */
 int64_t cs_now_ms(void);

@@ -101,18 +101,8 @@ int main(int argc, char **argv)
     /* Signals stay blocked except inside sigsuspend(), in every thread
      * (librdkafka's threads inherit the mask), so a SIGTERM that arrives
      * between the check and the wait cannot be missed. */
-    struct sigaction sa;
-    sigset_t block, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    sigdelset(&old, SIGTERM);
-    sigdelset(&old, SIGINT);
+    sigset_t old;
+    cs_block_stop_signals(on_signal, &old);
 
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();

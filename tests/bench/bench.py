@@ -537,6 +537,16 @@ class Phase:
                 out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
         return out
 
+    def settled(self, final):
+        """The products not at their final versions in Redis once the settles
+        had their chance (they follow the last confirmation within one
+        pipeline); [] when all are."""
+        try:
+            wait_until(lambda: not self.verify_redis(final), timeout=30, interval=0.2)
+        except AssertionError:
+            pass
+        return self.verify_redis(final)
+
     def verify_redis(self, final):
         """Every product's state at its latest version, synced."""
         r = Resp(self.redis.port)
@@ -690,12 +700,7 @@ class Bench:
                 if first is not None and first >= t0 - 1:
                     t0 = first
             elapsed = max(t_end - t0, 1e-6)
-            # Settles follow the last confirmation within one pipeline.
-            try:
-                wait_until(lambda: not ph.verify_redis(final), timeout=30, interval=0.2)
-            except AssertionError:
-                pass
-            bad = ph.verify_redis(final)
+            bad = ph.settled(final)
             if bad:
                 self.fail("%s: %d products not at their latest version in Redis, e.g. %s"
                           % (sink, len(bad), bad[:3]))
@@ -852,11 +857,7 @@ class Bench:
             t_pub = time.time() - t0
             del prod    # before the broker goes
             ph.wait_confirmed(sum(final), timeout=self.a.timeout)
-            try:
-                wait_until(lambda: not ph.verify_redis(final), timeout=30, interval=0.2)
-            except AssertionError:
-                pass
-            bad = ph.verify_redis(final)
+            bad = ph.settled(final)
             if bad:
                 self.fail("%s paced: %d products not at their latest version, e.g. %s; "
                           "consumed %s, sent %d, topic holds %d, fake %s"

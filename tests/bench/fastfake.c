@@ -394,18 +394,8 @@ int main(int argc, char **argv)
             return 64;
         }
     }
-    struct sigaction sa;
-    sigset_t block, old;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigemptyset(&block);
-    sigaddset(&block, SIGTERM);
-    sigaddset(&block, SIGINT);
-    sigprocmask(SIG_BLOCK, &block, &old);
-    sigdelset(&old, SIGTERM);
-    sigdelset(&old, SIGINT);
+    sigset_t old;
+    cs_block_stop_signals(on_signal, &old);
 
     cs_log_set_level(CS_LOG_WARN);
     cs_httpd_opts o;

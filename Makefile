@@ -4,7 +4,7 @@
 #   make test            the whole test suite (unit + integration)
 #   make sanitize        the test suite under AddressSanitizer + UBSan
 #   make valgrind        the test suite with C programs under valgrind memcheck
-#   make ci              sanitize, then valgrind (what CI runs)
+#   make check           sanitize, then valgrind (what CI runs; `make ci` too)
 #   make deps            install the Debian packages build, run and tests need
 #   make demo            local stack + sample products (see README)
 #   make install PREFIX=/usr/local DESTDIR=
@@ -46,7 +46,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # Keep intermediate objects (unit test .o files) between runs.
 .SECONDARY:
 
-.PHONY: all test unit sanitize valgrind ci soak deps demo install clean check-deps
+.PHONY: all test unit sanitize valgrind check ci soak deps demo install clean check-deps
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c $(wildcard common/*.h workers/*.h)
@@ -106,9 +106,11 @@ sanitize:
 
 # What CI runs (the README's test command): the whole suite under ASan+UBSan,
 # then under valgrind memcheck; any sanitizer or valgrind report fails it.
-ci:
+check:
 	$(MAKE) sanitize
 	$(MAKE) valgrind
+
+ci: check
 
 valgrind: all $(TEST_TOOLS) $(UNIT_BIN)
 	BUILD=$(BUILD) CS_VALGRIND=1 tests/run.sh

@@ -1,4 +1,4 @@
-#include "cs_sync.h"
+#include "cs_sync_priv.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -214,46 +214,6 @@ static const char LUA_SETTLE[] =
     "end\n"
     "return res\n";
 
-/* Operator reset / include: re-queue the product at once from its snapshot.
- * KEYS: state, retry, snap, counts, exclude, waiting
- * ARGV: member, now, product key, mode ("reset" or "include") */
-static const char LUA_RESET[] =
-    "if ARGV[4] == 'include' then\n"
-    "  redis.call('SREM', KEYS[5], ARGV[3])\n"
-    "  local st = redis.call('HMGET', KEYS[1], 'status', 'skip_reason')\n"
-    "  if st[1] ~= 'skipped' or st[2] ~= 'excluded by an operator' then return 'included' end\n"
-    "elseif redis.call('SISMEMBER', KEYS[5], ARGV[3]) == 1 then\n"
-    "  return 'excluded'\n"
-    "end\n"
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 'no_state' end\n"
-    "if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 0 then return 'no_snapshot' end\n"
-    "local old = redis.call('HGET', KEYS[1], 'status') or ''\n"
-    "redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'attempts', 0, 'next_attempt', ARGV[2])\n"
-    "redis.call('HDEL', KEYS[1], 'handle', 'skip_reason')\n"
-    "redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])\n"
-    "redis.call('ZADD', KEYS[6], 'NX', ARGV[2], ARGV[3])\n"
-    "if old ~= 'retry_pending' then\n"
-    "  if old ~= '' then redis.call('HINCRBY', KEYS[4], old, -1) end\n"
-    "  redis.call('HINCRBY', KEYS[4], 'retry_pending', 1)\n"
-    "end\n"
-    "return 'queued'\n";
-
-/* Operator exclude: never pushed to this connection until included again.
- * KEYS: state, retry, exclude, counts, waiting
- * ARGV: member, product key */
-static const char LUA_EXCLUDE[] =
-    "local added = redis.call('SADD', KEYS[3], ARGV[2])\n"
-    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
-    "local old = redis.call('HGET', KEYS[1], 'status')\n"
-    "if old and old ~= 'synced' and old ~= 'skipped' then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'skipped', 'skip_reason', 'excluded by an operator')\n"
-    "  redis.call('HDEL', KEYS[1], 'next_attempt')\n"
-    "  redis.call('HINCRBY', KEYS[4], old, -1)\n"
-    "  redis.call('HINCRBY', KEYS[4], 'skipped', 1)\n"
-    "  redis.call('ZREM', KEYS[5], ARGV[2])\n"
-    "end\n"
-    "return added\n";
-
 /* A pause; a worker's throttle or auth pause never replaces an operator's.
  * KEYS: pause   ARGV: until, kind, reason, now, ttl */
 static const char LUA_PAUSE[] =
@@ -265,30 +225,6 @@ static const char LUA_PAUSE[] =
     "  'set_at', ARGV[4])\n"
     "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
     "return 1\n";
-
-/* Resume: the pause goes, and the retries it parked (queued for exactly
- * its end) are due at once.  KEYS: pause, retry   ARGV: "<conn>|", now */
-static const char LUA_RESUME[] =
-    "local untilv = redis.call('HGET', KEYS[1], 'until')\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "if not untilv then return -1 end\n"
-    "local n = 0\n"
-    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], untilv, untilv)) do\n"
-    "  if string.sub(m, 1, #ARGV[1]) == ARGV[1] then\n"
-    "    redis.call('ZADD', KEYS[2], ARGV[2], m)\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return n\n";
-
-struct cs_sync {
-    cs_redis *r;
-    const cs_config *cfg;
-    char *prefix;       /* "<prefix>{<sink>}:" */
-    char *sink;
-    int s_begin, s_claim, s_settle, s_reset, s_exclude, s_pause, s_resume;
-    char delays[512];
-};
 
 cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
 {
@@ -308,10 +244,10 @@ cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
     s->s_begin = cs_redis_add_script(r, LUA_BEGIN);
     s->s_claim = cs_redis_add_script(r, LUA_CLAIM);
     s->s_settle = cs_redis_add_script(r, LUA_SETTLE);
-    s->s_reset = cs_redis_add_script(r, LUA_RESET);
-    s->s_exclude = cs_redis_add_script(r, LUA_EXCLUDE);
+    s->s_reset = cs_redis_add_script(r, CS_SYNC_LUA_RESET);
+    s->s_exclude = cs_redis_add_script(r, CS_SYNC_LUA_EXCLUDE);
     s->s_pause = cs_redis_add_script(r, LUA_PAUSE);
-    s->s_resume = cs_redis_add_script(r, LUA_RESUME);
+    s->s_resume = cs_redis_add_script(r, CS_SYNC_LUA_RESUME);
     if (s->s_begin < 0 || s->s_claim < 0 || s->s_settle < 0 || s->s_reset < 0 ||
         s->s_exclude < 0 || s->s_pause < 0 || s->s_resume < 0) {
         cs_sync_destroy(s);
@@ -387,13 +323,7 @@ void cs_sync_job_free(cs_sync_job *j)
     j->member = NULL;
 }
 
-/* Key buffers for one job: state plus the sink-wide keys. */
-typedef struct keys {
-    cs_buf state, retry, inflight, lease, snap, index, stats, fence, errors, counts;
-    cs_buf exclude, waiting, history, tally;
-} keys;
-
-static void keys_init(keys *k)
+void cs_sync_keys_init(keys *k)
 {
     cs_buf_init(&k->state, 4096);
     cs_buf_init(&k->retry, 512);
@@ -411,7 +341,7 @@ static void keys_init(keys *k)
     cs_buf_init(&k->tally, 512);
 }
 
-static void keys_free(keys *k)
+void cs_sync_keys_free(keys *k)
 {
     cs_buf_free(&k->state);
     cs_buf_free(&k->retry);
@@ -429,7 +359,7 @@ static void keys_free(keys *k)
     cs_buf_free(&k->tally);
 }
 
-static void keys_fill(const cs_sync *s, keys *k, const char *conn)
+void cs_sync_keys_fill(const cs_sync *s, keys *k, const char *conn)
 {
     char what[256];
     cs_sync_key(s, &k->retry, "retry");
@@ -515,7 +445,7 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
     redisReply **reps = calloc(n ? n : 1, sizeof *reps);
     if (!reps)
         return -1;
-    keys_init(&k);
+    cs_sync_keys_init(&k);
     cs_buf_init(&snap, 0);
     cs_buf_init(&pkey, 1024);
     snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
@@ -526,7 +456,7 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_job *j = jobs[i];
         const cs_product *p = &j->ev->product;
         if (!filled || strcmp(filled, j->conn_id) != 0)
-            keys_fill(s, &k, filled = j->conn_id);
+            cs_sync_keys_fill(s, &k, filled = j->conn_id);
         cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, p->id);
         cs_buf_reset(&snap);
         cs_event_serialize(j->ev, &snap);
@@ -562,7 +492,7 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
     rc = 0;
 out:
     free(reps);
-    keys_free(&k);
+    cs_sync_keys_free(&k);
     cs_buf_free(&snap);
     cs_buf_free(&pkey);
     return rc;
@@ -575,7 +505,7 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
     redisReply **reps = calloc(n ? n : 1, sizeof *reps);
     if (!reps)
         return -1;
-    keys_init(&k);
+    cs_sync_keys_init(&k);
     if (cs_redis_ready(s->r) != 0)
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -605,7 +535,7 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
     rc = 0;
 out:
     free(reps);
-    keys_free(&k);
+    cs_sync_keys_free(&k);
     return rc;
 }
 
@@ -614,8 +544,8 @@ long cs_sync_claim(cs_sync *s, size_t limit, cs_sync_claim_cb *add, void *opaque
     keys k;
     char now[24], lease[24], lim[24];
     long got = -1;
-    keys_init(&k);
-    keys_fill(s, &k, NULL);
+    cs_sync_keys_init(&k);
+    cs_sync_keys_fill(s, &k, NULL);
     snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
     snprintf(lease, sizeof lease, "%d", s->cfg->retry_lease_ms);
     snprintf(lim, sizeof lim, "%zu", limit);
@@ -637,7 +567,7 @@ long cs_sync_claim(cs_sync *s, size_t limit, cs_sync_claim_cb *add, void *opaque
         if (r)
             freeReplyObject(r);
     }
-    keys_free(&k);
+    cs_sync_keys_free(&k);
     return got;
 }
 
@@ -675,7 +605,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         free(idx);
         return -1;
     }
-    keys_init(&k);
+    cs_sync_keys_init(&k);
     cs_buf_init(&pkey, 1024);
     snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
     snprintf(maxa, sizeof maxa, "%d", s->cfg->retry_max_attempts);
@@ -699,7 +629,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
         unsigned rv = (unsigned)((z ^ (z >> 31)) % 1000u);
         if (!filled || strcmp(filled, j->conn_id) != 0)
-            keys_fill(s, &k, filled = j->conn_id);
+            cs_sync_keys_fill(s, &k, filled = j->conn_id);
         cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, j->ev->product.id);
         cs_buf_reset(&k.history);
         cs_buf_appendv(&k.history, s->prefix, "history:", j->conn_id, ":", j->ev->tenant, ":",
@@ -739,7 +669,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
 out:
     free(reps);
     free(idx);
-    keys_free(&k);
+    cs_sync_keys_free(&k);
     cs_buf_free(&pkey);
     return rc;
 }
@@ -802,127 +732,4 @@ int64_t cs_sync_delay_ms(const cs_config *cfg, int attempts)
     size_t i = (size_t)attempts <= cfg->n_retry_schedule ? (size_t)attempts - 1
                                                          : cfg->n_retry_schedule - 1;
     return cfg->retry_schedule_ms[i];
-}
-
-/* ---- operator actions ---- */
-
-static void member_of(cs_buf *out, const char *conn, const char *pkey)
-{
-    cs_buf_reset(out);
-    cs_buf_appendf(out, "%s|%s", conn, pkey);
-}
-
-int cs_sync_reset_many(cs_sync *s, const char *conn, const char *const *pkeys, size_t n,
-                       int include, cs_reset_result *results)
-{
-    keys k;
-    cs_buf member;
-    char now[24];
-    int rc = -1;
-    size_t queued = 0;
-    keys_init(&k);
-    cs_buf_init(&member, 512);
-    keys_fill(s, &k, conn);
-    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
-    if (cs_redis_ready(s->r) != 0)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        const char *colon = strchr(pkeys[i], ':');
-        cs_buf_reset(&k.state);
-        if (colon)
-            cs_buf_appendf(&k.state, "%sstate:%s:%s", s->prefix, conn, pkeys[i]);
-        member_of(&member, conn, pkeys[i]);
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_reset), "6",
-                              k.state.data, k.retry.data, k.snap.data, k.counts.data,
-                              k.exclude.data, k.waiting.data, member.data, now, pkeys[i],
-                              include ? "include" : "reset"};
-        if (!colon) {
-            results[i] = CS_RESET_NO_STATE;     /* not "<tenant>:<id>" */
-            continue;
-        }
-        if (cs_redis_pipe_add(s->r, (int)(sizeof argv / sizeof argv[0]), argv, NULL) != 0)
-            goto out;
-        queued++;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!strchr(pkeys[i], ':'))
-            continue;
-        redisReply *r = cs_redis_pipe_get(s->r);
-        if (!r)
-            goto out;
-        if (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS) {
-            CS_ERROR("redis", "reset: %s", r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
-            freeReplyObject(r);
-            cs_redis_drop(s->r);
-            goto out;
-        }
-        results[i] = !strcmp(r->str, "queued") ? CS_RESET_QUEUED
-                   : !strcmp(r->str, "included") ? CS_RESET_INCLUDED
-                   : !strcmp(r->str, "excluded") ? CS_RESET_EXCLUDED
-                   : !strcmp(r->str, "no_snapshot") ? CS_RESET_NO_SNAPSHOT : CS_RESET_NO_STATE;
-        freeReplyObject(r);
-    }
-    (void)queued;
-    rc = 0;
-out:
-    keys_free(&k);
-    cs_buf_free(&member);
-    return rc;
-}
-
-int cs_sync_exclude(cs_sync *s, const char *conn, const char *pkey)
-{
-    keys k;
-    cs_buf member;
-    int rc = -1;
-    keys_init(&k);
-    cs_buf_init(&member, 512);
-    keys_fill(s, &k, conn);
-    cs_buf_reset(&k.state);
-    cs_buf_appendf(&k.state, "%sstate:%s:%s", s->prefix, conn, pkey);
-    member_of(&member, conn, pkey);
-    if (cs_redis_ready(s->r) == 0) {
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_exclude), "5",
-                              k.state.data, k.retry.data, k.exclude.data, k.counts.data,
-                              k.waiting.data, member.data, pkey};
-        redisReply *r = cs_redis_cmd(s->r, 10, argv, NULL);
-        if (r && r->type == REDIS_REPLY_INTEGER)
-            rc = (int)r->integer;
-        else if (r)
-            cs_redis_drop(s->r);
-        if (r)
-            freeReplyObject(r);
-    }
-    keys_free(&k);
-    cs_buf_free(&member);
-    return rc;
-}
-
-long cs_sync_resume(cs_sync *s, const char *conn)
-{
-    cs_buf key, retry, prefix;
-    char now[24];
-    long rc = -2;
-    cs_buf_init(&key, 512);
-    cs_buf_init(&retry, 512);
-    cs_buf_init(&prefix, 256);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
-    cs_sync_key(s, &retry, "retry");
-    cs_buf_appendf(&prefix, "%s|", conn);
-    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
-    if (cs_redis_ready(s->r) == 0) {
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_resume), "2", key.data,
-                              retry.data, prefix.data, now};
-        redisReply *r = cs_redis_cmd(s->r, 7, argv, NULL);
-        if (r && r->type == REDIS_REPLY_INTEGER)
-            rc = (long)r->integer;
-        else if (r)
-            cs_redis_drop(s->r);
-        if (r)
-            freeReplyObject(r);
-    }
-    cs_buf_free(&key);
-    cs_buf_free(&retry);
-    cs_buf_free(&prefix);
-    return rc;
 }

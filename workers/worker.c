@@ -85,9 +85,9 @@ static size_t *index_slot(cs_worker *w, const char *member)
  * batch (an export's store answers, a burst) leaves the heap at its
  * high-water mark, and glibc keeps it, so a worker's steady RSS would be
  * that of its biggest batch ever.  Not while batches are full: the memory
- * would be faulted in again at once (a backlog drained 30 % slower in the
- * kernel with a trim after every flush).  mallinfo2 is a walk over the free
- * lists, microseconds. */
+ * would be faulted in again at once (with a trim after every flush, a
+ * backlog drain spent half again as much time in the kernel).  mallinfo2 is
+ * a walk over the free lists, microseconds. */
 static void trim_heap(const cs_worker *w, size_t taken)
 {
     if (taken * 2 >= (size_t)w->cfg->worker_batch_max)

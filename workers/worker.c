@@ -704,12 +704,17 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
     CS_INFO(w->ops->name, "worker started: %zu %s(s), topic %s, batch %d, linger %d ms",
             w->ops->n_conns(w->sink), w->ops->conn_noun, w->cfg->kafka_topic,
             w->cfg->worker_batch_max, w->cfg->worker_linger_ms);
-    /* A batch's linger window opens when the previous flush starts, so an
-     * event that arrives during a flush waits for at most linger_ms and the
-     * next flush, not that flush, a whole linger and the next flush.  After
-     * a flush longer than linger_ms, what is already fetched is taken at
-     * once (up to batch_max) and flushed. */
+    /* While events flow, a batch's linger window opens when the previous
+     * flush starts, so an event that arrives during a flush waits for at
+     * most linger_ms and the next flush, not that flush, a whole linger and
+     * the next flush; after a flush longer than linger_ms, what is already
+     * fetched is taken at once (up to batch_max) and flushed.  After an idle
+     * flush (no event: start-up, a quiet topic) the window opens with the
+     * batch's first event instead, so that the events around it still get a
+     * whole linger to join it (an export and the changes published with it
+     * meet in one batch however slowly the worker started). */
     int64_t window = cs_mono_ms();
+    int flowing = 0;
     while (!*stop) {
         obs_beat(w->obs);
         if (cs_redis_ready(w->redis) != 0) {
@@ -727,6 +732,10 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
                     break;
                 continue;
             }
+            if (!flowing) {
+                deadline = cs_mono_ms() + w->cfg->worker_linger_ms;
+                flowing = 1;
+            }
             if (m->err) {
                 if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                     CS_WARN(w->ops->name, "consumer: %s", rd_kafka_message_errstr(m));
@@ -737,6 +746,7 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
         }
         window = cs_mono_ms();
         size_t taken = w->n_msgs;
+        flowing = taken > 0;
         int rc = flush(w);
         obs_redis(w->obs, w->redis);
         trim_heap(w, taken);

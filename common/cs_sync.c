@@ -386,6 +386,24 @@ void cs_sync_keys_fill(const cs_sync *s, keys *k, const char *conn)
     }
 }
 
+int cs_sync_eval_int(cs_sync *s, int script, int argc, const char **argv, long long *out)
+{
+    if (cs_redis_ready(s->r) != 0)
+        return -1;
+    argv[1] = cs_redis_script_sha(s->r, script);
+    redisReply *r = cs_redis_cmd(s->r, argc, argv, NULL);
+    int rc = -1;
+    if (r && r->type == REDIS_REPLY_INTEGER) {
+        *out = r->integer;
+        rc = 0;
+    } else if (r) {
+        cs_redis_drop(s->r);
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
 static void copy_str(char *dst, size_t n, const redisReply *r)
 {
     if (r && r->type == REDIS_REPLY_STRING)
@@ -685,19 +703,11 @@ int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char
     snprintf(until, sizeof until, "%lld", (long long)until_ms);
     snprintf(now, sizeof now, "%lld", (long long)n);
     snprintf(ttl, sizeof ttl, "%lld", (long long)(until_ms > n ? until_ms - n : 1));
-    const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_pause), "1", key.data, until,
+    const char *argv[] = {"EVALSHA", NULL, "1", key.data, until,
                           kind, reason, now, ttl};
-    int rc = -1;
-    if (cs_redis_ready(s->r) == 0) {
-        argv[1] = cs_redis_script_sha(s->r, s->s_pause);
-        redisReply *r = cs_redis_cmd(s->r, 9, argv, NULL);
-        if (r && r->type == REDIS_REPLY_INTEGER)
-            rc = (int)r->integer;
-        else if (r)
-            cs_redis_drop(s->r);
-        if (r)
-            freeReplyObject(r);
-    }
+    long long rc = -1;
+    if (cs_sync_eval_int(s, s->s_pause, 9, argv, &rc) != 0)
+        rc = -1;
     cs_buf_free(&key);
     return rc < 0 ? -1 : 0;
 }

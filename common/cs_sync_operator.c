@@ -145,18 +145,11 @@ int cs_sync_exclude(cs_sync *s, const char *conn, const char *pkey)
     cs_buf_reset(&k.state);
     cs_buf_appendf(&k.state, "%sstate:%s:%s", s->prefix, conn, pkey);
     member_of(&member, conn, pkey);
-    if (cs_redis_ready(s->r) == 0) {
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_exclude), "5",
-                              k.state.data, k.retry.data, k.exclude.data, k.counts.data,
-                              k.waiting.data, member.data, pkey};
-        redisReply *r = cs_redis_cmd(s->r, 10, argv, NULL);
-        if (r && r->type == REDIS_REPLY_INTEGER)
-            rc = (int)r->integer;
-        else if (r)
-            cs_redis_drop(s->r);
-        if (r)
-            freeReplyObject(r);
-    }
+    const char *argv[] = {"EVALSHA", NULL, "5", k.state.data, k.retry.data, k.exclude.data,
+                          k.counts.data, k.waiting.data, member.data, pkey};
+    long long got;
+    if (cs_sync_eval_int(s, s->s_exclude, 10, argv, &got) == 0)
+        rc = (int)got;
     cs_sync_keys_free(&k);
     cs_buf_free(&member);
     return rc;
@@ -174,17 +167,10 @@ long cs_sync_resume(cs_sync *s, const char *conn)
     cs_sync_key(s, &retry, "retry");
     cs_buf_appendf(&prefix, "%s|", conn);
     snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
-    if (cs_redis_ready(s->r) == 0) {
-        const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_resume), "2", key.data,
-                              retry.data, prefix.data, now};
-        redisReply *r = cs_redis_cmd(s->r, 7, argv, NULL);
-        if (r && r->type == REDIS_REPLY_INTEGER)
-            rc = (long)r->integer;
-        else if (r)
-            cs_redis_drop(s->r);
-        if (r)
-            freeReplyObject(r);
-    }
+    const char *argv[] = {"EVALSHA", NULL, "2", key.data, retry.data, prefix.data, now};
+    long long got;
+    if (cs_sync_eval_int(s, s->s_resume, 7, argv, &got) == 0)
+        rc = (long)got;
     cs_buf_free(&key);
     cs_buf_free(&retry);
     cs_buf_free(&prefix);

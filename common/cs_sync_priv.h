@@ -28,6 +28,11 @@ void cs_sync_keys_free(keys *k);
 /* The sink-wide key names, and conn's when conn is not NULL. */
 void cs_sync_keys_fill(const cs_sync *s, keys *k, const char *conn);
 
+/* Runs script (argv[0] "EVALSHA", argv[1] filled in here) and reads its
+ * integer answer into *out: 0, or -1 when Redis is down or the answer is not
+ * an integer (the connection is then dropped). */
+int cs_sync_eval_int(cs_sync *s, int script, int argc, const char **argv, long long *out);
+
 /* The operator scripts (cs_sync_operator.c), registered by cs_sync_new. */
 extern const char CS_SYNC_LUA_RESET[];
 extern const char CS_SYNC_LUA_EXCLUDE[];

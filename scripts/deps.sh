@@ -27,9 +27,12 @@ for p in "${PKGS[@]}"; do
   fi
 done
 
+here=$(cd "$(dirname "$0")" && pwd)
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#PKGS[@]} packages present"
-  exit 0
+  # A real Apache Kafka broker for the tests and benchmarks (Java from
+  # Debian, the broker's jars from Maven Central, cached outside the tree).
+  exec "$here/kafka-deps.sh"
 fi
 
 echo "deps: installing ${missing[*]}"
@@ -45,3 +48,4 @@ $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The Debian redis-server package starts a system service on port 6379; the
 # tests and the demo run their own instances on free ports and do not use it.
 echo "deps: done"
+exec "$here/kafka-deps.sh"

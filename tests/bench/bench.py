@@ -57,7 +57,7 @@ import uuid
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, os.path.join(HERE, "..", "chaos"))
-from harness import Broker, Proc, Redis, program, run, wait_until  # noqa: E402
+from harness import Broker, Proc, Redis, program, run, wait_until, worker_cmd  # noqa: E402
 from chaos import Cleanup  # noqa: E402
 
 TOKEN = "bench-meta-token-0b1"
@@ -65,7 +65,6 @@ CATALOG = "4242"
 CK, CS = "ck_bench_" + "3" * 32, "cs_bench_" + "4" * 32
 WOO_FIELDS = ["name", "sku", "price", "description", "stock", "COLOR"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-TOPIC = "catalog.product-events"
 
 # ---------------------------------------------------------------- events
 
@@ -336,7 +335,7 @@ class Worker:
         self.conf = os.path.join(self.dir, "worker.conf")
         with open(self.conf, "w") as f:
             f.write(conf_text)
-        cmd = [program("catalogsync-worker"), "--sink", sink, "--config", self.conf]
+        cmd = worker_cmd(sink, self.conf)
         if Worker.callgrind:
             cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % os.path.join(
                 Worker.callgrind, "callgrind.out.%s.%%p" % name)] + cmd
@@ -413,7 +412,7 @@ class Phase:
         sig = signal.SIGTERM if Worker.callgrind else signal.SIGKILL
         for w in self.workers:
             w.proc.stop(sig=sig, timeout=120)
-        self.broker.proc.stop(sig=signal.SIGKILL)
+        self.broker.stop(sig=signal.SIGKILL)
         self.c.run()
 
     def conf(self, **kw):
@@ -487,9 +486,9 @@ class Phase:
         try:
             parts = []
             for p in range(self.partitions):
-                lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
+                lo, hi = c.get_watermark_offsets(TopicPartition(self.broker.topic, p), timeout=10)
                 if hi > lo:
-                    parts.append(TopicPartition(TOPIC, p, lo))
+                    parts.append(TopicPartition(self.broker.topic, p, lo))
             c.assign(parts)
             first, seen, deadline = None, set(), time.monotonic() + 20
             while len(seen) < len(parts) and time.monotonic() < deadline:
@@ -516,7 +515,7 @@ class Phase:
         try:
             held = 0
             for p in range(self.partitions):
-                lo, hi = c.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
+                lo, hi = c.get_watermark_offsets(TopicPartition(self.broker.topic, p), timeout=10)
                 held += hi - lo
             return held
         finally:
@@ -663,7 +662,7 @@ class Bench:
                     a.partitions or 0)
         ph = Phase(self, sink, parts)
         try:
-            peers = {"fake": self.fake.proc.p.pid, "broker": ph.broker.proc.p.pid,
+            peers = {"fake": self.fake.proc.p.pid, "broker": ph.broker.pid,
                      "redis": ph.redis.proc.p.pid}
             if drain:
                 if base:
@@ -833,8 +832,8 @@ class Bench:
             # producer has not asked for is learnt only on its next metadata
             # refresh, a second later), then one message to the dead-letter
             # topic, which the workers do not read.
-            prod.list_topics(TOPIC, timeout=10)
-            prod.produce(TOPIC + ".dlq", value=b"bench warm-up", key=b"bench")
+            prod.list_topics(ph.broker.topic, timeout=10)
+            prod.produce(ph.broker.dlq, value=b"bench warm-up", key=b"bench")
             if prod.flush(30) != 0:
                 raise AssertionError("the paced producer could not reach the broker")
             sent = []
@@ -848,7 +847,7 @@ class Bench:
                 due = (now - t0) * rate
                 while i < len(msgs) and i < due:
                     pid, ver, key, val, hdrs = msgs[i]
-                    prod.produce(TOPIC, value=val, key=key, headers=hdrs)
+                    prod.produce(ph.broker.topic, value=val, key=key, headers=hdrs)
                     sent.append((pid, ver, time.time()))
                     i += 1
                 prod.poll(0)

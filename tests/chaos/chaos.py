@@ -31,7 +31,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 from harness import (Broker, Fake, FakeClient, Proc, Redis, program, run,  # noqa: E402
-                     stop_all, wait_until, wrap)
+                     stop_all, wait_until, worker_cmd)
 
 TOKEN = "chaos-meta-token-5e1"
 CATALOG = "7700"
@@ -115,8 +115,7 @@ class Run:
 
     def spawn(self, sink, n):
         name = "%s-%d" % (sink, n)
-        cmd = wrap([program("catalogsync-worker"), "--sink", sink, "--config", self.conf])
-        p = Proc(name, cmd, env={"MT": TOKEN, "CK": CK, "CS": CS})
+        p = Proc(name, worker_cmd(sink, self.conf), env={"MT": TOKEN, "CK": CK, "CS": CS})
         self.c.addCleanup(p.stop)
         slot = [w for w in self.workers if w[0] == name]
         if slot:
@@ -201,7 +200,7 @@ class Run:
                 f.write(bad[k % len(bad)] + b"\n")
             path = f.name
         r = subprocess.run(["kcat", "-P", "-b", self.broker.brokers, "-t",
-                            "catalog.product-events", "-K", "\t", "-l", path],
+                            self.broker.topic, "-K", "\t", "-l", path],
                            capture_output=True, timeout=60)
         if r.returncode != 0:
             raise RuntimeError("kcat: %s" % r.stderr)
@@ -311,7 +310,7 @@ class Run:
         # Dead letters: exactly the injected malformed events, per sink (a
         # message read twice after a kill may be dead-lettered twice: count
         # distinct source offsets).
-        dlq = self.broker.consume("catalog.product-events.dlq")
+        dlq = self.broker.consume(self.broker.dlq)
         for sink in ("meta", "woocommerce"):
             offs = {(m["headers"]["source_partition"], m["headers"]["source_offset"])
                     for m in dlq if m["headers"].get("sink") == sink}

@@ -5,10 +5,14 @@ Every process started here is registered, stopped in the test's cleanup
 also written to $CS_PIDFILE so that tests/run.sh can check that nothing
 was left running.
 
-Peers: redis-server (temp dir, free port, AOF on), catalogsync-devbroker
-(librdkafka mock cluster), and the fake channel servers in tests/fakes/.
+Peers: redis-server (temp dir, free port, AOF on), Apache Kafka (one real
+KRaft broker per test run, scripts/kafka.py; each Broker() is a test's own
+topics and consumer groups on it), and the fake channel servers in
+tests/fakes/.  CS_TEST_KAFKA=dev runs the tests on catalogsync-devbroker
+(librdkafka's mock cluster, one per Broker()) instead.
 """
 import atexit
+import itertools
 import json
 import os
 import shutil
@@ -25,6 +29,12 @@ BIN = os.path.join(BUILD, "bin")
 FAKES = os.path.join(ROOT, "tests", "fakes")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 VALGRIND = os.environ.get("CS_VALGRIND") == "1"
+# "real" (default): Apache Kafka from scripts/kafka.py; "dev": the devbroker.
+KAFKA_KIND = os.environ.get("CS_TEST_KAFKA", "real")
+EVENTS_TOPIC = "catalog.product-events"
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import kafka as kafka_runtime  # noqa: E402  (scripts/kafka.py)
 
 _live = {}
 
@@ -192,22 +202,101 @@ class Redis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+_kafka_cluster = None
+_topic_seq = itertools.count(1)
+
+
+def shared_kafka():
+    """The test run's Apache Kafka: started on first use and stopped at exit,
+    or the one a parent harness started (CS_KAFKA_BROKERS, inherited by the
+    chaos run and the benchmarks)."""
+    global _kafka_cluster
+    brokers = os.environ.get("CS_KAFKA_BROKERS")
+    if brokers:
+        return brokers
+    _kafka_cluster = kafka_runtime.KafkaCluster(nodes=1)
+    _kafka_cluster.start()
+    os.environ["CS_KAFKA_BROKERS"] = _kafka_cluster.brokers
+    atexit.register(_kafka_cluster.stop, 5.0)
+    return _kafka_cluster.brokers
+
+
+def kafka_pid():
+    """The pid of the Kafka broker this process started (None when it uses
+    one a parent started, or the devbroker)."""
+    return _kafka_cluster.nodes[0].p.pid if _kafka_cluster else None
+
+
+# The consumer-group suffix of the newest Broker scope (Worker adds it).
+_group_suffix = [""]
+
+
 class Broker:
-    def __init__(self, test=None, partitions=6, extra_topics=()):
-        cmd = wrap([program("catalogsync-devbroker"), "--partitions", str(partitions)])
-        for t in extra_topics:
-            cmd += ["--extra-topic", t]
-        self.proc = Proc("devbroker", cmd, ready_prefix="BROKERS=")
-        self.brokers = self.proc.ready
+    """A test's Kafka: on the run's real broker, its own events and
+    dead-letter topics ("t<pid>-<n>.product-events" and ".dlq", created with
+    `partitions` partitions) and its own consumer groups; CS_TEST_KAFKA=dev
+    (or kind="dev") starts a catalogsync-devbroker instead, with the default
+    topic names.
+
+    While the scope lives, CATALOGSYNC_KAFKA_TOPIC and CATALOGSYNC_KAFKA_DLQ_TOPIC
+    (the documented overrides) name its topics, so every program a test starts
+    uses them; stop() (registered as the test's cleanup) restores them and
+    deletes the topics."""
+
+    def __init__(self, test=None, partitions=6, kind=None):
+        self.kind = kind or KAFKA_KIND
+        self.partitions = partitions
+        self.proc = None
+        if self.kind == "dev":
+            cmd = wrap([program("catalogsync-devbroker"), "--partitions", str(partitions)])
+            self.proc = Proc("devbroker", cmd, ready_prefix="BROKERS=")
+            self.brokers = self.proc.ready
+            self.topic = EVENTS_TOPIC
+            self.group_suffix = ""
+        else:
+            self.brokers = shared_kafka()
+            tag = "t%d-%d" % (os.getpid(), next(_topic_seq))
+            self.topic = tag + ".product-events"
+            self.group_suffix = "-" + tag
+            kafka_runtime.create_topics(self.brokers, {self.topic: partitions,
+                                                       self.topic + ".dlq": partitions},
+                                        config=kafka_runtime.TOPIC_CONFIG)
+        self.dlq = self.topic + ".dlq"
+        self._saved = {k: os.environ.get(k) for k in
+                       ("CATALOGSYNC_KAFKA_TOPIC", "CATALOGSYNC_KAFKA_DLQ_TOPIC")}
+        self._saved_suffix = _group_suffix[0]
+        os.environ["CATALOGSYNC_KAFKA_TOPIC"] = self.topic
+        os.environ["CATALOGSYNC_KAFKA_DLQ_TOPIC"] = self.dlq
+        _group_suffix[0] = self.group_suffix
+        self.stopped = False
         if test is not None:
             test.addCleanup(self.stop)
 
-    def stop(self):
-        return self.proc.stop()
+    @property
+    def pid(self):
+        return self.proc.p.pid if self.proc else kafka_pid()
 
-    def consume(self, topic="catalog.product-events", count=None, timeout_ms=30000):
-        """Reads topic from the beginning; returns a list of message dicts
-        whose "value" is the payload string."""
+    def stop(self, sig=signal.SIGTERM):
+        """Ends the scope: the devbroker stops (its exit status is returned);
+        on real Kafka the topics are deleted (0)."""
+        if self.stopped:
+            return 0
+        self.stopped = True
+        for k, v in self._saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        _group_suffix[0] = self._saved_suffix
+        if self.proc:
+            return self.proc.stop(sig=sig)
+        kafka_runtime.delete_topics(self.brokers, [self.topic, self.dlq])
+        return 0
+
+    def consume(self, topic=None, count=None, timeout_ms=30000):
+        """Reads topic (default the events topic) from the beginning; returns
+        a list of message dicts whose "value" is the payload string."""
+        topic = topic or self.topic
         cmd = [program("cs-test-consume"), "-b", self.brokers, "-t", topic,
                "-T", str(timeout_ms)]
         if count is not None:
@@ -219,8 +308,10 @@ class Broker:
         return [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
 
 
-    def count(self, topic="catalog.product-events", timeout_ms=60000):
-        """Counts every message in topic (reads to the end of each partition)."""
+    def count(self, topic=None, timeout_ms=60000):
+        """Counts every message in topic (default the events topic; reads to
+        the end of each partition)."""
+        topic = topic or self.topic
         cmd = [program("cs-test-consume"), "-q", "-b", self.brokers, "-t", topic,
                "-T", str(timeout_ms)]
         r = subprocess.run(wrap(cmd), capture_output=True, text=True, errors="replace",
@@ -324,6 +415,14 @@ class FakeClient:
         return self.call("GET", "/_fake/stats")
 
 
+def worker_cmd(sink, conf, *args):
+    """catalogsync-worker for sink with config conf, in the consumer group of
+    the newest Broker scope (catalogsync-<sink>-<scope>; the default group on
+    the devbroker)."""
+    return wrap([program("catalogsync-worker"), "--sink", sink, "--config", conf,
+                 "--group", "catalogsync-%s%s" % (sink, _group_suffix[0])] + list(args))
+
+
 class Worker:
     """A catalogsync-worker process with a generated config file."""
 
@@ -332,8 +431,7 @@ class Worker:
         self.conf = os.path.join(self.dir, "worker.conf")
         with open(self.conf, "w") as f:
             f.write(config_text)
-        cmd = wrap([program("catalogsync-worker"), "--sink", sink, "--config", self.conf])
-        self.proc = Proc(name, cmd, env=env)
+        self.proc = Proc(name, worker_cmd(sink, self.conf), env=env)
         test.addCleanup(self.stop)
 
     def log(self):

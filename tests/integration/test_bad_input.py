@@ -15,8 +15,6 @@ import unittest
 from harness import program, run, wait_until
 from test_meta_worker import TOKEN, MetaStack, product
 
-TOPIC = "catalog.product-events"
-DLQ = "catalog.product-events.dlq"
 CAP = 1048576
 
 
@@ -45,7 +43,7 @@ def without(d, *path):
     return d
 
 
-def kcat_lines(test, brokers, pairs, null=False):
+def kcat_lines(test, broker, pairs, null=False):
     """Produces (key, payload) pairs in one kcat call, one message per line
     (key and value separated by a tab). Payloads must hold no newline or
     tab byte; an empty payload is sent as an empty message, or as a NULL
@@ -54,18 +52,18 @@ def kcat_lines(test, brokers, pairs, null=False):
     for key, payload in pairs:
         assert b"\n" not in payload and b"\t" not in payload, key
         data += key.encode() + b"\t" + payload + b"\n"
-    cmd = ["kcat", "-P", "-b", brokers, "-t", TOPIC, "-K", "\t"] + (["-Z"] if null else [])
+    cmd = ["kcat", "-P", "-b", broker.brokers, "-t", broker.topic, "-K", "\t"] + (["-Z"] if null else [])
     r = subprocess.run(cmd, input=data, capture_output=True, timeout=60)
     test.assertEqual(r.returncode, 0, r.stderr)
 
 
-def kcat_file(test, brokers, key, payload, tmpdir, extra=()):
+def kcat_file(test, broker, key, payload, tmpdir, extra=()):
     """Produces one binary payload through a file (kcat sends a file named
     on the command line as one message)."""
     path = os.path.join(tmpdir, "payload-%s.bin" % key.replace(":", "_"))
     with open(path, "wb") as f:
         f.write(payload)
-    r = subprocess.run(["kcat", "-P", "-b", brokers, "-t", TOPIC, "-k", key] + list(extra)
+    r = subprocess.run(["kcat", "-P", "-b", broker.brokers, "-t", broker.topic, "-k", key] + list(extra)
                        + [path], capture_output=True, timeout=60)
     test.assertEqual(r.returncode, 0, r.stderr)
 
@@ -165,12 +163,12 @@ class BadEventsTest(unittest.TestCase):
         """injected: {key: (payload or None, error, [reason substrings])}.
         Every one is in the DLQ exactly once, with its reason, error and the
         source coordinates of the original message, and nothing else is."""
-        wait_until(lambda: count_topic(s, DLQ) >= len(injected), timeout=30,
+        wait_until(lambda: count_topic(s, s.broker.dlq) >= len(injected), timeout=30,
                    what="%d dead letters" % len(injected))
-        dlq = read_topic(s.broker.brokers, DLQ)
+        dlq = read_topic(s.broker.brokers, s.broker.dlq)
         self.assertEqual(sorted(m["key"] for m in dlq), sorted(injected),
                          "the DLQ holds exactly the injected messages")
-        originals = {m["key"]: m for m in read_topic(s.broker.brokers, TOPIC)
+        originals = {m["key"]: m for m in read_topic(s.broker.brokers, s.broker.topic)
                      if m["key"] in injected}
         for m in dlq:
             key = m["key"]
@@ -181,7 +179,7 @@ class BadEventsTest(unittest.TestCase):
                     self.assertIn(want, h.get("reason", ""), "reason for %s" % key)
                 self.assertEqual(h.get("error"), error, "error header for %s" % key)
                 self.assertEqual(h.get("sink"), "meta")
-                self.assertEqual(h.get("source_topic"), TOPIC)
+                self.assertEqual(h.get("source_topic"), s.broker.topic)
                 orig = originals[key]
                 self.assertEqual(h.get("source_partition"), str(orig["partition"]))
                 self.assertEqual(h.get("source_offset"), str(orig["offset"]))
@@ -202,10 +200,10 @@ class BadEventsTest(unittest.TestCase):
         injected = {}
 
         s.publish([product(1)], "--type", "updated")                       # before
-        kcat_lines(self, s.broker.brokers, [("default:bad-" + n, p) for n, p, _, _ in cases[:half]])
+        kcat_lines(self, s.broker, [("default:bad-" + n, p) for n, p, _, _ in cases[:half]])
         s.publish([product(2), product(1, version=2)], "--type", "updated")  # between
-        kcat_lines(self, s.broker.brokers, [("default:bad-" + n, p) for n, p, _, _ in cases[half:]])
-        kcat_lines(self, s.broker.brokers, [("default:bad-empty", b"")])
+        kcat_lines(self, s.broker, [("default:bad-" + n, p) for n, p, _, _ in cases[half:]])
+        kcat_lines(self, s.broker, [("default:bad-empty", b"")])
         s.publish([product(3), product(2, version=3)], "--type", "updated")  # after
         for n, p, e, r in cases:
             injected["default:bad-" + n] = (p, e, r)
@@ -225,7 +223,7 @@ class BadEventsTest(unittest.TestCase):
         self.assertEqual(s.redis.cli("SCARD", "catalogsync:{meta}:index:main"), "3")
         # One warning per dead letter, each naming the reason, and the worker lives on.
         log = w.log()
-        self.assertEqual(log.count("dead-lettered event at catalog.product-events["),
+        self.assertEqual(log.count("dead-lettered event at %s[" % s.broker.topic),
                          len(injected), log[-3000:])
         self.assertIn("product.price.amount: is negative", log)
         self.assertNotIn("cannot queue dead letter", log)
@@ -236,11 +234,11 @@ class BadEventsTest(unittest.TestCase):
         # reason should say so rather than report a JSON position.
         s = MetaStack(self)
         s.worker()
-        kcat_lines(self, s.broker.brokers, [("default:bad-null", b"")], null=True)
+        kcat_lines(self, s.broker, [("default:bad-null", b"")], null=True)
         s.publish([product(1)], "--type", "updated")
         s.wait_status("p1", "synced")
-        wait_until(lambda: count_topic(s, DLQ) >= 1, timeout=20, what="the dead letter")
-        [m] = read_topic(s.broker.brokers, DLQ)
+        wait_until(lambda: count_topic(s, s.broker.dlq) >= 1, timeout=20, what="the dead letter")
+        [m] = read_topic(s.broker.brokers, s.broker.dlq)
         self.assertEqual(m["key"], "default:bad-null")
         self.assertIsNone(m["value"])
         reason = m["headers"]["reason"]
@@ -266,9 +264,9 @@ class BadEventsTest(unittest.TestCase):
         big_bad = padded(without(event("bigbad"), "product", "id"), 1020000)
         # kcat's own limit (1,000,000 bytes by default) is raised so all go out.
         big = ["-X", "message.max.bytes=4000000"]
-        kcat_file(self, s.broker.brokers, "default:cap", at_cap, self.tmp, big)
-        kcat_file(self, s.broker.brokers, "default:over", over, self.tmp, big)
-        kcat_file(self, s.broker.brokers, "default:bigbad", big_bad, self.tmp, big)
+        kcat_file(self, s.broker, "default:cap", at_cap, self.tmp, big)
+        kcat_file(self, s.broker, "default:over", over, self.tmp, big)
+        kcat_file(self, s.broker, "default:bigbad", big_bad, self.tmp, big)
         s.publish([product(1)], "--type", "updated")
         s.wait_status("p1", "synced")
         st = s.wait_status("cap", "synced")             # exactly at the cap: accepted
@@ -279,13 +277,13 @@ class BadEventsTest(unittest.TestCase):
                    what="two dead-letter warnings")
         self.assertIn(reason, w.log())
         try:
-            reached = wait_until(lambda: count_topic(s, DLQ) >= 2, timeout=10)
+            reached = wait_until(lambda: count_topic(s, s.broker.dlq) >= 2, timeout=10)
         except AssertionError:
             reached = False
         if not reached:
             said = [line for line in w.log().splitlines() if "dead letter" in line]
             self.fail("%d of the 2 large malformed events reached %s; the worker said: %s"
-                      % (count_topic(s, DLQ), DLQ, said))
+                      % (count_topic(s, s.broker.dlq), s.broker.dlq, said))
         self.check_dead_letters(s, {
             "default:over": (over, "too_big", [reason]),
             "default:bigbad": (big_bad, "invalid", ["product.id: is missing"])})
@@ -316,13 +314,13 @@ class BadEventsTest(unittest.TestCase):
                  ("tr", lambda i: enc(event("burst-%d" % i))[:-3]),
                  ("ut", lambda i: enc(event("burst-%d" % i)).replace(b"Bad", b"B\xffd"))]
         burst = [("default:burst-%d" % i, kinds[i % 4][1](i)) for i in range(200)]
-        kcat_lines(self, s.broker.brokers, burst)
+        kcat_lines(self, s.broker, burst)
         s.publish([product(i) for i in range(2, 7)] + [product(1, version=2)], "--type", "updated")
         for i in range(2, 7):
             s.wait_status("p%d" % i, "synced", timeout=30)
         wait_until(lambda: s.state("p1").get("synced_version") == "2", what="p1 v2 synced")
-        wait_until(lambda: count_topic(s, DLQ) >= 200, timeout=30, what="200 dead letters")
-        dlq = read_topic(s.broker.brokers, DLQ)
+        wait_until(lambda: count_topic(s, s.broker.dlq) >= 200, timeout=30, what="200 dead letters")
+        dlq = read_topic(s.broker.brokers, s.broker.dlq)
         self.assertEqual(len(dlq), 200)
         self.assertEqual(len({m["key"] for m in dlq}), 200)
         by_kind = {}
@@ -369,8 +367,8 @@ class DuplicateEventsTest(unittest.TestCase):
         self.assertEqual(len(recs), 1, recs)
         self.assertEqual(s.state("d1")["synced_version"], "5")
         self.assertEqual(s.state("d1")["attempts"], "1")
-        self.assertEqual(count_topic(s, DLQ), 0)
-        self.assertEqual(count_topic(s, TOPIC), 6)
+        self.assertEqual(count_topic(s, s.broker.dlq), 0)
+        self.assertEqual(count_topic(s, s.broker.topic), 6)
         self.assertEqual(w.log().count("Successfully synced product 'Bad d1'"), 1)
 
 

@@ -275,13 +275,13 @@ class MetaWorkerTest(unittest.TestCase):
     def test_malformed_events_go_to_the_dead_letter_topic(self):
         s = MetaStack(self)
         w = s.worker()
-        bad = subprocess.run(["kcat", "-P", "-b", s.broker.brokers, "-t", "catalog.product-events",
+        bad = subprocess.run(["kcat", "-P", "-b", s.broker.brokers, "-t", s.broker.topic,
                               "-k", "default:x1"], input=b'{"schema":1,"type":"product.updated"}',
                              capture_output=True, timeout=30)
         self.assertEqual(bad.returncode, 0, bad.stderr)
         s.publish([product(1)], "--type", "updated")
         s.wait_status("p1", "synced")
-        dlq = s.broker.consume("catalog.product-events.dlq", count=1)
+        dlq = s.broker.consume(s.broker.dlq, count=1)
         self.assertEqual(dlq[0]["key"], "default:x1")
         self.assertIn("event_id: is missing", dlq[0]["headers"]["reason"])
         self.assertEqual(dlq[0]["headers"]["error"], "invalid")

@@ -221,7 +221,7 @@ class HarnessTest(unittest.TestCase):
                          open("/proc/%d/stat" % pid).read().split()[2] != "Z")
 
     def test_broker_stops_cleanly_on_sigterm(self):
-        broker = Broker()
+        broker = Broker(kind="dev")
         self.assertTrue(broker.brokers.startswith("127.0.0.1:"))
         self.assertEqual(broker.stop(), 0)
 

@@ -128,7 +128,7 @@ deps:
 	scripts/deps.sh
 
 demo:
-	scripts/demo.sh
+	scripts/demo.sh $(DEMO_ARGS)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/catalogsync

@@ -1,17 +1,28 @@
 #!/usr/bin/env bash
 # The main job on an embedded default: a local stack on 127.0.0.1 (redis-server,
-# the dev Kafka broker, the fake Meta and WooCommerce servers), sample products
+# a Kafka broker, the fake Meta and WooCommerce servers), sample products
 # published through catalogsync-publish, and where they went: the Kafka topic,
 # the meta worker's outcomes, the sync state in Redis, the fake Meta catalog,
 # then a WooCommerce export and an update reaching the fake store.
 #
-#   scripts/demo.sh            run, show, stop everything
-#   scripts/demo.sh --keep     leave the stack running (prints how to stop it)
+#   scripts/demo.sh              run, show, stop everything
+#   scripts/demo.sh --keep       leave the stack running (prints how to stop it)
+#   scripts/demo.sh --real-kafka Apache Kafka 3.9.1 (scripts/kafka.py, a KRaft
+#                                broker from the jars scripts/deps.sh fetched)
+#                                instead of the dev broker (librdkafka's mock)
+# Exit status: 0 the demo ran, 1 a part of the stack did not start.
 set -eu
 cd "$(dirname "$0")/.."
 KEEP=0
-[ "${1:-}" = "--keep" ] && KEEP=1
-[ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] && { sed -n '2,7p' "$0"; exit 0; }
+KAFKA=dev
+for arg in "$@"; do
+  case "$arg" in
+    --keep) KEEP=1 ;;
+    --real-kafka) KAFKA=real ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    *) echo "demo: unknown option $arg (see --help)" >&2; exit 64 ;;
+  esac
+done
 
 scripts/deps.sh
 make -s all
@@ -28,17 +39,27 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { "$PY" -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-wait_file() { for _ in $(seq 1 100); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "demo: $2 did not start" >&2; exit 1; }
+# wait_file FILE WHAT [TENTHS]: waits for a started part to write FILE.
+wait_file() { for _ in $(seq 1 "${3:-100}"); do [ -s "$1" ] && return 0; sleep 0.1; done; echo "demo: $2 did not start" >&2; exit 1; }
 
 REDIS_PORT=$(free_port)
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK" --appendonly yes \
   --maxmemory-policy noeviction --save "" --daemonize no > "$WORK/redis.log" 2>&1 &
 PIDS+=($!)
 
-build/bin/catalogsync-devbroker --partitions 6 --brokers-file "$WORK/brokers" \
-  > /dev/null 2> "$WORK/broker.log" &
-PIDS+=($!)
-wait_file "$WORK/brokers" "the dev broker"
+if [ "$KAFKA" = real ]; then
+  "$PY" scripts/kafka.py --partitions 6 --dir "$WORK/kafka" --brokers-file "$WORK/brokers" \
+    > /dev/null 2> "$WORK/broker.log" &
+  PIDS+=($!)
+  wait_file "$WORK/brokers" "Apache Kafka (log: $WORK/broker.log)" 1200
+  KAFKA_NAME="Apache Kafka $(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' scripts/kafka/pom.xml)"
+else
+  build/bin/catalogsync-devbroker --partitions 6 --brokers-file "$WORK/brokers" \
+    > /dev/null 2> "$WORK/broker.log" &
+  PIDS+=($!)
+  wait_file "$WORK/brokers" "the dev broker"
+  KAFKA_NAME="dev Kafka broker"
+fi
 BROKERS=$(cat "$WORK/brokers")
 
 "$PY" tests/fakes/fake_meta.py --port 0 --port-file "$WORK/meta.port" --token demo-meta-token \
@@ -76,7 +97,7 @@ PIDS+=($!)
 cat <<TXT
 == local stack (all on 127.0.0.1)
   redis-server        port $REDIS_PORT (AOF on)          redis-cli -p $REDIS_PORT
-  dev Kafka broker    $BROKERS (catalog.product-events, .dlq; 6 partitions)
+  $KAFKA_NAME    $BROKERS (catalog.product-events, .dlq; 6 partitions)
   fake Meta Graph     http://127.0.0.1:$(cat "$WORK/meta.port")  (catalog 555000111)
   fake WooCommerce    http://127.0.0.1:$(cat "$WORK/woo.port")
 

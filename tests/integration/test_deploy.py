@@ -21,7 +21,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import ROOT, program, run
+from harness import ROOT, kafka_runtime, program, run
 
 COMPOSE = os.path.join(ROOT, "docker-compose.yml")
 DOCKERFILE = os.path.join(ROOT, "deploy", "Dockerfile")
@@ -158,6 +158,18 @@ class ComposeTest(unittest.TestCase):
         self.assertEqual(topics["environment"]["CATALOGSYNC_PARTITIONS"], "12")
         env = compose_config({"CATALOGSYNC_PARTITIONS": "24"})["services"]["kafka-topics"]
         self.assertEqual(env["environment"]["CATALOGSYNC_PARTITIONS"], "24")
+
+    def test_compose_runs_the_kafka_the_tests_run(self):
+        """The tests' broker (scripts/kafka/pom.xml, from Maven Central) and the
+        compose images are one Kafka version; the topics take a record at
+        events.max_bytes plus its framing, as the tests' topics do."""
+        version = kafka_runtime.kafka_version()
+        for name in ("kafka", "kafka-topics"):
+            self.assertEqual(self.services[name]["image"], "apache/kafka:" + version, name)
+        script = " ".join(self.services["kafka-topics"]["command"])
+        limit = kafka_runtime.TOPIC_CONFIG["max.message.bytes"]
+        self.assertIn("--config max.message.bytes=" + limit, script)
+        self.assertGreater(int(limit), 1048576 + 4096)
 
     def test_workers_scale_and_check_health(self):
         for name, sink in WORKERS.items():

@@ -7,9 +7,9 @@
  *   await this.catalog.productDeleted({ id, version, sku });
  *   await this.catalog.exportRequested(snapshot, { connections: [1, 2], fields: ['name', 'sku', 'price'] });
  *
- * Each call resolves once Kafka acknowledged the events (acks=all, one request
- * in flight) and rejects with DeliveryError otherwise: call it after your
- * database transaction committed.  Messages are keyed "<tenant>:<product_id>"
+ * Each call resolves once Kafka acknowledged the events (idempotent producer,
+ * acks=all, one request in flight) and rejects with DeliveryError otherwise:
+ * call it after your database transaction committed.  Messages are keyed "<tenant>:<product_id>"
  * with the headers type, schema and event_id, and partitioned like
  * librdkafka (catalogsync-publish), so every event of one product lands in one
  * partition whichever producer sent it.
@@ -88,17 +88,21 @@ export class CatalogSyncPublisher implements OnModuleInit, OnApplicationShutdown
       logLevel: logLevel.ERROR,
       ...opts.kafka,
     });
-    // One request in flight keeps each partition in order across retries.
-    // kafkajs's idempotent producer is experimental, so it is off by default
-    // (producer: { idempotent: true } turns it on): a retry may then store an
-    // event twice, which the workers absorb (same event_id and version: an
-    // event not newer than what a destination holds is skipped).
+    // An idempotent producer (as catalogsync-publish and the Django hook):
+    // the broker stores a batch that a retry sends again only once, and with
+    // one request in flight each partition stays in order across retries.
+    // acks=all (-1) on every send, which kafkajs requires of it.
     this.producer = kafka.producer({
-      idempotent: false,
+      idempotent: true,
       maxInFlightRequests: 1,
       createPartitioner: LibrdkafkaPartitioner as unknown as typeof Partitioners.DefaultPartitioner,
       ...opts.producer,
     });
+  }
+
+  /** True when the producer is idempotent (the default; producer: { idempotent: false } turns it off). */
+  isIdempotent(): boolean {
+    return this.producer.isIdempotent();
   }
 
   /** Connects in the background: an application starts even while Kafka is

@@ -118,6 +118,31 @@ def describe_producers(brokers, topic, partitions):
     return out
 
 
+def check_idempotent(test, broker, msgs):
+    """The broker tracks one idempotent producer in every partition the
+    messages went to, whose last sequence number counts exactly them
+    (sequences start at 0 per partition), and none elsewhere."""
+    per_partition = {}
+    for m in msgs:
+        per_partition[m["partition"]] = per_partition.get(m["partition"], 0) + 1
+    state = describe_producers(broker.brokers, broker.topic, broker.partitions)
+    test.assertEqual(sorted(state), list(range(broker.partitions)), state)
+    ids = set()
+    for part, producers in state.items():
+        n = per_partition.get(part, 0)
+        if not n:
+            test.assertEqual(producers, [], "partition %d" % part)
+            continue
+        test.assertEqual(len(producers), 1, "partition %d: %s (not an idempotent producer?)"
+                         % (part, producers))
+        pid, epoch, last_seq = producers[0]
+        test.assertGreaterEqual(pid, 0)
+        test.assertGreaterEqual(epoch, 0)
+        test.assertEqual(last_seq, n - 1, "partition %d holds %d messages" % (part, n))
+        ids.add(pid)
+    test.assertEqual(len(ids), 1, "one producer published: %s" % state)
+
+
 def product(pid, version, sku, name, amount, currency="USD", **extra):
     p = {"id": pid, "version": version, "sku": sku, "name": name, "brand": "Acme",
          "price": {"amount": amount, "currency": currency}, "stock_quantity": 4,
@@ -151,28 +176,7 @@ class NestHookTest(unittest.TestCase):
         setup_hook()
 
     def assert_idempotent(self, broker, msgs):
-        """The broker tracks one idempotent producer in every partition the
-        messages went to, whose last sequence number counts exactly them
-        (sequences start at 0 per partition), and none elsewhere."""
-        per_partition = {}
-        for m in msgs:
-            per_partition[m["partition"]] = per_partition.get(m["partition"], 0) + 1
-        state = describe_producers(broker.brokers, broker.topic, broker.partitions)
-        self.assertEqual(sorted(state), list(range(broker.partitions)), state)
-        ids = set()
-        for part, producers in state.items():
-            n = per_partition.get(part, 0)
-            if not n:
-                self.assertEqual(producers, [], "partition %d" % part)
-                continue
-            self.assertEqual(len(producers), 1, "partition %d: %s (not an idempotent producer?)"
-                             % (part, producers))
-            pid, epoch, last_seq = producers[0]
-            self.assertGreaterEqual(pid, 0)
-            self.assertGreaterEqual(epoch, 0)
-            self.assertEqual(last_seq, n - 1, "partition %d holds %d messages" % (part, n))
-            ids.add(pid)
-        self.assertEqual(len(ids), 1, "one producer published: %s" % state)
+        check_idempotent(self, broker, msgs)
 
     def publish(self, brokers, requests, *args, timeout=60):
         text = "".join(json.dumps(r) + "\n" for r in requests)

@@ -1,40 +1,31 @@
-"""The Django producer hook (hooks/django) end to end: a throwaway Django
-project with SQLite in a temp dir and the example shop app; product saves and
-deletes write outbox rows in the product's transaction; `manage.py
-catalogsync_relay` publishes them to the dev broker; a real
-`catalogsync-worker --sink meta` pushes them into the fake Meta catalog.
-Direct mode (publish on commit, no outbox) too.
+"""The Django producer hook (hooks/django) end to end: the example project
+(hooks/django/example, its own settings: brokers, topic and mode from the
+environment) with SQLite in a temp dir; product saves and deletes write
+outbox rows in the product's transaction; `manage.py catalogsync_relay`
+publishes them to the test's topic on the real Kafka broker (harness Broker,
+whose CATALOGSYNC_KAFKA_TOPIC the settings read); a real `catalogsync-worker
+--sink meta` pushes them into the fake Meta catalog.  Direct mode (publish on
+commit, no outbox) too.
 
-Debian's python3-django and python3-confluent-kafka (scripts/deps.sh)."""
+Twice: DjangoHookTest on Debian's /usr/bin/python3 with python3-django and
+python3-confluent-kafka (scripts/deps.sh), DjangoLtsHookTest on the current
+Django LTS and confluent-kafka from PyPI, in the venv hooks/django/setup-venv.sh
+makes from the pins of hooks/django/requirements-lts.txt."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 import unittest
 import zlib
 
-from harness import PYTHON, ROOT, free_port, program, run, wait_until
+from harness import PYTHON, ROOT, Broker, free_port, program, run, wait_until
+from test_hooks_nestjs import check_idempotent
 from test_meta_worker import MetaStack
 
 HOOK = os.path.join(ROOT, "hooks", "django")
 EXAMPLE = os.path.join(HOOK, "example")
-
-SETTINGS = """
-import os
-SECRET_KEY = "throwaway-test-project"
-USE_TZ = True
-DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-INSTALLED_APPS = ["catalogsync_django", "shop"]
-DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
-                         "NAME": os.path.join(os.path.dirname(__file__), "db.sqlite3")}}
-CATALOGSYNC = {
-    "BROKERS": os.environ["TEST_BROKERS"],
-    "MODE": os.environ.get("TEST_HOOK_MODE", "outbox"),
-    "MODELS": {"shop.Product": None},
-    "DELIVERY_TIMEOUT": float(os.environ.get("TEST_DELIVERY_TIMEOUT", "30")),
-}
-"""
 
 # Saves, an update, a rolled-back transaction, an export request and a delete.
 SCENARIO = r"""
@@ -62,7 +53,7 @@ request_export(mug, connections=[1, 2], fields=["name", "sku", "price"])
 gone_id = gone.pk
 gone.delete()
 print("IDS=" + json.dumps({"mug": mug.pk, "pot": pot.pk, "gone": gone_id}))
-print("OUTBOX=" + json.dumps([[r.event_type, r.key, r.sent_at is None, r.event_id]
+print("OUTBOX=" + json.dumps([[r.event_type, r.key, r.sent_at is None, r.event_id, r.topic]
                               for r in OutboxEvent.objects.order_by("id")]))
 print("NEVER=%d" % Product.objects.filter(sku="NEVER").count())
 """
@@ -75,18 +66,22 @@ def kafka_partition(key, partitions):
 
 
 class DjangoHookTest(unittest.TestCase):
-    def project(self, brokers, mode="outbox", timeout=30):
+    """On Debian's python3-django and python3-confluent-kafka."""
+    python = PYTHON
+
+    def project(self, brokers, mode="outbox"):
+        """The example project (exampleproject.settings) on a fresh SQLite
+        database; the topic is the newest Broker scope's
+        (CATALOGSYNC_KAFKA_TOPIC, inherited)."""
         tmp = tempfile.mkdtemp(prefix="cs-django-")
         self.addCleanup(shutil.rmtree, tmp, True)
-        with open(os.path.join(tmp, "testsettings.py"), "w") as f:
-            f.write(SETTINGS)
         self.env = dict(os.environ)
         self.env.update({
-            "PYTHONPATH": os.pathsep.join([tmp, HOOK, EXAMPLE]),
-            "DJANGO_SETTINGS_MODULE": "testsettings",
-            "TEST_BROKERS": brokers,
-            "TEST_HOOK_MODE": mode,
-            "TEST_DELIVERY_TIMEOUT": str(timeout),
+            "PYTHONPATH": os.pathsep.join([HOOK, EXAMPLE]),
+            "DJANGO_SETTINGS_MODULE": "exampleproject.settings",
+            "EXAMPLE_DB": os.path.join(tmp, "db.sqlite3"),
+            "CATALOGSYNC_KAFKA_BROKERS": brokers,
+            "CATALOGSYNC_HOOK_MODE": mode,
             "PYTHONDONTWRITEBYTECODE": "1",
         })
         self.tmp = tmp
@@ -94,8 +89,8 @@ class DjangoHookTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
 
     def django(self, *args, timeout=120):
-        return subprocess.run([PYTHON, "-m", "django"] + list(args), cwd=self.tmp, env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        return subprocess.run([self.python, "-m", "django"] + list(args), cwd=self.tmp,
+                              env=self.env, capture_output=True, text=True, timeout=timeout)
 
     def shell(self, code):
         r = self.django("shell", "-c", "import json\n" + code)
@@ -134,6 +129,8 @@ class DjangoHookTest(unittest.TestCase):
         self.assertEqual([o[0] for o in outbox],
                          ["product.updated"] * 4 + ["product.export_requested", "product.deleted"])
         self.assertTrue(all(o[2] for o in outbox), "rows sent before the relay ran")
+        # The example's settings took the topic from CATALOGSYNC_KAFKA_TOPIC.
+        self.assertEqual({o[4] for o in outbox}, {s.broker.topic})
         self.assertEqual(s.broker.count(), 0)
 
         r = self.django("catalogsync_relay", "--once")
@@ -143,6 +140,9 @@ class DjangoHookTest(unittest.TestCase):
                              "print('PENDING=%d' % OutboxEvent.objects.filter("
                              "sent_at__isnull=True).count())")
         self.assertEqual(pending["PENDING"], 0)
+        # The relay's producer is idempotent: the broker tracks its producer
+        # id and one unbroken sequence per partition.
+        check_idempotent(self, s.broker, s.broker.consume(count=6))
 
         # A C publisher's message with its key follows the same partitioner.
         s.publish([{"id": "c-1", "version": 1, "sku": "C-1", "name": "From C",
@@ -188,12 +188,13 @@ class DjangoHookTest(unittest.TestCase):
     def test_relay_keeps_rows_until_kafka_acknowledges(self):
         """No broker: every row stays pending with the error, exit status 2;
         once a broker answers they are sent."""
+        b = Broker(self, partitions=2)          # the topic the rows name
         dead = "127.0.0.1:%d" % free_port()
-        self.project(dead, timeout=2)
+        self.project(dead)
         self.shell('from shop.models import Product\n'
                    'Product.objects.create(sku="A-1", name="A", price="1.00", brand="Acme")\n'
                    'Product.objects.create(sku="B-1", name="B", price="2.00", brand="Acme")\n')
-        r = self.django("catalogsync_relay", "--once")
+        r = self.django("catalogsync_relay", "--once", "--timeout", "2")
         self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
         self.assertIn("relay: 0 sent, 2 failed, 2 pending", r.stdout)
         rows = self.shell("from catalogsync_django.models import OutboxEvent\n"
@@ -205,9 +206,7 @@ class DjangoHookTest(unittest.TestCase):
             self.assertEqual(attempts, 1)
             self.assertIn("timed out", err)
 
-        from harness import Broker
-        b = Broker(self, partitions=2)
-        self.env["TEST_BROKERS"] = b.brokers
+        self.env["CATALOGSYNC_KAFKA_BROKERS"] = b.brokers
         r = self.django("catalogsync_relay", "--once")
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("relay: 2 sent, 0 failed, 0 pending", r.stdout)
@@ -275,7 +274,8 @@ except events.EventError:
     floats = "refused"
 print(json.dumps({"good": good, "key": events.key(good), "bad": bad, "floats": floats}))
 """ % HOOK
-        r = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=60)
+        r = subprocess.run([self.python, "-c", code], capture_output=True, text=True,
+                           timeout=60, env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
         self.assertEqual(r.returncode, 0, r.stderr)
         res = json.loads(r.stdout)
         self.assertEqual(res["key"], "acme:1")
@@ -289,6 +289,51 @@ print(json.dumps({"good": good, "key": events.key(good), "bad": bad, "floats": f
                 d = run([program("catalogsync-publish"), "--dry-run"], input=ev)
                 self.assertEqual(d.returncode, 1, "catalogsync-publish accepted %s" % name)
                 self.assertIn(err.split(":")[0], d.stderr)
+
+    def expected_django(self):
+        """Debian's python3-django: its upstream version from dpkg."""
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "python3-django"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return re.match(r"(?:\d+:)?([0-9.]+)", r.stdout).group(1), "/usr/lib/python3/dist-packages/"
+
+    def test_runs_on_the_expected_django(self):
+        """The interpreter has the Django this class is about, and the hook's
+        and the example's migrations match their models there."""
+        version, where = self.expected_django()
+        r = subprocess.run([self.python, "-c", "import django, confluent_kafka, json; print("
+                            "json.dumps([django.get_version(), django.__file__, "
+                            "confluent_kafka.__file__]))"],
+                           capture_output=True, text=True, timeout=60,
+                           env=dict(os.environ, PYTHONDONTWRITEBYTECODE="1"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        got, django_file, kafka_file = json.loads(r.stdout)
+        self.assertEqual(got, version)
+        self.assertTrue(django_file.startswith(where), django_file)
+        self.assertTrue(kafka_file.startswith(where), kafka_file)
+        self.project("127.0.0.1:%d" % free_port())
+        r = self.django("makemigrations", "--check", "--dry-run", "catalogsync_django", "shop")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+
+class DjangoLtsHookTest(DjangoHookTest):
+    """The same tests on the current Django LTS from PyPI (the venv of
+    hooks/django/setup-venv.sh, pinned by hooks/django/requirements-lts.txt)."""
+
+    @classmethod
+    def setUpClass(cls):
+        r = subprocess.run([os.path.join(HOOK, "setup-venv.sh")], capture_output=True,
+                           text=True, timeout=900)
+        if r.returncode != 0:
+            raise AssertionError("hooks/django/setup-venv.sh failed (%d):\n%s\n%s"
+                                 % (r.returncode, r.stdout, r.stderr))
+        cls.python = r.stdout.strip().splitlines()[-1].split("=", 1)[1]
+
+    def expected_django(self):
+        with open(os.path.join(HOOK, "requirements-lts.txt")) as f:
+            version = re.search(r"^Django==(\S+)", f.read(), re.M).group(1)
+        self.assertRegex(version, r"^\d+\.2\.\d+$")    # an LTS: every X.2 release is one
+        return version, os.path.dirname(os.path.dirname(self.python)) + "/"
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ PKGS=(
   python3 openssl ca-certificates valgrind curl
   chromium chromium-driver python3-selenium fonts-dejavu-core
   clang libclang-rt-14-dev
-  python3-django python3-confluent-kafka python3-yaml docker-compose
+  python3-django python3-confluent-kafka python3-yaml python3-venv docker-compose
 )
 # The NestJS hook (hooks/nestjs) needs node and npm; Debian's only when none
 # is on the PATH (a NodeSource or nvm install is kept as it is).

@@ -466,6 +466,43 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
     return 0;
 }
 
+/* After settle: a fresh push that went out while Redis came to hold a newer
+ * version of the product ("superseded").  Only a worker whose partitions
+ * moved on while it was pushing gets there (its session timed out, it was
+ * stopped or stalled past session.timeout.ms): the partition's new owner
+ * pushed the newer version meanwhile, and this older write may have landed
+ * after it (Meta applies a batch when it finishes; a call that timed out
+ * may have been applied too).  The product's newest stored version is
+ * queued again, due at once, so the channel ends at it: an extra push at
+ * most, never a lost update.  0, or -1 when Redis failed. */
+static int requeue_overtaken(cs_worker *w)
+{
+    size_t n_conns = w->ops->n_conns(w->sink);
+    const char **keys = malloc((w->n_jobs + 1) * sizeof *keys);
+    cs_reset_result *res = malloc((w->n_jobs + 1) * sizeof *res);
+    int rc = keys && res ? 0 : -1;
+    for (size_t c = 0; rc == 0 && c < n_conns; c++) {
+        size_t k = 0;
+        for (size_t i = 0; i < w->n_jobs; i++) {
+            const cs_sync_job *j = w->jobs[i];
+            if (j->conn != c || j->from_retry || strcmp(j->settle_result, "superseded") != 0 ||
+                (j->out.kind != CS_OUT_SYNCED && j->out.kind != CS_OUT_DELETED &&
+                 j->out.kind != CS_OUT_SKIPPED && j->out.kind != CS_OUT_RETRY))
+                continue;
+            keys[k++] = strchr(j->member, '|') + 1;
+            CS_WARN(w->ops->name, "product %s: version %lld reached %s %s after a newer version "
+                    "was recorded (another worker took over its partition meanwhile); the "
+                    "newest version is queued again", j->ev->product.id,
+                    (long long)j->ev->product.version, w->ops->conn_noun, j->conn_id);
+        }
+        if (k && cs_sync_reset_many(w->sync, w->ops->conn_id(w->sink, c), keys, k, 0, res) != 0)
+            rc = -1;
+    }
+    free(keys);
+    free(res);
+    return rc;
+}
+
 /* Processes the batch; 0 when every outcome is durable and offsets were
  * committed, -1 when Redis or the dead-letter topic failed (nothing
  * committed: the caller rewinds). */
@@ -526,7 +563,7 @@ static int flush(cs_worker *w)
         if (k && push_connection(w, c, mine, k) != 0)
             goto out;
     }
-    if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0)
+    if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0 || requeue_overtaken(w) != 0)
         goto out;
     int64_t settled_ms = cs_now_ms();
     for (size_t i = 0; i < w->n_jobs; i++)
@@ -606,27 +643,116 @@ static void wait_for_redis(cs_worker *w, volatile sig_atomic_t *stop)
     }
 }
 
+/* The partitions of the current assignment (0 when there is none). */
+static int assigned_count(rd_kafka_t *rk)
+{
+    rd_kafka_topic_partition_list_t *asg = NULL;
+    int n = 0;
+    if (rd_kafka_assignment(rk, &asg) == 0 && asg) {
+        n = asg->cnt;
+        rd_kafka_topic_partition_list_destroy(asg);
+    }
+    return n;
+}
+
+/* After a batch was dropped on revocation: the partitions this worker keeps
+ * (a cooperative rebalance revokes only some) go back to the batch's first
+ * offsets, or their part of the dropped batch would be skipped.  The revoked
+ * ones are re-read by their next owner from the last commit. */
+static void rewind_kept(cs_worker *w, const rd_kafka_topic_partition_list_t *revoked)
+{
+    rd_kafka_topic_partition_list_t *kept = rd_kafka_topic_partition_list_new(w->first->cnt + 1);
+    for (int i = 0; i < w->first->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &w->first->elems[i];
+        if (!rd_kafka_topic_partition_list_find(revoked, p->topic, p->partition))
+            rd_kafka_topic_partition_list_add(kept, p->topic, p->partition)->offset = p->offset;
+    }
+    if (kept->cnt) {
+        rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, kept, 5000);
+        if (e) {
+            CS_ERROR(w->ops->name, "rewind failed: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(kept);
+}
+
+/* Both rebalance protocols: eager assignors (range, roundrobin: librdkafka's
+ * default) hand over and take back the whole assignment with
+ * rd_kafka_assign(); cooperative-sticky adds and removes only the partitions
+ * that move, with rd_kafka_incremental_assign()/_unassign(), and the other
+ * partitions keep flowing (docs/KAFKA.md).  The protocol follows
+ * partition.assignment.strategy, which kafka.properties may set. */
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     cs_worker *w = opaque;
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    int coop = proto && strcmp(proto, "COOPERATIVE") == 0;
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
+
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        CS_INFO(w->ops->name, "assigned %d partition(s)", parts->cnt);
-        rd_kafka_assign(rk, parts);
-        obs_assignment(w->obs, 1, parts->cnt);
-        return;
-    }
-    /* Revoked: settle what we hold for these partitions before letting go. */
-    if (w->n_jobs || w->n_msgs) {
-        if (flush(w) != 0) {
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            ae = rd_kafka_assign(rk, parts);
+        if (e || ae)
+            CS_ERROR(w->ops->name, "assigning %d partition(s) failed: %s", parts->cnt,
+                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
+        int total = assigned_count(rk);
+        CS_INFO(w->ops->name, "assigned %d partition(s) (%s), %d in all", parts->cnt,
+                coop ? "cooperative" : "eager", total);
+        obs_assignment(w->obs, 1, total);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        int lost = rd_kafka_assignment_lost(rk);
+        if ((w->n_jobs || w->n_msgs) && lost) {
+            /* The group has moved on (session timeout, fenced): another
+             * worker may own these partitions already and re-reads them from
+             * the last commit.  Pushing the batch now would only race it. */
+            CS_WARN(w->ops->name, "partitions lost with a batch not settled (%zu events); "
+                    "dropped, their next owner re-reads them from the last commit", w->n_msgs);
+            rewind_kept(w, parts);
+            reset_batch(w);
+        } else if ((w->n_jobs || w->n_msgs) && flush(w) != 0) {
+            /* Settle what we hold before letting go (the whole batch, also
+             * the events of partitions this worker keeps). */
             CS_WARN(w->ops->name, "partitions revoked with a batch not settled; another worker "
                     "re-reads it from the last commit");
+            rewind_kept(w, parts);
             reset_batch(w);
         }
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            ae = rd_kafka_assign(rk, NULL);
+        if (e || ae)
+            CS_ERROR(w->ops->name, "revoking %d partition(s) failed: %s", parts->cnt,
+                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
+        int total = coop ? assigned_count(rk) : 0;
+        CS_INFO(w->ops->name, "revoked %d partition(s)%s (%s), %d left", parts->cnt,
+                lost ? " (lost)" : "", coop ? "cooperative" : "eager", total);
+        obs_assignment(w->obs, total > 0, total);
+    } else {
+        /* A rebalance error: librdkafka asks for the assignment to be
+         * cleared to resynchronise. */
+        CS_WARN(w->ops->name, "rebalance error: %s", rd_kafka_err2str(err));
+        if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
+            reset_batch(w);     /* re-read from the last commit by the next owner */
+        rd_kafka_topic_partition_list_t *asg = NULL;
+        if (!coop)
+            ae = rd_kafka_assign(rk, NULL);
+        else if (rd_kafka_assignment(rk, &asg) == 0 && asg)
+            e = rd_kafka_incremental_unassign(rk, asg);
+        if (asg)
+            rd_kafka_topic_partition_list_destroy(asg);
+        if (e || ae)
+            CS_ERROR(w->ops->name, "clearing the assignment failed: %s",
+                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
+        obs_assignment(w->obs, 0, 0);
     }
-    CS_INFO(w->ops->name, "revoked %d partition(s)", parts->cnt);
-    rd_kafka_assign(rk, NULL);
-    obs_assignment(w->obs, 0, 0);
+    if (e)
+        rd_kafka_error_destroy(e);
 }
 
 cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *group,

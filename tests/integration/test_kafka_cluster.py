@@ -21,7 +21,8 @@ restarted, then the group coordinator.  Checked:
 Also a standalone driver for bigger figures:
 
     /usr/bin/python3 tests/integration/test_kafka_cluster.py --drive \
-        [--products N] [--interval S] [--steady S]
+        [--products N] [--partitions P] [--interval S] [--steady S] \
+        [--session-timeout-ms MS]
 
 The shared machinery (Stream, CommitAudit, push_log, figures) is used by
 test_kafka_rebalance.py too.
@@ -366,8 +367,9 @@ class ClusterRun:
     """The failover scenario; the test and the driver both run it."""
 
     def __init__(self, test, products=60, interval=0.25, steady=6.0, partitions=6,
-                 heap="384m"):
+                 heap="384m", session_timeout_ms=6000):
         self.test = test
+        self.session_timeout_ms = session_timeout_ms
         self.products, self.interval, self.steady = products, interval, steady
         self.partitions = partitions
         self.cluster = kafka_runtime.KafkaCluster(nodes=3, heap=heap)
@@ -422,7 +424,8 @@ class ClusterRun:
             self.cluster.brokers, {self.topic: self.partitions, self.topic + ".dlq": 2},
             replication=3, config=dict(kafka_runtime.TOPIC_CONFIG, **{"min.insync.replicas": "2"}))
         s = self.s = Stream(self.test, self.cluster.brokers, self.topic, self.group,
-                            self.partitions, products=self.products)
+                            self.partitions, products=self.products,
+                            session_timeout_ms=self.session_timeout_ms)
         s.worker("w1")
         s.worker("w2")
         wait_until(lambda: s.assignment("w1") and s.assignment("w2") and
@@ -529,13 +532,16 @@ def main():
     ap.add_argument("--interval", type=float, default=0.25)
     ap.add_argument("--steady", type=float, default=10.0)
     ap.add_argument("--partitions", type=int, default=12)
+    ap.add_argument("--session-timeout-ms", type=int, default=6000,
+                    help="the workers' session.timeout.ms (the test uses 6000)")
     a = ap.parse_args()
     if not a.drive:
         unittest.main(argv=sys.argv[:1])
         return 0
     c = Cleanup()
     try:
-        res = ClusterRun(c, a.products, a.interval, a.steady, a.partitions).run()
+        res = ClusterRun(c, a.products, a.interval, a.steady, a.partitions,
+                         session_timeout_ms=a.session_timeout_ms).run()
     finally:
         c.doCleanups()
     ok = (not res["failed_rounds"] and res["in_topic"] == res["published"] and not res["dups"]

@@ -36,7 +36,8 @@ struct cs_worker {
     rd_kafka_topic_partition_list_t *next;   /* offset to commit per partition */
     size_t n_msgs;
     unsigned long dlq_queued;
-    unsigned long dlq_failed;
+    unsigned long dlq_failed;   /* dead letters of this batch that could not be queued */
+    uint64_t dlq_failed_base;   /* the publisher's failed deliveries when the batch began */
     int64_t batch_started;
 
     unsigned long long n_events, n_dead, n_synced, n_retry, n_failed, n_paused, n_deleted,
@@ -204,6 +205,11 @@ static void reset_batch(cs_worker *w)
     w->n_msgs = 0;
     w->dlq_queued = 0;
     w->dlq_failed = 0;
+    if (w->dlq) {
+        cs_publisher_stats st;
+        cs_publisher_get_stats(w->dlq, &st);
+        w->dlq_failed_base = st.failed;
+    }
     w->batch_started = 0;
 }
 
@@ -535,19 +541,20 @@ static int flush(cs_worker *w)
     if (w->dlq_failed)
         goto out;
     if (w->dlq_queued) {
-        cs_publisher_stats before, after;
-        cs_publisher_get_stats(w->dlq, &before);
+        /* Only this batch's dead letters count: the publisher's failure
+         * counter is cumulative, and a delivery that failed in an earlier
+         * batch was read again and dead-lettered anew after the rewind. */
+        cs_publisher_stats after;
         if (cs_publisher_flush(w->dlq, 30000) != 0) {
             CS_ERROR(w->ops->name, "dead-letter topic did not acknowledge; not committing");
             goto out;
         }
         cs_publisher_get_stats(w->dlq, &after);
-        if (after.failed) {
-            CS_ERROR(w->ops->name, "dead-letter delivery failed: %s",
-                     cs_publisher_first_error(w->dlq));
+        if (after.failed > w->dlq_failed_base) {
+            CS_ERROR(w->ops->name, "dead-letter delivery failed: %s; not committing",
+                     cs_publisher_last_error(w->dlq));
             goto out;
         }
-        (void)before;
     }
     if (w->next->cnt) {
         rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, w->next, 0);

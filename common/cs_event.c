@@ -319,6 +319,9 @@ static int parse_product(pctx *c, json_t *root)
         return -1;
     if (pr->version < 0)
         return fail(c, "product.version", "must not be negative");
+    if (pr->version > CS_EVENT_MAX_VERSION)
+        return fail(c, "product.version", "is %lld, above the largest version %lld (2^53 - 1)",
+                    (long long)pr->version, (long long)CS_EVENT_MAX_VERSION);
     if (ev->type == CS_EV_DELETED && !json_object_get(p, "sku"))
         return fail(c, "product.sku", "is missing (product.deleted needs id, version and sku; "
                     "sku may be null)");

@@ -26,6 +26,12 @@
 #define CS_EVENT_SCHEMA        1
 #define CS_EVENT_DEFAULT_MAX   (1024 * 1024)
 #define CS_EVENT_DEFAULT_TENANT "default"
+/* The largest product.version the contract takes: 2^53 - 1, the largest
+ * integer a double holds exactly.  Redis's Lua compares versions as doubles
+ * and JavaScript producers hold them as doubles, so a larger version could
+ * compare equal to its neighbour and be skipped as already synced
+ * (docs/EVENTS.md). */
+#define CS_EVENT_MAX_VERSION   (((int64_t)1 << 53) - 1)
 
 typedef enum {
     CS_EVENT_OK = 0,

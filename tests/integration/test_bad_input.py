@@ -515,3 +515,43 @@ class DeadLetterFailureTest(unittest.TestCase):
         keys = [m["key"] for m in read_topic(s.broker.brokers, s.broker.dlq)]
         self.assertEqual(keys.count("default:bad-second"), 1, keys)
         self.assertGreaterEqual(keys.count("default:bad-first"), 1, keys)
+
+
+class VersionLimitTest(unittest.TestCase):
+    """product.version is at most 2^53 - 1 (docs/EVENTS.md): Redis's Lua
+    compares versions as doubles, which are exact only up to there."""
+
+    def test_largest_version_syncs_exactly_and_the_next_is_dead_lettered(self):
+        top = 2 ** 53 - 1
+        s = MetaStack(self, partitions=1)
+        w = s.worker()
+        s.publish([product(1, version=top - 1)], "--type", "updated")
+        st = s.wait_status("p1", "synced")
+        self.assertEqual(st["synced_version"], str(top - 1))
+        # The very next version is newer, not "already synced".
+        s.publish([product(1, version=top, name="At the top")], "--type", "updated")
+        st = wait_until(lambda: s.state("p1").get("synced_version") == str(top) and s.state("p1"),
+                        what="p1 synced at 2^53 - 1 (now %s)" % s.state("p1"))
+        self.assertEqual(st["version"], str(top))
+        self.assertEqual(s.items()["SKU-1"]["fields"]["title"], "At the top")
+        history = json.loads(s.redis.cli("LINDEX", "catalogsync:{meta}:history:main:default:p1",
+                                         "0"))
+        self.assertEqual(history["version"], top)
+        self.assertEqual(history["outcome"], "synced")
+        # 2^53 is refused: by the publisher, and by the worker (dead letter).
+        r = run([program("catalogsync-publish"), "--dry-run", "--type", "updated"],
+                input=json.dumps(product(1, version=top + 1)) + "\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("product.version: is 9007199254740992, above the largest version "
+                      "9007199254740991 (2^53 - 1)", r.stdout + r.stderr)
+        kcat_lines(self, s.broker, [("default:p1", enc(event("p1", version=top + 1)))])
+        wait_until(lambda: count_topic(s, s.broker.dlq) >= 1, timeout=30, what="the dead letter")
+        [m] = read_topic(s.broker.brokers, s.broker.dlq)
+        self.assertEqual(m["headers"]["error"], "invalid")
+        self.assertIn("product.version: is 9007199254740992, above the largest version",
+                      m["headers"]["reason"])
+        s.publish([product(2)], "--type", "updated")
+        s.wait_status("p2", "synced")          # read past it
+        self.assertEqual(s.state("p1")["version"], str(top))
+        self.assertEqual(s.state("p1")["synced_version"], str(top))
+        self.assertTrue(w.proc.alive())

@@ -696,10 +696,20 @@ const char *cs_event_err_name(cs_event_err e)
     return "unknown";
 }
 
+cs_event *cs_event_share(cs_event *ev)
+{
+    ev->shares++;
+    return ev;
+}
+
 void cs_event_destroy(cs_event *ev)
 {
     if (!ev)
         return;
+    if (ev->shares) {
+        ev->shares--;
+        return;
+    }
     arena_free(ev->arena);
     free(ev);
 }

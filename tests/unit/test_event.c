@@ -129,6 +129,22 @@ static void test_version_limit(void **state)
     free(v);
 }
 
+/* A shared event lives until its last holder lets go (ASan and valgrind
+ * report a double free or a leak). */
+static void test_share(void **state)
+{
+    (void)state;
+    char err[256];
+    cs_event *ev = NULL;
+    assert_int_equal(cs_event_parse(VALID, strlen(VALID), NULL, &ev, err, sizeof err), 0);
+    assert_ptr_equal(cs_event_share(ev), ev);
+    assert_ptr_equal(cs_event_share(ev), ev);
+    cs_event_destroy(ev);
+    cs_event_destroy(ev);
+    assert_string_equal(ev->product.id, "p-42");   /* one holder left */
+    cs_event_destroy(ev);
+}
+
 static void test_rejections_name_field(void **state)
 {
     (void)state;
@@ -315,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_version_limit),
+        cmocka_unit_test(test_share),
         cmocka_unit_test(test_rejections_name_field),
         cmocka_unit_test(test_wrong_json_type_and_syntax),
         cmocka_unit_test(test_utf8_and_size),

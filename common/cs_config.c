@@ -37,6 +37,8 @@ static const opt opts[] = {
     O("redis", "prefix", T_STR, redis_prefix, 0, 0, 0, NULL),
     O("redis", "timeout_ms", T_INT, redis_timeout_ms, 0, 1, 600000, NULL),
     O("worker", "batch_max", T_INT, worker_batch_max, 0, 1, 100000, NULL),
+    O("worker", "batch_max_bytes", T_INT, worker_batch_max_bytes, 0, 1024, 1024 * 1024 * 1024,
+      NULL),
     O("worker", "linger_ms", T_INT, worker_linger_ms, 0, 0, 600000, NULL),
     O("worker", "shutdown_deadline_ms", T_INT, worker_shutdown_ms, 0, 100, 3600000, NULL),
     O("worker", "http_timeout_ms", T_INT, worker_http_timeout_ms, 0, 100, 600000, NULL),
@@ -156,6 +158,7 @@ cs_config *cs_config_new(void)
     c->redis_port = 6379;
     c->redis_timeout_ms = 2000;
     c->worker_batch_max = 1000;
+    c->worker_batch_max_bytes = 16 * 1024 * 1024;
     c->worker_linger_ms = 200;
     c->worker_shutdown_ms = 10000;
     c->worker_http_timeout_ms = 30000;

@@ -94,6 +94,7 @@ typedef struct cs_config {
     int redis_timeout_ms;
 
     int worker_batch_max;       /* events taken per flush */
+    int worker_batch_max_bytes; /* ... or until their Kafka payloads hold this many bytes */
     int worker_linger_ms;       /* flush at least this often */
     int worker_shutdown_ms;     /* SIGTERM deadline */
     int worker_http_timeout_ms;

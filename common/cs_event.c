@@ -319,6 +319,9 @@ static int parse_product(pctx *c, json_t *root)
         return -1;
     if (pr->version < 0)
         return fail(c, "product.version", "must not be negative");
+    if (pr->version > CS_EVENT_MAX_VERSION)
+        return fail(c, "product.version", "is %lld, above the largest version %lld (2^53 - 1)",
+                    (long long)pr->version, (long long)CS_EVENT_MAX_VERSION);
     if (ev->type == CS_EV_DELETED && !json_object_get(p, "sku"))
         return fail(c, "product.sku", "is missing (product.deleted needs id, version and sku; "
                     "sku may be null)");
@@ -693,10 +696,20 @@ const char *cs_event_err_name(cs_event_err e)
     return "unknown";
 }
 
+cs_event *cs_event_share(cs_event *ev)
+{
+    ev->shares++;
+    return ev;
+}
+
 void cs_event_destroy(cs_event *ev)
 {
     if (!ev)
         return;
+    if (ev->shares) {
+        ev->shares--;
+        return;
+    }
     arena_free(ev->arena);
     free(ev);
 }

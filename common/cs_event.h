@@ -12,7 +12,9 @@
  *
  * Thread safety: all functions are reentrant; an event belongs to one thread.
  * Ownership: cs_event_parse() returns a new event the caller frees with
- * cs_event_destroy().  All strings inside an event live in the event's own
+ * cs_event_destroy(); cs_event_share() adds a holder (a worker's jobs for
+ * several connections share one decoded event), and the event is freed when
+ * its last holder destroys it.  All strings inside an event live in the event's own
  * arena and die with it.  Money stays a decimal string, never a double.
  */
 #ifndef CS_EVENT_H
@@ -26,6 +28,12 @@
 #define CS_EVENT_SCHEMA        1
 #define CS_EVENT_DEFAULT_MAX   (1024 * 1024)
 #define CS_EVENT_DEFAULT_TENANT "default"
+/* The largest product.version the contract takes: 2^53 - 1, the largest
+ * integer a double holds exactly.  Redis's Lua compares versions as doubles
+ * and JavaScript producers hold them as doubles, so a larger version could
+ * compare equal to its neighbour and be skipped as already synced
+ * (docs/EVENTS.md). */
+#define CS_EVENT_MAX_VERSION   (((int64_t)1 << 53) - 1)
 
 typedef enum {
     CS_EVENT_OK = 0,
@@ -109,6 +117,7 @@ typedef struct cs_event {
     cs_export export;               /* product.export_requested only */
     const char *actor;
     cs_event_arena *arena;
+    unsigned shares;                /* holders besides the first (cs_event_share) */
 } cs_event;
 
 typedef struct cs_event_limits {
@@ -162,6 +171,11 @@ const char *cs_event_type_name(cs_event_type t);
 cs_event_type cs_event_type_parse(const char *s);
 const char *cs_event_err_name(cs_event_err e);
 
+/* Adds a holder to ev and returns it: one more cs_event_destroy() is then
+ * needed to free it.  Not thread-safe (an event belongs to one thread). */
+cs_event *cs_event_share(cs_event *ev);
+
+/* Drops a holder; frees the event with its last one. */
 void cs_event_destroy(cs_event *ev);
 
 /* A random RFC 4122 version-4 UUID string (37 bytes with the NUL). */

@@ -599,8 +599,8 @@ static int product(fd *f, int *sku_seen)
             return NOPE;
     }
     if (r != 0 || !(ks.known & (1u << P_ID)) || !(ks.known & (1u << P_VERSION)) ||
-        pr->version < 0)
-        return NOPE;
+        pr->version < 0 || pr->version > CS_EVENT_MAX_VERSION)
+        return NOPE;    /* the reference parser words the rejection */
     *sku_seen = (ks.known >> P_SKU) & 1;
     return 0;
 }

@@ -192,8 +192,8 @@ int64_t cs_graph_throttle_pause_ms(const char *buc_header, const char *app_usage
         ms = (double)default_ms;
     if (!(ms > 0))
         return 0;
-    if (ms >= (double)CS_GRAPH_MAX_PAUSE_MS)
-        return CS_GRAPH_MAX_PAUSE_MS;
+    if (ms >= (double)CS_CHANNEL_MAX_PAUSE_MS)
+        return CS_CHANNEL_MAX_PAUSE_MS;
     return (int64_t)ms;
 }
 

@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CS_GRAPH_MAX_PAUSE_MS ((int64_t)24 * 3600 * 1000)
+#include "cs_http.h"     /* CS_CHANNEL_MAX_PAUSE_MS */
 
 typedef struct cs_graph_error {
     int code, subcode, http_status, is_transient;
@@ -64,7 +64,7 @@ cs_class cs_graph_classify(const cs_graph_error *e);
  * estimated_time_to_regain_access (minutes) in X-Business-Use-Case-Usage
  * (every business-id key, every array element), else retry_after_ms when
  * >= 0 (see cs_http_retry_after_ms), else default_ms; clamped to
- * [0, CS_GRAPH_MAX_PAUSE_MS].  *max_pct (may be NULL) gets the highest
+ * [0, CS_CHANNEL_MAX_PAUSE_MS].  *max_pct (may be NULL) gets the highest
  * call_count / total_cputime / total_time percentage seen in the BUC header
  * or X-App-Usage, -1 if none.  Either header may be NULL; unparseable
  * headers are ignored.

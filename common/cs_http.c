@@ -470,16 +470,22 @@ int64_t cs_http_retry_after_ms(const cs_http_resp *r, int64_t now_ms)
     const char *v = cs_http_resp_header(r, "retry-after");
     if (!v || !*v)
         return -1;
+    const int64_t max_s = CS_CHANNEL_MAX_PAUSE_MS / 1000;
     if (isdigit((unsigned char)v[0])) {
-        int64_t secs;
-        /* Bounded so that the conversion to ms cannot overflow. */
-        if (cs_parse_i64(v, 0, INT64_MAX / 1000, &secs) != 0)
+        /* Only digits: a number of seconds, however many digits it has. */
+        size_t n = strspn(v, "0123456789");
+        if (v[n])
             return -1;
+        int64_t secs;
+        if (n > 18 || cs_parse_i64(v, 0, INT64_MAX, &secs) != 0 || secs > max_s)
+            return CS_CHANNEL_MAX_PAUSE_MS;
         return secs * 1000;
     }
     int64_t when = http_parse_date(v);
-    if (when < 0 || when > INT64_MAX / 1000)
+    if (when < 0)
         return -1;
+    if (when > now_ms / 1000 + max_s)
+        return CS_CHANNEL_MAX_PAUSE_MS;
     int64_t delta = when * 1000 - now_ms;
-    return delta > 0 ? delta : 0;
+    return delta <= 0 ? 0 : delta < CS_CHANNEL_MAX_PAUSE_MS ? delta : CS_CHANNEL_MAX_PAUSE_MS;
 }

@@ -99,9 +99,17 @@ const char *cs_http_resp_header(const cs_http_resp *r, const char *name);
  * - . _ ~) kept, every other byte as %XX with upper-case hex.  0 or -1. */
 int cs_http_urlencode(cs_buf *out, const char *s);
 
+/* The longest a channel's answer may pause a connection: 24 h.  Every delay
+ * a channel names (Retry-After, Meta's estimated_time_to_regain_access) is
+ * clamped to it, so a hostile or broken store cannot park a connection for
+ * centuries or overflow a deadline (docs/DESIGN.md, "Channel-supplied
+ * delays"); an operator who wants longer pauses with catalogsyncctl pause. */
+#define CS_CHANNEL_MAX_PAUSE_MS ((int64_t)24 * 3600 * 1000)
+
 /* Retry-After as delay-seconds or an HTTP-date (IMF-fixdate, RFC 850 or
  * asctime), converted to milliseconds from now_ms (a date in the past gives
- * 0); -1 when absent or unparseable. */
+ * 0) and clamped to CS_CHANNEL_MAX_PAUSE_MS (so is a delay-seconds too long
+ * for any integer type); -1 when absent or unparseable. */
 int64_t cs_http_retry_after_ms(const cs_http_resp *r, int64_t now_ms);
 
 #endif

@@ -12,6 +12,7 @@ struct cs_publisher {
     void *cb_opaque;
     cs_publisher_stats st;
     char first_error[512];
+    char last_error[512];
     cs_buf scratch;
 };
 
@@ -77,9 +78,9 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     if (m->err) {
         err = rd_kafka_err2str(m->err);
         p->st.failed++;
+        snprintf(p->last_error, sizeof p->last_error, "%s (%s)", err, rd_kafka_err2name(m->err));
         if (!p->first_error[0])
-            snprintf(p->first_error, sizeof p->first_error, "%s (%s)", err,
-                     rd_kafka_err2name(m->err));
+            snprintf(p->first_error, sizeof p->first_error, "%s", p->last_error);
     } else {
         p->st.acked++;
     }
@@ -214,6 +215,11 @@ void cs_publisher_get_stats(const cs_publisher *p, cs_publisher_stats *st)
 const char *cs_publisher_first_error(const cs_publisher *p)
 {
     return p->first_error[0] ? p->first_error : NULL;
+}
+
+const char *cs_publisher_last_error(const cs_publisher *p)
+{
+    return p->last_error[0] ? p->last_error : NULL;
 }
 
 void cs_publisher_destroy(cs_publisher *p)

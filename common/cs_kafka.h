@@ -67,6 +67,8 @@ typedef struct cs_publisher_stats {
 void cs_publisher_get_stats(const cs_publisher *p, cs_publisher_stats *st);
 /* The first delivery error seen, or NULL. */
 const char *cs_publisher_first_error(const cs_publisher *p);
+/* The latest delivery error seen, or NULL. */
+const char *cs_publisher_last_error(const cs_publisher *p);
 
 void cs_publisher_destroy(cs_publisher *p);
 

@@ -8,7 +8,10 @@
 #include <sys/random.h>
 
 /* KEYS: state, retry, snap, index, inflight, lease, counts, exclude, waiting
- * ARGV: member, version, snapshot, now, sku, name, product key */
+ * ARGV: member, version, snapshot, now, sku, name, product key
+ * Versions (at most 2^53 - 1, CS_EVENT_MAX_VERSION) are compared as Lua
+ * numbers, exact up to there, and stored as the decimal string C wrote:
+ * a Lua number is written back as %.17g or worse. */
 static const char LUA_BEGIN[] =
     "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"
     "local v = tonumber(ARGV[2])\n"
@@ -22,7 +25,7 @@ static const char LUA_BEGIN[] =
     "end\n"
     /* Excluded by an operator: kept up to date in Redis, never pushed. */
     "if redis.call('SISMEMBER', KEYS[8], ARGV[7]) == 1 then\n"
-    "  redis.call('HSET', KEYS[1], 'version', v, 'status', 'skipped', 'attempts', 0,\n"
+    "  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'skipped', 'attempts', 0,\n"
     "    'skip_reason', 'excluded by an operator', 'sku', ARGV[5], 'name', ARGV[6],\n"
     "    'product', ARGV[7], 'seen_at', ARGV[4])\n"
     "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
@@ -43,7 +46,7 @@ static const char LUA_BEGIN[] =
      * behind the lease instead; the holder's settle makes it due at once. */
     "local lease_end = tonumber(redis.call('ZSCORE', KEYS[5], ARGV[1]) or '0')\n"
     "if lease_end > tonumber(ARGV[4]) and redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1 then\n"
-    "  redis.call('HSET', KEYS[1], 'version', v, 'status', 'retry_pending', 'attempts', 0,\n"
+    "  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'retry_pending', 'attempts', 0,\n"
     "    'next_attempt', lease_end, 'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7],\n"
     "    'seen_at', ARGV[4])\n"
     "  redis.call('HDEL', KEYS[1], 'handle', 'skip_reason')\n"
@@ -57,7 +60,7 @@ static const char LUA_BEGIN[] =
     "  end\n"
     "  return {'deferred', status, ''}\n"
     "end\n"
-    "redis.call('HSET', KEYS[1], 'version', v, 'status', 'pending', 'attempts', 0,\n"
+    "redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'pending', 'attempts', 0,\n"
     "  'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7], 'seen_at', ARGV[4])\n"
     "redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
     "redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
@@ -106,9 +109,12 @@ static const char LUA_CLAIM[] =
 static const char LUA_SETTLE[] =
     "local old = redis.call('HGET', KEYS[1], 'status') or ''\n"
     /* The product's last ten attempts, newest first (catalogsyncctl show). */
+    /* The version is spliced in as written (digits from C): cjson would
+     * write a number above 10^14 as 9.007199254741e+15. */
     "local function remember(kind, attempts)\n"
-    "  redis.call('LPUSH', KEYS[10], cjson.encode({at = tonumber(ARGV[5]), version = tonumber(ARGV[2]),\n"
-    "    outcome = kind, attempt = attempts, code = ARGV[7], message = ARGV[10]}))\n"
+    "  local rest = cjson.encode({at = tonumber(ARGV[5]), outcome = kind, attempt = attempts,\n"
+    "    code = ARGV[7], message = ARGV[10]})\n"
+    "  redis.call('LPUSH', KEYS[10], '{\"version\":' .. ARGV[2] .. ',' .. string.sub(rest, 2))\n"
     "  redis.call('LTRIM', KEYS[10], 0, 9)\n"
     "end\n"
     "local function apply()\n"
@@ -154,7 +160,7 @@ static const char LUA_SETTLE[] =
     "end\n"
     "local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
     "if kind == 'synced' then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'synced', 'synced_version', v, 'last_success', now,\n"
+    "  redis.call('HSET', KEYS[1], 'status', 'synced', 'synced_version', ARGV[2], 'last_success', now,\n"
     "    'last_attempt', now, 'attempts', attempts + 1, 'remote_id', ARGV[6])\n"
     "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'skip_reason')\n"
     "  redis.call('ZREM', KEYS[2], m)\n"

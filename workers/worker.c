@@ -4,6 +4,7 @@
 #include "cs_redis.h"
 #include "cs_sync.h"
 #include "cs_util.h"
+#include "worker_dlq.h"
 #include "worker_obs.h"
 
 #include <malloc.h>
@@ -18,7 +19,7 @@ struct cs_worker {
     const cs_sink_ops *ops;
     void *sink;
     rd_kafka_t *rk;
-    cs_publisher *dlq;
+    worker_dlq dlq;
     cs_redis *redis;
     cs_sync *sync;
     cs_event_limits lim;
@@ -35,8 +36,7 @@ struct cs_worker {
     rd_kafka_topic_partition_list_t *first;  /* first offset of the batch per partition */
     rd_kafka_topic_partition_list_t *next;   /* offset to commit per partition */
     size_t n_msgs;
-    unsigned long dlq_queued;
-    unsigned long dlq_failed;
+    size_t n_bytes;             /* Kafka payload bytes of the batch (worker.batch_max_bytes) */
     int64_t batch_started;
 
     unsigned long long n_events, n_dead, n_synced, n_retry, n_failed, n_paused, n_deleted,
@@ -81,16 +81,18 @@ static size_t *index_slot(cs_worker *w, const char *member)
 }
 
 /* Hands free heap back to the system once more than 1 MB of it is idle and
- * the load has dropped (this flush took less than half a batch): a large
+ * the load has dropped (this flush took less than half a batch, in events
+ * and in bytes): a large
  * batch (an export's store answers, a burst) leaves the heap at its
  * high-water mark, and glibc keeps it, so a worker's steady RSS would be
  * that of its biggest batch ever.  Not while batches are full: the memory
  * would be faulted in again at once (with a trim after every flush, a
  * backlog drain spent half again as much time in the kernel).  mallinfo2 is
  * a walk over the free lists, microseconds. */
-static void trim_heap(const cs_worker *w, size_t taken)
+static void trim_heap(const cs_worker *w, size_t taken, size_t taken_bytes)
 {
-    if (taken * 2 >= (size_t)w->cfg->worker_batch_max)
+    if (taken * 2 >= (size_t)w->cfg->worker_batch_max ||
+        taken_bytes * 2 >= (size_t)w->cfg->worker_batch_max_bytes)
         return;
     struct mallinfo2 mi = mallinfo2();
     if (mi.fordblks > (size_t)1 << 20)
@@ -202,8 +204,8 @@ static void reset_batch(cs_worker *w)
     w->first = rd_kafka_topic_partition_list_new(8);
     w->next = rd_kafka_topic_partition_list_new(8);
     w->n_msgs = 0;
-    w->dlq_queued = 0;
-    w->dlq_failed = 0;
+    w->n_bytes = 0;
+    wdlq_new_batch(&w->dlq);
     w->batch_started = 0;
 }
 
@@ -223,38 +225,7 @@ static void track_offset(cs_worker *w, const rd_kafka_message_t *m)
 static void dead_letter(cs_worker *w, const rd_kafka_message_t *m, cs_event_err e,
                         const char *reason)
 {
-    char part[16], off[24], err[512];
-    snprintf(part, sizeof part, "%d", m->partition);
-    snprintf(off, sizeof off, "%lld", (long long)m->offset);
-    cs_header h[] = {
-        {"reason", reason},
-        {"error", cs_event_err_name(e)},
-        {"source_topic", rd_kafka_topic_name(m->rkt)},
-        {"source_partition", part},
-        {"source_offset", off},
-        {"sink", w->ops->name},
-    };
-    CS_WARN(w->ops->name, "dead-lettered event at %s[%d]@%lld: %s", rd_kafka_topic_name(m->rkt),
-            m->partition, (long long)m->offset, reason);
-    /* A payload over the event cap is cut to its first 64 KiB in the dead
-     * letter (the reason says how large it was): the topic must take it. */
-    size_t len = m->len, cut = 64 * 1024;
-    char orig[24];
-    snprintf(orig, sizeof orig, "%zu", m->len);
-    cs_header h2[8];
-    size_t nh = sizeof h / sizeof h[0];
-    memcpy(h2, h, sizeof h);
-    if (e == CS_EVENT_ETOOBIG && len > cut) {
-        len = cut;
-        h2[nh].name = "truncated_from";
-        h2[nh++].value = orig;
-    }
-    if (cs_publisher_send(w->dlq, w->cfg->kafka_dlq_topic, m->key, m->key_len, m->payload,
-                          len, h2, nh, NULL, err, sizeof err) != 0) {
-        CS_ERROR(w->ops->name, "cannot queue dead letter: %s; not committing", err);
-        w->dlq_failed++;
-    }
-    w->dlq_queued++;
+    wdlq_send(&w->dlq, m, e, reason);
     w->n_dead++;
     obs_dead_lettered(w->obs);
 }
@@ -265,6 +236,7 @@ static void handle_message(cs_worker *w, const rd_kafka_message_t *m)
     cs_event *ev = NULL;
     track_offset(w, m);
     w->n_msgs++;
+    w->n_bytes += m->len;
     w->n_events++;
     obs_consumed(w->obs);
     cs_event_err e = cs_event_parse(m->payload, m->len, &w->lim, &ev, err, sizeof err);
@@ -288,12 +260,11 @@ static void handle_message(cs_worker *w, const rd_kafka_message_t *m)
         cs_event_destroy(ev);
         return;
     }
+    /* Every connection's job holds the one decoded event (read-only). */
     for (size_t i = 0; i < n; i++) {
         if (!go[i])
             continue;
-        cs_event *one = ev;     /* the last connection gets the original */
-        if (--left && cs_event_parse(m->payload, m->len, &w->lim, &one, err, sizeof err) != 0)
-            continue;
+        cs_event *one = --left ? cs_event_share(ev) : ev;
         if (add_job(w, i, one, NULL, ts) != 0)
             CS_ERROR(w->ops->name, "out of memory adding a job");
     }
@@ -569,23 +540,8 @@ static int flush(cs_worker *w)
     for (size_t i = 0; i < w->n_jobs; i++)
         if (log_outcome(w, w->jobs[i]) && w->ts[i] > 0)
             obs_end_to_end(w->obs, (double)(settled_ms - w->ts[i]) / 1000.0);
-    if (w->dlq_failed)
+    if (wdlq_settle(&w->dlq) != 0)
         goto out;
-    if (w->dlq_queued) {
-        cs_publisher_stats before, after;
-        cs_publisher_get_stats(w->dlq, &before);
-        if (cs_publisher_flush(w->dlq, 30000) != 0) {
-            CS_ERROR(w->ops->name, "dead-letter topic did not acknowledge; not committing");
-            goto out;
-        }
-        cs_publisher_get_stats(w->dlq, &after);
-        if (after.failed) {
-            CS_ERROR(w->ops->name, "dead-letter delivery failed: %s",
-                     cs_publisher_first_error(w->dlq));
-            goto out;
-        }
-        (void)before;
-    }
     if (w->next->cnt) {
         rd_kafka_resp_err_t err = rd_kafka_commit(w->rk, w->next, 0);
         if (err)
@@ -787,7 +743,7 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
         snprintf(errstr, errstr_size, "out of memory");
         goto fail;
     }
-    if (!(w->dlq = cs_publisher_new(cfg, NULL, NULL, errstr, errstr_size)))
+    if (wdlq_init(&w->dlq, cfg, ops->name, errstr, errstr_size) != 0)
         goto fail;
     rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, ops->group, errstr, errstr_size);
     if (!conf)
@@ -827,9 +783,9 @@ fail:
 
 int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
 {
-    CS_INFO(w->ops->name, "worker started: %zu %s(s), topic %s, batch %d, linger %d ms",
-            w->ops->n_conns(w->sink), w->ops->conn_noun, w->cfg->kafka_topic,
-            w->cfg->worker_batch_max, w->cfg->worker_linger_ms);
+    CS_INFO(w->ops->name, "worker started: %zu %s(s), topic %s, batch %d events or %d bytes, "
+            "linger %d ms", w->ops->n_conns(w->sink), w->ops->conn_noun, w->cfg->kafka_topic,
+            w->cfg->worker_batch_max, w->cfg->worker_batch_max_bytes, w->cfg->worker_linger_ms);
     /* While events flow, a batch's linger window opens when the previous
      * flush starts, so an event that arrives during a flush waits for at
      * most linger_ms and the next flush, not that flush, a whole linger and
@@ -849,7 +805,8 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
             continue;
         }
         int64_t deadline = window + w->cfg->worker_linger_ms;
-        while (!*stop && w->n_msgs < (size_t)w->cfg->worker_batch_max) {
+        while (!*stop && w->n_msgs < (size_t)w->cfg->worker_batch_max &&
+               w->n_bytes < (size_t)w->cfg->worker_batch_max_bytes) {
             int64_t left = deadline - cs_mono_ms();
             rd_kafka_message_t *m = rd_kafka_consumer_poll(w->rk, left > 0 ? (int)left : 0);
             obs_beat(w->obs);
@@ -871,11 +828,11 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
             rd_kafka_message_destroy(m);
         }
         window = cs_mono_ms();
-        size_t taken = w->n_msgs;
+        size_t taken = w->n_msgs, taken_bytes = w->n_bytes;
         flowing = taken > 0;
         int rc = flush(w);
         obs_redis(w->obs, w->redis);
-        trim_heap(w, taken);
+        trim_heap(w, taken, taken_bytes);
         if (rc != 0) {
             rewind_batch(w);
             wait_for_redis(w, stop);
@@ -911,7 +868,7 @@ void cs_worker_destroy(cs_worker *w)
     free(w->jobs);
     free(w->ts);
     free(w->slots);
-    cs_publisher_destroy(w->dlq);
+    wdlq_destroy(&w->dlq);
     cs_sync_destroy(w->sync);
     cs_redis_destroy(w->redis);
     if (w->sink)

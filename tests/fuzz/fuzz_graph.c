@@ -12,7 +12,7 @@
  *   - cs_graph_throttle_pause_ms() with the input split at its first NUL
  *     into X-Business-Use-Case-Usage and X-App-Usage (the second is NULL
  *     when the input has no NUL); the pause must stay in
- *     [0, CS_GRAPH_MAX_PAUSE_MS] as documented, else abort();
+ *     [0, CS_CHANNEL_MAX_PAUSE_MS] as documented, else abort();
  *   - cs_graph_appsecret_proof() on the same two strings.
  */
 #include "cs_graph.h"
@@ -24,7 +24,7 @@
 
 static void check_pause(int64_t ms, const char *buc, const char *app)
 {
-    if (ms < 0 || ms > CS_GRAPH_MAX_PAUSE_MS) {
+    if (ms < 0 || ms > CS_CHANNEL_MAX_PAUSE_MS) {
         fprintf(stderr, "fuzz_graph: pause %lld ms out of range\n  buc: %s\n  app: %s\n",
                 (long long)ms, buc, app ? app : "(null)");
         abort();

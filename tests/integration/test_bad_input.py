@@ -457,3 +457,101 @@ class BadConfigTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def set_topic_config(brokers, topic, key, value):
+    """Sets the topic's one non-default config on the real broker (AlterConfigs
+    replaces the whole set; the harness creates topics with just one)."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+    admin = AdminClient({"bootstrap.servers": brokers, "log_level": 3})
+    res = ConfigResource("topic", topic, set_config={key: value})
+    for fut in admin.alter_configs([res]).values():
+        fut.result(30)
+
+
+def committed_total(brokers, group, topic, partitions):
+    """The sum of the group's committed offsets over topic's partitions
+    (a partition without a commit counts 0)."""
+    from confluent_kafka import Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": brokers, "group.id": group, "log_level": 3,
+                  "enable.auto.commit": False})
+    try:
+        parts = c.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return sum(max(tp.offset, 0) for tp in parts)
+    finally:
+        c.close()
+
+
+class DeadLetterFailureTest(unittest.TestCase):
+    """A dead-letter delivery that fails once holds back that batch's commit
+    (it is read and dead-lettered again) but no later batch's."""
+
+    @unittest.skipIf(os.environ.get("CS_TEST_KAFKA") == "dev", "needs the real broker's configs")
+    def test_one_failed_dead_letter_does_not_block_later_commits(self):
+        s = MetaStack(self, partitions=1)
+        w = s.worker()
+        group = "catalogsync-meta" + s.broker.group_suffix
+        s.publish([product(1)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        # The DLQ refuses every record (larger than its max.message.bytes).
+        set_topic_config(s.broker.brokers, s.broker.dlq, "max.message.bytes", "16")
+        kcat_lines(self, s.broker, [("default:bad-first", b'{"schema":1}')])
+        w.wait_log("dead-letter delivery failed", timeout=60)
+        self.assertEqual(committed_total(s.broker.brokers, group, s.broker.topic, 1), 1,
+                         "nothing past the refused dead letter may be committed")
+        set_topic_config(s.broker.brokers, s.broker.dlq, "max.message.bytes",
+                         str(2 * 1024 * 1024))
+        wait_until(lambda: committed_total(s.broker.brokers, group, s.broker.topic, 1) == 2,
+                   timeout=60, what="the first malformed event committed once the DLQ takes it")
+        failures = w.log().count("dead-letter delivery failed")
+        # A later batch with a malformed event: its dead letter is delivered,
+        # so it is committed, and not dead-lettered again and again.
+        kcat_lines(self, s.broker, [("default:bad-second", b'{"schema":1}')])
+        s.publish([product(2)], "--type", "updated")
+        s.wait_status("p2", "synced")
+        wait_until(lambda: committed_total(s.broker.brokers, group, s.broker.topic, 1) == 4,
+                   timeout=30, what="the later batch committed (log: %s)" % w.log()[-2000:])
+        self.assertEqual(w.log().count("dead-letter delivery failed"), failures)
+        keys = [m["key"] for m in read_topic(s.broker.brokers, s.broker.dlq)]
+        self.assertEqual(keys.count("default:bad-second"), 1, keys)
+        self.assertGreaterEqual(keys.count("default:bad-first"), 1, keys)
+
+
+class VersionLimitTest(unittest.TestCase):
+    """product.version is at most 2^53 - 1 (docs/EVENTS.md): Redis's Lua
+    compares versions as doubles, which are exact only up to there."""
+
+    def test_largest_version_syncs_exactly_and_the_next_is_dead_lettered(self):
+        top = 2 ** 53 - 1
+        s = MetaStack(self, partitions=1)
+        w = s.worker()
+        s.publish([product(1, version=top - 1)], "--type", "updated")
+        st = s.wait_status("p1", "synced")
+        self.assertEqual(st["synced_version"], str(top - 1))
+        # The very next version is newer, not "already synced".
+        s.publish([product(1, version=top, name="At the top")], "--type", "updated")
+        st = wait_until(lambda: s.state("p1").get("synced_version") == str(top) and s.state("p1"),
+                        what="p1 synced at 2^53 - 1 (now %s)" % s.state("p1"))
+        self.assertEqual(st["version"], str(top))
+        self.assertEqual(s.items()["SKU-1"]["fields"]["title"], "At the top")
+        history = json.loads(s.redis.cli("LINDEX", "catalogsync:{meta}:history:main:default:p1",
+                                         "0"))
+        self.assertEqual(history["version"], top)
+        self.assertEqual(history["outcome"], "synced")
+        # 2^53 is refused: by the publisher, and by the worker (dead letter).
+        r = run([program("catalogsync-publish"), "--dry-run", "--type", "updated"],
+                input=json.dumps(product(1, version=top + 1)) + "\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("product.version: is 9007199254740992, above the largest version "
+                      "9007199254740991 (2^53 - 1)", r.stdout + r.stderr)
+        kcat_lines(self, s.broker, [("default:p1", enc(event("p1", version=top + 1)))])
+        wait_until(lambda: count_topic(s, s.broker.dlq) >= 1, timeout=30, what="the dead letter")
+        [m] = read_topic(s.broker.brokers, s.broker.dlq)
+        self.assertEqual(m["headers"]["error"], "invalid")
+        self.assertIn("product.version: is 9007199254740992, above the largest version",
+                      m["headers"]["reason"])
+        s.publish([product(2)], "--type", "updated")
+        s.wait_status("p2", "synced")          # read past it
+        self.assertEqual(s.state("p1")["version"], str(top))
+        self.assertEqual(s.state("p1")["synced_version"], str(top))
+        self.assertTrue(w.proc.alive())

@@ -120,6 +120,25 @@ class MetaWorkerTest(unittest.TestCase):
         self.assertEqual(len(recs), 1, recs)
         self.assertEqual(recs[0]["data"]["title"], "Product 7 v50")
 
+    def test_batch_is_flushed_on_its_byte_budget(self):
+        # Six events of ~1.8 KB waiting in Kafka, batch_max 1000, a long
+        # linger: one batch of six without a byte budget. With
+        # worker.batch_max_bytes = 4096 a batch ends at the event that
+        # reaches 4096 bytes, the third: two items_batch calls of three.
+        s = MetaStack(self, partitions=1, linger_ms=3000)
+        items = [product(i, description="d" * 1500) for i in range(1, 7)]
+        s.publish(items, "--type", "updated")
+        sizes = [len(m["value"].encode()) for m in s.broker.consume(count=6)]
+        self.assertTrue(all(4096 / 3 <= n < 4096 / 2 for n in sizes), sizes)
+        conf = s.config().replace("worker = { ", "worker = { batch_max_bytes = 4096; ")
+        w = Worker(self, "meta", conf, env={"CS_META_TOKEN": TOKEN})
+        for i in range(1, 7):
+            s.wait_status("p%d" % i, "synced")
+        calls = [[r["data"]["id"] for r in c["json"]["requests"]]
+                 for c in s.meta.requests("items_batch") if c.get("json")]
+        self.assertEqual(calls, [["SKU-1", "SKU-2", "SKU-3"], ["SKU-4", "SKU-5", "SKU-6"]])
+        self.assertIn("batch 1000 events or 4096 bytes", w.log())
+
     def test_prices_usd_jpy_kwd_exact(self):
         s = MetaStack(self)
         s.worker()

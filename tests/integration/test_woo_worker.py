@@ -3,6 +3,7 @@ redis-server and fake WooCommerce stores over TLS with a test CA."""
 import json
 import subprocess
 import tempfile
+import time
 import unittest
 
 from harness import (Broker, Fake, FakeClient, Redis, Worker, make_tls, program, run,
@@ -231,6 +232,33 @@ class WooWorkerTest(unittest.TestCase):
         st = s.wait_status(1, "p1", "synced")
         self.assertEqual(st["attempts"], "1")
         self.assertEqual(len(s.by_sku(1, "SKU-1")), 1)
+
+    def test_huge_retry_after_pauses_the_store_for_24_hours_at_most(self):
+        # Retry-After: 9223372036854775 (s) overflowed now + delay: the store
+        # was not paused and every flush sent a request. Clamped to 24 h
+        # (CS_CHANNEL_MAX_PAUSE_MS), as Meta's throttling already was.
+        day_ms = 24 * 3600 * 1000
+        s = WooStack(self, stores=(("trash",),))
+        s.clients[0].faults({"match": {"path_re": "products"}, "count": 1, "action": "rate_limit",
+                             "retry_after": 9223372036854775})
+        w = s.worker()
+        before = int(time.time() * 1000)
+        s.publish([product(1)], "--type", "export_requested", "--connections", "1")
+        w.wait_log("store 1 paused (throttle)")
+        pause = s.hash("pause:1")
+        self.assertEqual(pause.get("kind"), "throttle", pause)
+        until = int(pause["until"])
+        self.assertGreaterEqual(until, before + day_ms)
+        self.assertLessEqual(until, int(time.time() * 1000) + day_ms)
+        st = s.wait_status(1, "p1", "retry_pending")
+        self.assertEqual(int(st["next_attempt"]), until)
+        self.assertEqual(st["attempts"], "0")               # a throttle is not charged
+        # A later event of another product waits for the same pause instead
+        # of reaching the store.
+        s.publish([product(2)], "--type", "export_requested", "--connections", "1")
+        st = s.wait_status(1, "p2", "retry_pending")
+        self.assertEqual(int(st["next_attempt"]), until)
+        self.assertEqual(len(s.clients[0].requests("products")), 1)
 
     def test_per_item_error_fails_that_product(self):
         s = WooStack(self, stores=(("trash",),))

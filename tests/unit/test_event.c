@@ -115,6 +115,36 @@ static void test_defaults(void **state)
     cs_event_destroy(ev);
 }
 
+/* The largest version the contract takes, 2^53 - 1, is kept exactly. */
+static void test_version_limit(void **state)
+{
+    (void)state;
+    char *v = variant("\"version\":1732183200123", "\"version\":9007199254740991");
+    char err[256];
+    cs_event *ev = NULL;
+    assert_int_equal(cs_event_parse(v, strlen(v), NULL, &ev, err, sizeof err), CS_EVENT_OK);
+    assert_true(ev->product.version == CS_EVENT_MAX_VERSION);
+    assert_true(ev->product.version == 9007199254740991LL);
+    cs_event_destroy(ev);
+    free(v);
+}
+
+/* A shared event lives until its last holder lets go (ASan and valgrind
+ * report a double free or a leak). */
+static void test_share(void **state)
+{
+    (void)state;
+    char err[256];
+    cs_event *ev = NULL;
+    assert_int_equal(cs_event_parse(VALID, strlen(VALID), NULL, &ev, err, sizeof err), 0);
+    assert_ptr_equal(cs_event_share(ev), ev);
+    assert_ptr_equal(cs_event_share(ev), ev);
+    cs_event_destroy(ev);
+    cs_event_destroy(ev);
+    assert_string_equal(ev->product.id, "p-42");   /* one holder left */
+    cs_event_destroy(ev);
+}
+
 static void test_rejections_name_field(void **state)
 {
     (void)state;
@@ -136,6 +166,11 @@ static void test_rejections_name_field(void **state)
                    "product.version: must be an integer, got string");
     reject_variant("\"version\":1732183200123", "\"version\":1.5",
                    "product.version: must be an integer, got number with a fraction");
+    reject_variant("\"version\":1732183200123", "\"version\":9007199254740992",
+                   "product.version: is 9007199254740992, above the largest version "
+                   "9007199254740991 (2^53 - 1)");
+    reject_variant("\"version\":1732183200123", "\"version\":1700000000000000001",
+                   "product.version: is 1700000000000000001, above the largest version");
     reject_variant("\"type\":\"product.updated\"", "\"type\":\"product.renamed\"",
                    "type: unknown event type \"product.renamed\"");
     reject_variant("\"schema\":1", "\"schema\":2", "schema: unsupported version 2");
@@ -295,6 +330,8 @@ int main(void)
         cmocka_unit_test(test_valid_event_fields),
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_version_limit),
+        cmocka_unit_test(test_share),
         cmocka_unit_test(test_rejections_name_field),
         cmocka_unit_test(test_wrong_json_type_and_syntax),
         cmocka_unit_test(test_utf8_and_size),

@@ -152,9 +152,9 @@ static void test_graph_throttle(void **state)
     assert_int_equal(cs_graph_throttle_pause_ms("not json", "[1]", -1, 5000, &pct), 5000);
     assert_int_equal(pct, -1);
     const char *forever = "{\"9\":[{\"estimated_time_to_regain_access\":100000}]}";
-    assert_int_equal(cs_graph_throttle_pause_ms(forever, NULL, -1, 0, NULL), CS_GRAPH_MAX_PAUSE_MS);
+    assert_int_equal(cs_graph_throttle_pause_ms(forever, NULL, -1, 0, NULL), CS_CHANNEL_MAX_PAUSE_MS);
     assert_int_equal(cs_graph_throttle_pause_ms(NULL, NULL, (int64_t)90 * 3600 * 1000, 0, NULL),
-                     CS_GRAPH_MAX_PAUSE_MS);
+                     CS_CHANNEL_MAX_PAUSE_MS);
 }
 
 static void test_graph_items_batch(void **state)

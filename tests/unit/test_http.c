@@ -644,7 +644,16 @@ static void test_http_helpers(void **state)
         {"12s", 0, -1},
         {"soon", 0, -1},
         {"Wed, 21 Oct 2015 07:28:00 GMT trailing", 0, -1},
-        {"99999999999999999999", 0, -1},
+        /* A channel-supplied delay never exceeds CS_CHANNEL_MAX_PAUSE_MS (24 h),
+         * however it is written, and never overflows. */
+        {"86400", 0, CS_CHANNEL_MAX_PAUSE_MS},
+        {"86401", 0, CS_CHANNEL_MAX_PAUSE_MS},
+        {"9223372036854775", 0, CS_CHANNEL_MAX_PAUSE_MS},
+        {"9223372036854775807", 0, CS_CHANNEL_MAX_PAUSE_MS},
+        {"99999999999999999999", 0, CS_CHANNEL_MAX_PAUSE_MS},
+        {"Fri, 31 Dec 9999 23:59:59 GMT", 1445412480000LL, CS_CHANNEL_MAX_PAUSE_MS},
+        {"Thu, 22 Oct 2015 07:28:00 GMT", 1445412480000LL - 1, CS_CHANNEL_MAX_PAUSE_MS},
+        {"Thu, 22 Oct 2015 07:27:59 GMT", 1445412480000LL, CS_CHANNEL_MAX_PAUSE_MS - 1000},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cs_http_resp_reset(&r);

@@ -101,7 +101,7 @@ static void redact_buf(cs_buf *b)
 
 char *cs_log_redact(char *s, size_t size)
 {
-    if (!s || !size)
+    if (!s || !size || !s[0] || !n_secrets)
         return s;
     cs_buf b;
     cs_buf_init(&b, size);

@@ -7,6 +7,8 @@ import unittest
 from harness import program, run, wait_until
 from test_meta_worker import TOKEN, MetaStack, product
 
+FORGED_TS = "2026-01-01T00:00:00.000Z"
+
 
 class CtlTest(unittest.TestCase):
     def stack(self, schedule="60000, 60000, 60000, 60000", **catalog):
@@ -155,6 +157,47 @@ class CtlTest(unittest.TestCase):
         self.assertIn("fix: Invalid OAuth token", bad.stdout)
         self.assertNotIn("expired-token-123", bad.stdout + bad.stderr)
         self.assertNotIn(TOKEN, r.stdout + r.stderr)
+
+    def assert_terminal_safe(self, name, text):
+        """No raw C0 control byte but the newline, no C1 control character,
+        and no line that only looks like one of ours."""
+        bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or
+               (0x7F <= ord(c) <= 0x9F and "--json" not in name)]   # JSON: C0 escaped, C1 valid
+        self.assertEqual(bad, [], "%s holds raw control characters:\n%r" % (name, text[:3000]))
+        for line in text.splitlines():
+            self.assertNotRegex(line, r"^(\S+ +)?ERROR +meta: ALERT", "%s: forged line" % name)
+            self.assertFalse(line.startswith(FORGED_TS), "%s: forged line %r" % (name, line))
+
+    def test_control_characters_from_products_and_channels_are_escaped(self):
+        # A product name that retitles the terminal, clears the screen and
+        # forges an ALERT line of its own; Meta rejects it with a message
+        # that colours the terminal and forges one too.
+        s = self.stack()
+        name = ("Evil \x1b]0;pwned\x07\x1b[2J\u009b31m\n" + FORGED_TS +
+                " ERROR meta: ALERT: catalog main paused (auth)")
+        s.meta.faults({"action": "item_error", "retailer_id": "SKU-8", "count": 1000,
+                       "message": "bad \x1b[31mred\x1b[0m\r\n" + FORGED_TS +
+                                  " ERROR meta: ALERT: catalog main paused (auth)"})
+        s.publish([product(8, name=name)], "--type", "updated")
+        s.wait_status("p8", "failed")
+        self.w.wait_log("META API ERROR")
+        outputs = {"worker log": self.w.log()}
+        for args in (["status"], ["show", "p8"], ["queue"], ["stats"], ["status", "--json"],
+                     ["show", "p8", "--json"]):
+            outputs["ctl " + " ".join(args)] = self.ctl(*args).stdout
+        for what, text in outputs.items():
+            self.assert_terminal_safe(what, text)
+        shown = outputs["ctl show p8"]
+        self.assertIn("default:p8 Evil \\x1b]0;pwned\\x07\\x1b[2J\\u009b31m\\n" + FORGED_TS
+                      + " ERROR meta: ALERT: catalog main paused (auth) at meta main", shown)
+        self.assertIn("bad \\x1b[31mred\\x1b[0m\\r\\n" + FORGED_TS, shown)
+        self.assertIn("bad \\x1b[31mred", outputs["ctl status"])
+        log = outputs["worker log"]
+        self.assertIn("Product: Evil \\x1b]0;pwned\\x07\\x1b[2J\\u009b31m\\n" + FORGED_TS, log)
+        self.assertIn("Syncing product 'Evil \\x1b]0;pwned", log)
+        # The data itself is kept as it is; JSON output escapes it (jansson).
+        doc = json.loads(outputs["ctl show p8 --json"])
+        self.assertEqual(doc["connections"][0]["state"]["name"], name)
 
     def test_usage_and_config_errors(self):
         s = self.stack()

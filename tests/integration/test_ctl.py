@@ -183,7 +183,11 @@ class CtlTest(unittest.TestCase):
                        "message": "bad \x1b[31mred\x1b[0m\r\n" + FORGED_TS +
                                   " ERROR meta: ALERT: catalog main paused (auth)"})
         s.publish([product(8, name=name)], "--type", "updated")
-        s.wait_status("p8", "failed")
+        # HGET, not the HGETALL of wait_status: the name's newline would
+        # shift redis-cli's field/value lines.
+        key = "catalogsync:{meta}:state:main:default:p8"
+        wait_until(lambda: s.redis.cli("HGET", key, "status") == "failed", timeout=30,
+                   what="p8 to be failed")
         self.w.wait_log("META API ERROR")
         outputs = {"worker log": self.w.log()}
         for args in (["status"], ["show", "p8"], ["queue"], ["stats"], ["status", "--json"],

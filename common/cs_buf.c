@@ -1,4 +1,5 @@
 #include "cs_buf.h"
+#include "cs_util.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -206,4 +207,38 @@ int cs_buf_append_json_str(cs_buf *b, const char *s, size_t n)
     if (cs_buf_append(b, s + run, n - run) != 0)
         return -1;
     return cs_buf_appendc(b, '"');
+}
+
+int cs_buf_append_text(cs_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t run = 0, i = 0;
+    if (cs_buf_reserve(b, n) != 0)
+        return -1;
+    while (i < n) {
+        unsigned char c = u[i];
+        size_t len = 1;
+        char esc[8] = "";
+        if (c >= 0x80) {
+            len = cs_utf8_seq_len(u + i, n - i);
+            if (len == 2 && c == 0xC2 && u[i + 1] <= 0x9F)
+                snprintf(esc, sizeof esc, "\\u00%c%c", hex[u[i + 1] >> 4], hex[u[i + 1] & 15]);
+            else if (len == 0) {
+                len = 1;
+                snprintf(esc, sizeof esc, "\\x%c%c", hex[c >> 4], hex[c & 15]);
+            }
+        } else if (c == '\n' || c == '\t' || c == '\r') {
+            snprintf(esc, sizeof esc, "\\%c", c == '\n' ? 'n' : c == '\t' ? 't' : 'r');
+        } else if (c < 0x20 || c == 0x7F) {
+            snprintf(esc, sizeof esc, "\\x%c%c", hex[c >> 4], hex[c & 15]);
+        }
+        if (esc[0]) {
+            if (cs_buf_append(b, s + run, i - run) != 0 || cs_buf_appends(b, esc) != 0)
+                return -1;
+            run = i + len;
+        }
+        i += len;
+    }
+    return cs_buf_append(b, s + run, n - run);
 }

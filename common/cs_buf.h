@@ -47,5 +47,13 @@ int  cs_buf_append_i64(cs_buf *b, long long v);
 size_t cs_i64_str(char out[24], long long v);
 /* Appends s as a JSON string literal (quotes and escapes included). */
 int  cs_buf_append_json_str(cs_buf *b, const char *s, size_t n);
+/* Appends s made safe for a terminal or a line-oriented log: every C0
+ * control character and DEL (newline, tab and carriage return as \n, \t,
+ * \r, the others as \xNN), every C1 control character (U+0080..U+009F, as
+ * \u0080..\u009F) and every byte that is not valid UTF-8 (\xNN) is written
+ * as a visible escape; everything else is kept.  The one escaping of text
+ * from outside (product data, channel answers) for human-facing output:
+ * the text log, catalogsyncctl, doctor. */
+int  cs_buf_append_text(cs_buf *b, const char *s, size_t n);
 
 #endif

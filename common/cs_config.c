@@ -75,6 +75,7 @@ static const opt catalog_opts[] = {
     C("batch_size", T_INT, batch_size, 0, 1, 5000, NULL),
     C("ca_file", T_STR, ca_file, 0, 0, 0, NULL),
     C("insecure_tls", T_BOOL, insecure_tls, 0, 0, 1, NULL),
+    C("doctor_allow_private_media", T_BOOL, doctor_allow_private_media, 0, 0, 1, NULL),
 };
 #define N_CATALOG_OPTS (sizeof catalog_opts / sizeof catalog_opts[0])
 
@@ -96,6 +97,7 @@ static const opt store_opts[] = {
     W("ca_file", T_STR, ca_file, 0, 0, 0, NULL),
     W("insecure_tls", T_BOOL, insecure_tls, 0, 0, 1, NULL),
     W("media_base_url", T_STR, media_base_url, 0, 0, 0, NULL),
+    W("doctor_allow_private_media", T_BOOL, doctor_allow_private_media, 0, 0, 1, NULL),
 };
 #define N_STORE_OPTS (sizeof store_opts / sizeof store_opts[0])
 

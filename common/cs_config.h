@@ -50,6 +50,7 @@ typedef struct cs_meta_catalog {
     int batch_size;             /* records per items_batch call, <= 5000 */
     char *ca_file;
     int insecure_tls;           /* logged loudly at every start */
+    int doctor_allow_private_media; /* doctor may probe media on loopback/private hosts */
     int secrets_resolved;       /* token/app_secret hold the secrets, not env:/file: */
 } cs_meta_catalog;
 
@@ -69,6 +70,7 @@ typedef struct cs_woo_store {
     char *ca_file;
     int insecure_tls;
     char *media_base_url;
+    int doctor_allow_private_media; /* doctor may probe media on loopback/private hosts */
     int secrets_resolved;       /* consumer_key/secret hold the secrets */
 } cs_woo_store;
 

@@ -3,6 +3,7 @@
 #include "cs_config.h"
 #include "cs_config_schema.h"
 #include "cs_log.h"
+#include "cs_util.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -35,6 +36,14 @@ static int check_catalogs(cs_config *c, char *errstr, size_t errstr_size)
         if (strncmp(m->base_url, "https://", 8) != 0 && strncmp(m->base_url, "http://", 7) != 0) {
             snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): base_url must start with "
                      "https:// or http://", i, m->id);
+            return -1;
+        }
+        char host[256];
+        if (strncmp(m->base_url, "http://", 7) == 0 &&
+            (cs_url_host(m->base_url, host, sizeof host) != 0 || !cs_host_is_loopback(host))) {
+            snprintf(errstr, errstr_size, "meta.catalogs[%zu].base_url (%s): plain http:// is "
+                     "refused: the access token would travel in clear; use https:// (http:// "
+                     "is accepted only to this machine: 127.0.0.0/8, ::1, localhost)", i, m->id);
             return -1;
         }
     }

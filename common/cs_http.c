@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -24,6 +25,7 @@ struct cs_http {
     char *ca_file;
     char *user_agent;
     int insecure;
+    int public_only;
     size_t max_response;
     cs_http_observer observer;
     void *observer_ud;
@@ -37,6 +39,7 @@ typedef struct http_xfer {
     size_t header_bytes;    /* every header line of this request, 1xx blocks included */
     int too_big;
     int no_mem;
+    int refused;            /* public_only: an internal address was refused */
 } http_xfer;
 
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
@@ -97,6 +100,7 @@ cs_http *cs_http_new(const cs_http_opts *o, char *errstr, size_t errstr_size)
     h->timeout_ms = o->timeout_ms ? o->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
     h->max_response = o->max_response ? o->max_response : HTTP_DEFAULT_MAX_BODY;
     h->insecure = o->insecure ? 1 : 0;
+    h->public_only = o->public_only ? 1 : 0;
     h->ca_file = dup_or_null(o->ca_file, &failed);
     h->user_agent = dup_or_null(o->user_agent ? o->user_agent : HTTP_DEFAULT_UA, &failed);
     h->curl = failed ? NULL : curl_easy_init();
@@ -270,6 +274,18 @@ static cs_http_err http_map_error(CURLcode rc, const http_xfer *x)
     }
 }
 
+/* public_only: the socket for an internal address is never opened. */
+static curl_socket_t http_open_socket(void *ud, curlsocktype purpose,
+                                      struct curl_sockaddr *addr)
+{
+    http_xfer *x = ud;
+    if (purpose != CURLSOCKTYPE_IPCXN || cs_addr_is_internal(&addr->addr)) {
+        x->refused = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(addr->family, addr->socktype, addr->protocol);
+}
+
 /* Options that hold for every request; reapplied after curl_easy_reset(),
  * which keeps the live connections.  Returns the first failure. */
 static CURLcode http_base_opts(cs_http *h, http_xfer *x)
@@ -301,6 +317,11 @@ static CURLcode http_base_opts(cs_http *h, http_xfer *x)
     SETOPT(CURLOPT_WRITEDATA, x);
     SETOPT(CURLOPT_HEADERFUNCTION, http_on_header);
     SETOPT(CURLOPT_HEADERDATA, x);
+    if (h->public_only) {
+        SETOPT(CURLOPT_OPENSOCKETFUNCTION, http_open_socket);
+        SETOPT(CURLOPT_OPENSOCKETDATA, x);
+        SETOPT(CURLOPT_NOPROXY, "*");       /* the check is on the target, not a proxy */
+    }
 #undef SETOPT
     return rc;
 }
@@ -335,7 +356,12 @@ cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
     }
     int is_get = strcmp(method, "GET") == 0;
     int is_post = strcmp(method, "POST") == 0;
-    if (!is_get && !is_post && strcmp(method, "PUT") != 0 && strcmp(method, "PATCH") != 0 &&
+    int is_head = strcmp(method, "HEAD") == 0;
+    if (is_head && body) {
+        http_fail(resp, CS_HTTP_EINVAL, "HEAD takes no body");
+        return resp->err;
+    }
+    if (!is_get && !is_post && !is_head && strcmp(method, "PUT") != 0 && strcmp(method, "PATCH") != 0 &&
         strcmp(method, "DELETE") != 0) {
         http_fail(resp, CS_HTTP_EINVAL, "unsupported HTTP method");
         return resp->err;
@@ -372,7 +398,10 @@ cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
 #define SETOPT(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
     SETOPT(CURLOPT_URL, url);
     SETOPT(CURLOPT_HTTPHEADER, list);
-    if (body || !is_get) {
+    if (is_head) {
+        SETOPT(CURLOPT_NOBODY, 1L);
+        SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);  /* no body: its size is no limit */
+    } else if (body || !is_get) {
         if (!body && strcmp(method, "DELETE") == 0) {
             SETOPT(CURLOPT_CUSTOMREQUEST, method);
         } else {
@@ -406,6 +435,8 @@ cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
                  h->max_response, (size_t)CS_HTTP_HEADER_CAP);
     } else if (resp->err == CS_HTTP_ENOMEM) {
         http_fail(resp, CS_HTTP_ENOMEM, "out of memory receiving the response");
+    } else if (resp->err != CS_HTTP_OK && x.refused) {
+        http_fail(resp, CS_HTTP_ENET, CS_HTTP_REFUSED_INTERNAL);
     } else if (resp->err != CS_HTTP_OK) {
         cs_strlcpy(resp->errstr, h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc),
                    sizeof resp->errstr);

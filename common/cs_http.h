@@ -39,7 +39,14 @@ typedef struct cs_http_opts {
                                   callers should warn too) */
     size_t max_response;       /* response body cap, 0 = 32 MiB; larger fails with ETOOBIG */
     const char *user_agent;    /* NULL = "catalogsync/1" */
+    int public_only;           /* 1 = never connect to an address cs_addr_is_internal()
+                                  (loopback, private, link-local...): for URLs that come
+                                  from data; checked on the address actually connected to,
+                                  so a name resolving to one is refused too (CS_HTTP_ENET) */
 } cs_http_opts;
+
+/* resp->errstr of a request public_only refused. */
+#define CS_HTTP_REFUSED_INTERNAL "refused: the host is a loopback, private or link-local address"
 
 typedef enum {
     CS_HTTP_OK = 0,
@@ -72,7 +79,8 @@ void cs_http_resp_reset(cs_http_resp *r);     /* keeps allocations for reuse */
 void cs_http_resp_free(cs_http_resp *r);      /* accepts NULL */
 
 /*
- * Performs one request and waits for it.  method: GET POST PUT PATCH DELETE.
+ * Performs one request and waits for it.  method: GET POST PUT PATCH DELETE,
+ * or HEAD (no body is asked for or read).
  * headers: NULL-terminated array of "Name: value" strings, or NULL; they
  * must include Content-Type when a body is sent.  body may be NULL (POST/PUT/
  * PATCH then send an empty body).  basic_user/basic_password: HTTP Basic

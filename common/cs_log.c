@@ -101,7 +101,7 @@ static void redact_buf(cs_buf *b)
 
 char *cs_log_redact(char *s, size_t size)
 {
-    if (!s || !size)
+    if (!s || !size || !s[0] || !n_secrets)
         return s;
     cs_buf b;
     cs_buf_init(&b, size);
@@ -125,31 +125,20 @@ static void timestamp(char *out, size_t n)
     snprintf(out + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
 }
 
-void cs_log_write(cs_log_level lvl, const char *component, const char *fmt, ...)
+/* Writes one record: msg holds the message, already made safe (redacted,
+ * its text escaped); its newlines, if any, are the caller's structure. */
+static void emit(cs_log_level lvl, const char *component, const cs_buf *msg)
 {
-    cs_buf msg, line;
+    cs_buf line;
     char ts[40];
-    va_list ap;
-
-    cs_buf_init(&msg, LOG_LINE_CAP);
-    cs_buf_init(&line, LOG_LINE_CAP * 2);
-    cs_buf_reserve(&msg, 511);      /* most messages are formatted in one pass */
-    va_start(ap, fmt);
-    if (cs_buf_vappendf(&msg, fmt, ap) != 0)
-        cs_buf_appends(&msg, "(log message too long)");
-    va_end(ap);
-    if (!msg.data)
-        cs_buf_appends(&msg, "");
+    cs_buf_init(&line, LOG_LINE_CAP * 4 + 256);
     timestamp(ts, sizeof ts);
-
-    pthread_mutex_lock(&log_lock);
-    redact_buf(&msg);
     if (log_format == CS_LOG_JSON) {
         cs_buf_appendv(&line, "{\"ts\":\"", ts, "\",\"level\":\"", cs_log_level_name(lvl),
                        "\",\"component\":", NULL);
         cs_buf_append_json_str(&line, component, strlen(component));
         cs_buf_appends(&line, ",\"msg\":");
-        cs_buf_append_json_str(&line, msg.data, msg.len);
+        cs_buf_append_json_str(&line, msg->data, msg->len);
         cs_buf_appends(&line, "}\n");
     } else {
         /* "<ts> <LEVEL, padded to 5> <component>: <message>" */
@@ -160,9 +149,9 @@ void cs_log_write(cs_log_level lvl, const char *component, const char *fmt, ...)
         for (; i < 5; i++)
             lv[i] = ' ';
         lv[i] = '\0';
-        cs_buf_reserve(&line, msg.len + 128);
+        cs_buf_reserve(&line, msg->len + 128);
         cs_buf_appendv(&line, ts, " ", lv, " ", component, ": ", NULL);
-        cs_buf_appends(&line, msg.data);
+        cs_buf_appends(&line, msg->data);
         cs_buf_appendc(&line, '\n');
     }
     FILE *fp = log_stream ? log_stream : stderr;
@@ -170,7 +159,62 @@ void cs_log_write(cs_log_level lvl, const char *component, const char *fmt, ...)
         fwrite(line.data, 1, line.len, fp);
         fflush(fp);
     }
+    cs_buf_free(&line);
+}
+
+/* Appends text redacted and escaped (cs_buf_append_text) to out; the caller
+ * holds log_lock. */
+static void append_safe(cs_buf *out, cs_buf *text)
+{
+    if (!text->data)
+        cs_buf_appends(text, "");
+    redact_buf(text);
+    if (cs_buf_append_text(out, text->data, text->len) != 0)
+        cs_buf_appends(out, "(log message too long)");
+}
+
+void cs_log_write(cs_log_level lvl, const char *component, const char *fmt, ...)
+{
+    cs_buf msg, safe;
+    va_list ap;
+
+    cs_buf_init(&msg, LOG_LINE_CAP);
+    cs_buf_init(&safe, LOG_LINE_CAP * 4);
+    cs_buf_reserve(&msg, 511);      /* most messages are formatted in one pass */
+    va_start(ap, fmt);
+    if (cs_buf_vappendf(&msg, fmt, ap) != 0) {
+        cs_buf_reset(&msg);
+        cs_buf_appends(&msg, "(log message too long)");
+    }
+    va_end(ap);
+    pthread_mutex_lock(&log_lock);
+    append_safe(&safe, &msg);
+    if (!safe.data)
+        cs_buf_appends(&safe, "");
+    emit(lvl, component, &safe);
     pthread_mutex_unlock(&log_lock);
     cs_buf_free(&msg);
-    cs_buf_free(&line);
+    cs_buf_free(&safe);
+}
+
+void cs_log_block(cs_log_level lvl, const char *component, const char *const *lines, size_t n)
+{
+    cs_buf one, safe;
+    if ((int)lvl > cs_log_threshold)
+        return;
+    cs_buf_init(&one, LOG_LINE_CAP);
+    cs_buf_init(&safe, LOG_LINE_CAP * 4);
+    pthread_mutex_lock(&log_lock);
+    for (size_t i = 0; i < n; i++) {
+        cs_buf_reset(&one);
+        cs_buf_appends(&one, lines[i] ? lines[i] : "");
+        cs_buf_appendc(&safe, '\n');
+        append_safe(&safe, &one);
+    }
+    if (!safe.data)
+        cs_buf_appends(&safe, "");
+    emit(lvl, component, &safe);
+    pthread_mutex_unlock(&log_lock);
+    cs_buf_free(&one);
+    cs_buf_free(&safe);
 }

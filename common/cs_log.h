@@ -48,8 +48,15 @@ const char *cs_log_level_name(cs_log_level lvl);
  * leave the process by other routes than the log (CLI messages). */
 char *cs_log_redact(char *s, size_t size);
 
+/* Writes one record.  The message is redacted, then its control characters
+ * (newlines included) are escaped with cs_buf_append_text: whatever a field
+ * holds, a record is one line and cannot forge another. */
 void cs_log_write(cs_log_level lvl, const char *component, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A multi-line record (the API error blocks): each of the n lines redacted
+ * and escaped like a message, each starting a new line after the record's
+ * header.  Only these newlines reach the log. */
+void cs_log_block(cs_log_level lvl, const char *component, const char *const *lines, size_t n);
 
 #define CS_LOG(lvl, comp, ...)                                          \
     do {                                                                \

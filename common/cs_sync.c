@@ -615,6 +615,19 @@ const char *cs_outcome_name(cs_outcome_kind k)
     return kind_arg(k);
 }
 
+/* Channels quote what they received (a 401 page may echo the key): every
+ * text of an outcome passes cs_log_redact before it is written to Redis. */
+static void cs_sync_redact_outcome(cs_outcome *o)
+{
+    cs_log_redact(o->remote_id, sizeof o->remote_id);
+    cs_log_redact(o->handle, sizeof o->handle);
+    cs_log_redact(o->err_code, sizeof o->err_code);
+    cs_log_redact(o->err_subcode, sizeof o->err_subcode);
+    cs_log_redact(o->err_type, sizeof o->err_type);
+    cs_log_redact(o->err_message, sizeof o->err_message);
+    cs_log_redact(o->err_trace, sizeof o->err_trace);
+}
+
 int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
 {
     keys k;
@@ -663,8 +676,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_i64_str(ver, (long long)j->ev->product.version);
         cs_i64_str(resume, (long long)o->resume_at);
         cs_i64_str(rnd, (long long)rv);
-        /* Channels quote what they received; no secret goes into Redis. */
-        cs_log_redact(o->err_message, sizeof o->err_message);
+        cs_sync_redact_outcome(o);
         const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_settle), "12",
                               k.state.data, k.retry.data, k.inflight.data, k.lease.data,
                               k.snap.data, k.index.data, k.stats.data, k.errors.data,
@@ -702,8 +714,12 @@ int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char
                       const char *reason)
 {
     cs_buf key;
-    char until[24], ttl[24], now[24];
+    char until[24], ttl[24], now[24], safe[512];
     int64_t n = cs_now_ms();
+    /* The reason quotes the channel's answer, as error messages do. */
+    cs_strlcpy(safe, reason ? reason : "", sizeof safe);
+    cs_log_redact(safe, sizeof safe);
+    reason = safe;
     cs_buf_init(&key, 1024);
     cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
     snprintf(until, sizeof until, "%lld", (long long)until_ms);

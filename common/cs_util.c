@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <strings.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 size_t cs_utf8_seq_len(const unsigned char *s, size_t avail)
 {
@@ -230,4 +234,75 @@ void cs_utf8_copy_trunc(char *dst, size_t size, const char *src, size_t n)
     }
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+int cs_url_host(const char *url, char *out, size_t size)
+{
+    const char *p = strstr(url, "://");
+    if (!p || !size)
+        return -1;
+    p += 3;
+    size_t auth = strcspn(p, "/?#");            /* [user@]host[:port] */
+    const char *at = memchr(p, '@', auth);
+    if (at) {
+        auth -= (size_t)(at + 1 - p);
+        p = at + 1;
+    }
+    size_t n;
+    if (*p == '[') {
+        const char *close = memchr(p, ']', auth);
+        if (!close)
+            return -1;
+        p++;
+        n = (size_t)(close - p);
+    } else {
+        const char *colon = memchr(p, ':', auth);
+        n = colon ? (size_t)(colon - p) : auth;
+    }
+    if (n == 0 || n >= size)
+        return -1;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int cs_host_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+        return 1;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6) ||
+               (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
+    return 0;
+}
+
+static int ipv4_internal(uint32_t a)
+{
+    return (a >> 24) == 0 || (a >> 24) == 10 || (a >> 24) == 127 ||
+           (a & 0xFFC00000u) == 0x64400000u ||          /* 100.64/10 */
+           (a & 0xFFFF0000u) == 0xA9FE0000u ||          /* 169.254/16 */
+           (a & 0xFFF00000u) == 0xAC100000u ||          /* 172.16/12 */
+           (a & 0xFFFF0000u) == 0xC0A80000u ||          /* 192.168/16 */
+           (a >> 28) >= 0xE;                            /* multicast, reserved */
+}
+
+int cs_addr_is_internal(const struct sockaddr *sa)
+{
+    if (sa->sa_family == AF_INET)
+        return ipv4_internal(ntohl(((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr));
+    if (sa->sa_family != AF_INET6)
+        return 1;
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(a) || IN6_IS_ADDR_V4COMPAT(a)) {
+        uint32_t v4;
+        memcpy(&v4, a->s6_addr + 12, 4);
+        return ipv4_internal(ntohl(v4));
+    }
+    return IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+           IN6_IS_ADDR_SITELOCAL(a) || IN6_IS_ADDR_MULTICAST(a) ||
+           (a->s6_addr[0] & 0xFE) == 0xFC;              /* fc00::/7 */
 }

@@ -56,6 +56,22 @@ void cs_block_stop_signals(void (*handler)(int), sigset_t *wait_mask);
  * overlong forms, no surrogates, nothing above U+10FFFF. */
 size_t cs_utf8_seq_len(const unsigned char *s, size_t avail);
 
+/* The host of an absolute URL ("scheme://[user@]host[:port][/...]"), IPv6
+ * brackets removed, into out; 0, or -1 when there is none or it does not fit. */
+int cs_url_host(const char *url, char *out, size_t size);
+
+/* 1 when host (a name or an address literal) is this machine by its very
+ * spelling: "localhost", 127.0.0.0/8, ::1 (and ::ffff:127.x.y.z); else 0.
+ * No name is resolved. */
+int cs_host_is_loopback(const char *host);
+
+/* 1 when the address (a struct sockaddr of AF_INET or AF_INET6) is not a
+ * public one: loopback, private (10/8, 172.16/12, 192.168/16, fc00::/7),
+ * link-local (169.254/16, fe80::/10), shared (100.64/10), unspecified or
+ * multicast, an IPv4-mapped form of those; also any other family. */
+struct sockaddr;
+int cs_addr_is_internal(const struct sockaddr *sa);
+
 /* Milliseconds since the epoch and from a monotonic clock. */
 int64_t cs_now_ms(void);
 int64_t cs_mono_ms(void);

@@ -197,18 +197,24 @@ static int status_row(void *opaque, const cs_ops_row *r)
         cs_utf8_copy_trunc(err, sizeof err, r->skip_reason, strlen(r->skip_reason));
     else if (strcmp(r->status, "synced") != 0 && r->error_message[0])
         cs_utf8_copy_trunc(err, 61, r->error_message, strlen(r->error_message));
-    for (char *p = err; *p; p++)
-        if (*p == '\n' || *p == '\r' || *p == '\t')
-            *p = ' ';
-    printf("%-12s ", r->sink);
-    pad(r->conn, 8);
+    cs_buf t[4];                /* conn, product, error, sink: for the terminal */
+    const char *raw[4] = {r->conn, r->product, err, r->sink};
+    for (int k = 0; k < 4; k++) {
+        cs_buf_init(&t[k], 0);
+        if (cs_buf_append_text(&t[k], raw[k], strlen(raw[k])) != 0 || !t[k].data)
+            cs_buf_appends(&t[k], "?");
+    }
+    printf("%-12s ", t[3].data);
+    pad(t[0].data, 8);
     putchar(' ');
-    pad(r->product, 22);
+    pad(t[1].data, 22);
     printf(" %s", ctl_color(c, col));
     pad(label, 26);
     printf("%s ", ctl_color(c, "reset"));
     pad(next, 12);
-    printf(" %s\n", err);
+    printf(" %s\n", t[2].data);
+    for (int k = 0; k < 4; k++)
+        cs_buf_free(&t[k]);
     return 0;
 }
 
@@ -264,6 +270,30 @@ static int cmd_status(ctl *c, const char *states, long limit)
 
 /* ---- show ---- */
 
+/* Every string of a document for the terminal: control characters escaped
+ * (cs_buf_append_text), so product data and channel messages can neither
+ * move the cursor, retitle the window nor start a line of their own. */
+static void for_terminal(json_t *v)
+{
+    size_t i;
+    const char *k;
+    json_t *e;
+    if (json_is_object(v)) {
+        json_object_foreach(v, k, e)
+            for_terminal(e);
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, e)
+            for_terminal(e);
+    } else if (json_is_string(v)) {
+        cs_buf b;
+        cs_buf_init(&b, 0);
+        if (cs_buf_append_text(&b, json_string_value(v), json_string_length(v)) == 0 && b.data &&
+            b.len != json_string_length(v))
+            json_string_setn(v, b.data, b.len);
+        cs_buf_free(&b);
+    }
+}
+
 static const char *jstr(json_t *o, const char *k)
 {
     const char *s = json_string_value(json_object_get(o, k));
@@ -306,6 +336,7 @@ static int cmd_show(ctl *c, const char *arg)
         json_decref(doc);
         return rc;
     }
+    for_terminal(doc);
     if (rc != CTL_OK) {
         printf("product %s: no state at any configured connection\n", pkey);
         json_decref(doc);
@@ -432,6 +463,7 @@ static int cmd_queue(ctl *c, int due, long limit)
         json_decref(q);
         return CTL_OK;
     }
+    for_terminal(q);
     int64_t now = json_integer_value(json_object_get(q, "now"));
     const char *k;
     json_t *v;
@@ -500,6 +532,7 @@ static int cmd_stats(ctl *c)
         json_decref(s);
         return CTL_OK;
     }
+    for_terminal(s);
     int64_t now = json_integer_value(json_object_get(s, "now"));
     size_t i;
     json_t *e;

@@ -6,8 +6,10 @@
  * events and dead-letter topics exist; per Meta catalog: catalog id set,
  * token valid and catalog reachable (one authenticated GET of the catalog);
  * per WooCommerce store: keys accepted and the REST API reachable (one GET of
- * one product); where images are sent, a sample image URL from a stored
- * product answers 200 to HEAD.
+ * one product); where images are sent, a sample image of a stored product
+ * answers 200 to HEAD — probed only under the connection's media_base_url,
+ * and never on a loopback or private address unless
+ * doctor_allow_private_media is set (the URL comes from product data).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,29 +33,44 @@ typedef struct doc {
     cs_http *http;
 } doc;
 
+/* One line of the report: "  <mark> <message>", the message redacted and
+ * its control characters escaped (it quotes product data and channel
+ * answers). */
+static void say(doc *d, const char *mark, const char *color, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void say(doc *d, const char *mark, const char *color, const char *fmt, va_list ap)
+{
+    char msg[2048];
+    cs_buf safe;
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    cs_log_redact(msg, sizeof msg);
+    cs_buf_init(&safe, 0);
+    if (cs_buf_append_text(&safe, msg, strlen(msg)) != 0) {
+        cs_buf_reset(&safe);
+        cs_buf_appends(&safe, "(message not printable)");
+    }
+    printf("  %s%s%s %s\n", ctl_color(d->c, color), mark, ctl_color(d->c, "reset"), safe.data);
+    cs_buf_free(&safe);
+}
+
 static void ok(doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void ok(doc *d, const char *fmt, ...)
 {
     va_list ap;
-    printf("  %s✓%s ", ctl_color(d->c, "green"), ctl_color(d->c, "reset"));
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    say(d, "✓", "green", fmt, ap);
     va_end(ap);
-    putchar('\n');
 }
 
 /* A problem and its fix. */
 static void bad(doc *d, const char *fix, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void bad(doc *d, const char *fix, const char *fmt, ...)
 {
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    say(d, "✗", "red", fmt, ap);
     va_end(ap);
-    cs_log_redact(msg, sizeof msg);
-    printf("  %s✗%s %s\n      fix: %s\n", ctl_color(d->c, "red"), ctl_color(d->c, "reset"), msg,
-           fix);
+    printf("      fix: %s\n", fix);
     d->problems++;
 }
 
@@ -61,11 +78,9 @@ static void note(doc *d, const char *fmt, ...) __attribute__((format(printf, 2, 
 static void note(doc *d, const char *fmt, ...)
 {
     va_list ap;
-    printf("  %s○%s ", ctl_color(d->c, "grey"), ctl_color(d->c, "reset"));
     va_start(ap, fmt);
-    vprintf(fmt, ap);
+    say(d, "○", "grey", fmt, ap);
     va_end(ap);
-    putchar('\n');
 }
 
 /* ---- Redis and Kafka ---- */
@@ -148,10 +163,9 @@ static void check_kafka(doc *d)
 
 /* ---- sample image ---- */
 
-/* The first image of a stored product of this connection, made absolute
- * with media_base_url; 0 when found. */
-static int sample_image(doc *d, const char *sink, const char *conn, const char *media_base,
-                        char *url, size_t size)
+/* The first image of a stored product of this connection, as stored; 0
+ * when found. */
+static int sample_image(doc *d, const char *sink, const char *conn, char *img, size_t size)
 {
     cs_buf key;
     char match[300];
@@ -179,14 +193,7 @@ static int sample_image(doc *d, const char *sink, const char *conn, const char *
                                sizeof err) != CS_EVENT_OK)
                 continue;
             if (ev->product.n_images > 0) {
-                const char *img = ev->product.images[0];
-                if (strstr(img, "://") || !media_base || !media_base[0])
-                    snprintf(url, size, "%s", img);
-                else
-                    snprintf(url, size, "%s%s%s", media_base,
-                             media_base[strlen(media_base) - 1] == '/' || img[0] == '/' ? "" : "/",
-                             media_base[strlen(media_base) - 1] == '/' && img[0] == '/' ? img + 1
-                             : img);
+                snprintf(img, size, "%s", ev->product.images[0]);
                 found = 0;
             }
             cs_event_destroy(ev);
@@ -199,27 +206,68 @@ static int sample_image(doc *d, const char *sink, const char *conn, const char *
     return found;
 }
 
-static void check_image(doc *d, const char *sink, const char *conn, const char *media_base)
+/* The URL doctor may probe for img: a relative path joined to media_base, or
+ * an absolute URL that lies under media_base (the same prefix, ending at a
+ * path boundary).  -1 for anything else: product data never chooses the
+ * host doctor connects to. */
+static int media_url(const char *media_base, const char *img, char *url, size_t size)
 {
-    char url[2048];
-    if (sample_image(d, sink, conn, media_base, url, sizeof url) != 0) {
+    size_t bl = strlen(media_base);
+    if (bl == 0)
+        return -1;
+    int slash = media_base[bl - 1] == '/';
+    if (strstr(img, "://") || (img[0] == '/' && img[1] == '/')) {
+        if (strncmp(img, media_base, bl) != 0 ||
+            (!slash && img[bl] && !strchr("/?#", img[bl])))
+            return -1;
+        cs_strlcpy(url, img, size);
+    } else {
+        snprintf(url, size, "%s%s%s", media_base, slash || img[0] == '/' ? "" : "/",
+                 slash && img[0] == '/' ? img + 1 : img);
+    }
+    return 0;
+}
+
+static void check_image(doc *d, const char *sink, const char *conn, const char *media_base,
+                        int allow_private)
+{
+    static const char fix[] = "image URLs must be public: serve the media directory without "
+        "authentication (nginx), check media_base_url — or turn images off "
+        "(include_images = false)";
+    char img[2048], url[4096], errstr[512];
+    if (sample_image(d, sink, conn, img, sizeof img) != 0) {
         note(d, "no stored product with an image to test yet");
+        return;
+    }
+    if (media_url(media_base, img, url, sizeof url) != 0) {
+        note(d, "sample image %s not probed: doctor probes only URLs under media_base_url "
+             "(%s)", img, media_base[0] ? media_base : "not set");
+        return;
+    }
+    cs_http_opts o;
+    memset(&o, 0, sizeof o);
+    o.timeout_ms = d->c->cfg->worker_http_timeout_ms;
+    o.public_only = !allow_private;
+    cs_http *h = cs_http_new(&o, errstr, sizeof errstr);
+    if (!h) {
+        bad(d, "see the message", "HTTP client: %s", errstr);
         return;
     }
     cs_http_resp r;
     cs_http_resp_init(&r);
-    cs_http_request(d->http, "HEAD", url, NULL, NULL, 0, NULL, NULL, &r);
+    cs_http_request(h, "HEAD", url, NULL, NULL, 0, NULL, NULL, &r);
     if (r.err == CS_HTTP_OK && r.status == 200)
         ok(d, "sample image %s answers 200", url);
-    else if (r.err != CS_HTTP_OK)
-        bad(d, "image URLs must be public: serve the media directory without authentication "
-            "(nginx), check media_base_url — or turn images off (include_images = false)",
+    else if (r.err != CS_HTTP_OK && !strcmp(r.errstr, CS_HTTP_REFUSED_INTERNAL))
+        bad(d, "media on a loopback or private address is not probed; when that is intended, "
+            "set doctor_allow_private_media = true for this connection",
             "sample image %s: %s", url, r.errstr);
+    else if (r.err != CS_HTTP_OK)
+        bad(d, fix, "sample image %s: %s", url, r.errstr);
     else
-        bad(d, "image URLs must be public: serve the media directory without authentication "
-            "(nginx), check media_base_url — or turn images off (include_images = false)",
-            "sample image %s answers HTTP %ld", url, r.status);
+        bad(d, fix, "sample image %s answers HTTP %ld", url, r.status);
     cs_http_resp_free(&r);
+    cs_http_destroy(h);
 }
 
 /* ---- channels ---- */
@@ -271,7 +319,7 @@ static void check_meta(doc *d, const cs_meta_catalog *cat)
     }
     cs_http_resp_free(&r);
     if (cat->include_images)
-        check_image(d, "meta", cat->id, cat->media_base_url);
+        check_image(d, "meta", cat->id, cat->media_base_url, cat->doctor_allow_private_media);
     else
         note(d, "images off (include_images = false): products sync without images");
 }
@@ -319,7 +367,8 @@ static void check_woo(doc *d, const cs_woo_store *st)
     }
     cs_http_resp_free(&r);
     cs_http_destroy(h);
-    check_image(d, "woocommerce", st->id_str, st->media_base_url);
+    check_image(d, "woocommerce", st->id_str, st->media_base_url,
+                st->doctor_allow_private_media);
 }
 
 int ctl_doctor(ctl *c)

@@ -625,6 +625,9 @@ static void *meta_create(const cs_config *cfg, char *errstr, size_t errstr_size)
         if (cat->insecure_tls)
             CS_WARN("meta", "catalog %s: TLS certificate verification is OFF (insecure_tls); "
                     "never use this in production", cat->id);
+        if (strncmp(cat->base_url, "http://", 7) == 0)     /* loopback only (config check) */
+            CS_WARN("meta", "catalog %s: plain http:// to %s: the token is sent without TLS "
+                    "(accepted only because the host is this machine)", cat->id, cat->base_url);
         if (!(mc->http = cs_http_new(&o, errstr, errstr_size))) {
             ms->n = i;
             cs_meta_sink.destroy(ms);

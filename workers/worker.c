@@ -315,23 +315,27 @@ static void log_error_block(cs_worker *w, const cs_sync_job *j)
                  (long long)(in / 1000), (long long)(in % 1000 / 100));
     else if (!strcmp(j->settle_result, "failed"))
         snprintf(next, sizeof next, " — failed, waiting for an operator reset");
-    CS_ERROR(w->ops->name,
-             "\n" BLOCK_LINE "\n%s - %s\n" BLOCK_LINE "\n"
-             "Product: %s (ID: %s, SKU: %s)\n"
-             "%s: %s\n"
-             "Error Code: %s%s%s\n"
-             "Error Type: %s\n"
-             "Error Message: %s\n"
-             "%s%s%s"
-             "Attempt %d/%d%s\n" BLOCK_LINE,
-             w->ops->error_title,
-             j->out.kind == CS_OUT_PAUSED ? "connection paused" : "product sync failed",
-             p->name ? p->name : "(no name)", p->id, p->sku ? p->sku : "(none)",
-             w->ops->conn_noun, j->conn_id,
-             o->err_code[0] ? o->err_code : "-", o->err_subcode[0] ? " / subcode " : "",
-             o->err_subcode, o->err_type[0] ? o->err_type : "-", o->err_message,
-             o->err_trace[0] ? "fbtrace_id: " : "", o->err_trace, o->err_trace[0] ? "\n" : "",
-             j->settle_attempts, w->cfg->retry_max_attempts, next);
+    char head[160], prod[1200], conn[160], code[200], type[96], msg[600], trace[96],
+        attempt[240];
+    snprintf(head, sizeof head, "%s - %s", w->ops->error_title,
+             j->out.kind == CS_OUT_PAUSED ? "connection paused" : "product sync failed");
+    snprintf(prod, sizeof prod, "Product: %s (ID: %s, SKU: %s)", p->name ? p->name : "(no name)",
+             p->id, p->sku ? p->sku : "(none)");
+    snprintf(conn, sizeof conn, "%s: %s", w->ops->conn_noun, j->conn_id);
+    snprintf(code, sizeof code, "Error Code: %s%s%s", o->err_code[0] ? o->err_code : "-",
+             o->err_subcode[0] ? " / subcode " : "", o->err_subcode);
+    snprintf(type, sizeof type, "Error Type: %s", o->err_type[0] ? o->err_type : "-");
+    snprintf(msg, sizeof msg, "Error Message: %s", o->err_message);
+    snprintf(trace, sizeof trace, "fbtrace_id: %s", o->err_trace);
+    snprintf(attempt, sizeof attempt, "Attempt %d/%d%s", j->settle_attempts,
+             w->cfg->retry_max_attempts, next);
+    const char *lines[12] = {BLOCK_LINE, head, BLOCK_LINE, prod, conn, code, type, msg};
+    size_t n = 8;
+    if (o->err_trace[0])
+        lines[n++] = trace;
+    lines[n++] = attempt;
+    lines[n++] = BLOCK_LINE;
+    cs_log_block(CS_LOG_ERROR, w->ops->name, lines, n);
 }
 
 /* Logs and counts a job's settled outcome; 1 when it had one. */

@@ -454,6 +454,38 @@ class BadConfigTest(unittest.TestCase):
                 self.assertEqual(c.returncode, 78, c.stderr)
                 self.assertEqual(c.stdout, "")
 
+    def test_meta_over_plain_http_is_refused_unless_loopback(self):
+        # The refusal is the configuration check's: no program starts and no
+        # request is made, so these hosts are never contacted.
+        refused = ["http://graph.example.com", "http://10.0.0.5:8080", "http://[fd00::1]:80",
+                   "http://127.0.0.1.evil.example", "http://localhost.evil.example/x",
+                   "http://127.0.0.1@graph.example.com/", "http://0x7f000001:1"]
+        for url in refused:
+            with self.subTest(url=url):
+                text = self.BASE.replace('id = "main";', 'id = "main"; base_url = "%s";' % url)
+                name = "http-%d" % refused.index(url)
+                # --check-config first: a build without the check never
+                # gets to start a worker (and push) against that host.
+                for extra in (["--check-config"], []):
+                    path, r = self.worker(name, text, *extra)
+                    self.assertEqual(r.returncode, 78, "%s: %s" % (url, r.stderr))
+                    self.assertIn("catalogsync-worker: meta.catalogs[0].base_url (main): plain "
+                                  "http:// is refused", r.stderr)
+                    self.assertNotIn("worker started", r.stderr)
+                for prog in ("catalogsync-publish", "catalogsyncctl"):
+                    c = run([program(prog), "--config", path] +
+                            (["status"] if prog == "catalogsyncctl" else ["--check-config"]),
+                            env={"CS_META_TOKEN": TOKEN}, timeout=30)
+                    self.assertEqual(c.returncode, 78, "%s %s: %s" % (prog, url, c.stderr))
+                    self.assertIn("meta.catalogs[0].base_url", c.stderr)
+        # To this machine the token stays on it: accepted (the tests' fakes).
+        for url in ("http://127.0.0.1:1", "http://127.3.2.1:1/", "http://[::1]:1",
+                    "http://localhost:1", "https://graph.example.com"):
+            with self.subTest(url=url):
+                text = self.BASE.replace('id = "main";', 'id = "main"; base_url = "%s";' % url)
+                _, r = self.worker("ok", text, "--check-config")
+                self.assertEqual(r.returncode, 0, "%s: %s" % (url, r.stderr))
+
 
 if __name__ == "__main__":
     unittest.main()

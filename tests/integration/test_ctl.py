@@ -1,11 +1,15 @@
 """catalogsyncctl against state produced by real worker runs: a meta worker
 pushing to the fake Graph API through the dev broker and a real redis-server."""
+import http.server
 import json
 import os
+import threading
 import unittest
 
 from harness import program, run, wait_until
 from test_meta_worker import TOKEN, MetaStack, product
+
+FORGED_TS = "2026-01-01T00:00:00.000Z"
 
 
 class CtlTest(unittest.TestCase):
@@ -141,7 +145,9 @@ class CtlTest(unittest.TestCase):
         self.assertIn("SKU-5", s.items())
 
     def test_doctor_names_each_problem_and_its_fix(self):
-        s = self.stack(include_images=True)
+        s = self.s = MetaStack(self, schedule="60000, 60000, 60000, 60000")
+        self.w = s.worker(include_images=True, media_base_url="http://%s/media/" % s.fake.addr,
+                          doctor_allow_private_media=True)
         s.publish([product(7, images=["http://%s/media/missing.png" % s.fake.addr])],
                   "--type", "updated")
         wait_until(lambda: s.state("p7").get("status") in ("synced", "failed"), what="p7 pushed")
@@ -155,6 +161,113 @@ class CtlTest(unittest.TestCase):
         self.assertIn("fix: Invalid OAuth token", bad.stdout)
         self.assertNotIn("expired-token-123", bad.stdout + bad.stderr)
         self.assertNotIn(TOKEN, r.stdout + r.stderr)
+
+    def assert_terminal_safe(self, name, text):
+        """No raw C0 control byte but the newline, no C1 control character,
+        and no line that only looks like one of ours."""
+        bad = [c for c in text if (ord(c) < 0x20 and c != "\n") or
+               (0x7F <= ord(c) <= 0x9F and "--json" not in name)]   # JSON: C0 escaped, C1 valid
+        self.assertEqual(bad, [], "%s holds raw control characters:\n%r" % (name, text[:3000]))
+        for line in text.splitlines():
+            self.assertNotRegex(line, r"^(\S+ +)?ERROR +meta: ALERT", "%s: forged line" % name)
+            self.assertFalse(line.startswith(FORGED_TS), "%s: forged line %r" % (name, line))
+
+    def test_control_characters_from_products_and_channels_are_escaped(self):
+        # A product name that retitles the terminal, clears the screen and
+        # forges an ALERT line of its own; Meta rejects it with a message
+        # that colours the terminal and forges one too.
+        s = self.stack()
+        name = ("Evil \x1b]0;pwned\x07\x1b[2J\u009b31m\n" + FORGED_TS +
+                " ERROR meta: ALERT: catalog main paused (auth)")
+        s.meta.faults({"action": "item_error", "retailer_id": "SKU-8", "count": 1000,
+                       "message": "bad \x1b[31mred\x1b[0m\r\n" + FORGED_TS +
+                                  " ERROR meta: ALERT: catalog main paused (auth)"})
+        s.publish([product(8, name=name)], "--type", "updated")
+        # HGET, not the HGETALL of wait_status: the name's newline would
+        # shift redis-cli's field/value lines.
+        key = "catalogsync:{meta}:state:main:default:p8"
+        wait_until(lambda: s.redis.cli("HGET", key, "status") == "failed", timeout=30,
+                   what="p8 to be failed")
+        self.w.wait_log("META API ERROR")
+        outputs = {"worker log": self.w.log()}
+        for args in (["status"], ["show", "p8"], ["queue"], ["stats"], ["status", "--json"],
+                     ["show", "p8", "--json"]):
+            outputs["ctl " + " ".join(args)] = self.ctl(*args).stdout
+        for what, text in outputs.items():
+            self.assert_terminal_safe(what, text)
+        shown = outputs["ctl show p8"]
+        self.assertIn("default:p8 Evil \\x1b]0;pwned\\x07\\x1b[2J\\u009b31m\\n" + FORGED_TS
+                      + " ERROR meta: ALERT: catalog main paused (auth) at meta main", shown)
+        self.assertIn("bad \\x1b[31mred\\x1b[0m\\r\\n" + FORGED_TS, shown)
+        self.assertIn("bad \\x1b[31mred", outputs["ctl status"])
+        log = outputs["worker log"]
+        self.assertIn("Product: Evil \\x1b]0;pwned\\x07\\x1b[2J\\u009b31m\\n" + FORGED_TS, log)
+        self.assertIn("Syncing product 'Evil \\x1b]0;pwned", log)
+        # The data itself is kept as it is; JSON output escapes it (jansson).
+        doc = json.loads(outputs["ctl show p8 --json"])
+        self.assertEqual(doc["connections"][0]["state"]["name"], name)
+
+    def media_server(self):
+        """An image server on loopback: 200 to /media/ok.png, 404 elsewhere;
+        records (method, path) of every request."""
+        seen = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def answer(self):
+                seen.append((self.command, self.path))
+                self.send_response(200 if self.path == "/media/ok.png" else 404)
+                self.send_header("Content-Type", "image/png")
+                self.send_header("Content-Length", "4096")
+                self.end_headers()
+                if self.command == "GET":
+                    self.wfile.write(b"\0" * 4096)
+
+            do_GET = do_HEAD = answer
+
+            def log_message(self, *args):
+                pass
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        self.addCleanup(srv.server_close)
+        self.addCleanup(srv.shutdown)
+        return "127.0.0.1:%d" % srv.server_address[1], seen
+
+    def test_doctor_probes_only_images_under_the_media_base(self):
+        addr, seen = self.media_server()
+        s = self.s = MetaStack(self, schedule="60000, 60000, 60000, 60000")
+        self.w = s.worker(include_images=True, media_base_url="http://%s/media/" % addr,
+                          doctor_allow_private_media=True)
+        # Off the media base (here: another path of the same loopback server,
+        # standing for any host a product could name): reported, not probed.
+        off = "http://%s/internal/admin?x=1" % addr
+        s.publish([product(9, images=[off])], "--type", "updated")
+        wait_until(lambda: s.state("p9").get("status") == "synced", what="p9 synced")
+        r = self.ctl("doctor", want=0)
+        self.assertIn("○ sample image %s not probed: doctor probes only URLs under "
+                      "media_base_url (http://%s/media/)" % (off, addr), r.stdout)
+        self.assertEqual(seen, [])
+        # Under it: one HEAD, 200.
+        s.publish([product(9, version=2, images=["ok.png"])], "--type", "updated")
+        wait_until(lambda: s.state("p9").get("synced_version") == "2", what="p9 v2 synced")
+        r = self.ctl("doctor", want=0)
+        self.assertIn("✓ sample image http://%s/media/ok.png answers 200" % addr, r.stdout)
+        self.assertEqual(seen, [("HEAD", "/media/ok.png")])
+        # Loopback media without doctor_allow_private_media: refused before
+        # any connection, with the setting to turn on.
+        conf = os.path.join(os.path.dirname(self.w.conf), "strict.conf")
+        with open(self.w.conf) as f:
+            text = f.read()
+        with open(conf, "w") as f:
+            f.write(text.replace("doctor_allow_private_media = true",
+                                 "doctor_allow_private_media = false"))
+        r = run([program("catalogsyncctl"), "--config", conf, "doctor"],
+                env={"NO_COLOR": "1", "CS_META_TOKEN": TOKEN})
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("✗ sample image http://%s/media/ok.png: refused: the host is a loopback, "
+                      "private or link-local address" % addr, r.stdout)
+        self.assertIn("set doctor_allow_private_media = true", r.stdout)
+        self.assertEqual(len(seen), 1)
 
     def test_usage_and_config_errors(self):
         s = self.stack()

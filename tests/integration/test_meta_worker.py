@@ -103,6 +103,9 @@ class MetaWorkerTest(unittest.TestCase):
         self.assertEqual(f["title"], "Product 1 v2")
         self.assertEqual(f["price"], "9.99 USD")
         self.assertNotIn("image_link", f)          # images are off by default
+        # Plain http is accepted only because the fake is on loopback: said at start.
+        self.assertRegex(w.log(), r"(?m)^\S+ WARN  meta: catalog main: plain http:// to "
+                                  r"http://127\.0\.0\.1:\d+: the token is sent without TLS")
         w.wait_log("✓ Successfully synced product 'Product 1 v2' (id p1, retailer id SKU-1)")
         # The token travels as a Bearer header, never in logs.
         reqs = s.meta.requests("items_batch")

@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import unittest
 
+from test_admin import Admin
 from harness import (Broker, Fake, FakeClient, Proc, Redis, Worker, free_port, make_tls,
                      program, run, wait_until)
 
@@ -340,6 +341,72 @@ class SecretsTest(unittest.TestCase):
         self.assertIn("HTTP 502: <html><body>502 Bad Gateway. Request headers",
                       logs["woo worker log"])
         self.assert_no_secrets(logs)
+
+    def test_auth_pauses_quoting_the_secrets_leak_nowhere(self):
+        # Both channels answer 401 with a body that quotes the credentials.
+        # The pause reason is stored in Redis (pause:C) and shown by
+        # catalogsyncctl queue and catalogsync-admin (no authentication for
+        # reads): masked everywhere, like error messages.
+        s = SecretsStack(self)
+        with open(s.conf) as f:
+            text = f.read().replace("auth_pause_ms = 800", "auth_pause_ms = 600000")
+        with open(s.conf, "w") as f:
+            f.write(text)
+        s.meta.faults({"match": {"path_re": "items_batch$"}, "count": 1, "action": "http_status",
+                       "status": 401, "body": "Unauthorized: access_token=%s app_secret=%s"
+                                              % (META_TOKEN, META_APP_SECRET)})
+        s.woo.faults({"match": {"path_re": "products"}, "count": 1, "action": "error",
+                      "status": 401, "code": "woocommerce_rest_authentication_error",
+                      "message": "Consumer key %s with secret %s is invalid."
+                                 % (WOO_KEY, WOO_SECRET)})
+        mw, ww = s.workers()
+        s.both([product(6)])
+        mw.wait_log("ALERT: catalog main paused (auth)")
+        ww.wait_log("ALERT: store 1 paused (auth)")
+        pauses = {"meta": "catalogsync:{meta}:pause:main",
+                  "woocommerce": "catalogsync:{woocommerce}:pause:1"}
+        for key in pauses.values():
+            reason = wait_until(lambda: s.redis.hash(key).get("reason"), what=key)
+            self.assertIn("[REDACTED]", reason, key)
+        s.wait(s.meta_state, "p6", "retry_pending")
+        s.wait(s.woo_state, "p6", "retry_pending")
+
+        # Every key and value in Redis.
+        stored = {}
+        for key in s.redis.cli("--scan").splitlines():
+            kind = s.redis.cli("TYPE", key)
+            dump = {"string": ("GET", key), "hash": ("HGETALL", key),
+                    "list": ("LRANGE", key, "0", "-1"), "set": ("SMEMBERS", key),
+                    "zset": ("ZRANGE", key, "0", "-1", "WITHSCORES")}[kind]
+            stored["redis " + key] = key + "\n" + s.redis.cli(*dump)
+        self.assertIn("redis " + pauses["meta"], stored)
+        self.assertIn("redis " + pauses["woocommerce"], stored)
+
+        # catalogsyncctl and catalogsync-admin, as an operator sees them.
+        ctl_env = {"CS_REDIS_PASSWORD": REDIS_PASSWORD, "NO_COLOR": "1"}
+        for args in (["queue"], ["queue", "--json"], ["status"], ["show", "p6"],
+                     ["show", "p6", "--json"], ["stats"], ["stats", "--json"]):
+            r = s.run("ctl " + " ".join(args), [program("catalogsyncctl"), "--config", s.conf]
+                      + args, ctl_env)
+            self.assertEqual(r.returncode, 0, "%s: %s" % (args, r.stderr))
+        self.assertIn("PAUSED meta main (auth)", s.outputs["ctl queue stdout"])
+        self.assertIn("PAUSED woocommerce 1 (auth)", s.outputs["ctl queue stdout"])
+        self.assertIn("[REDACTED]", s.outputs["ctl queue stdout"])
+        a = Admin(self, text, env={"CS_REDIS_PASSWORD": REDIS_PASSWORD})
+        for path in ("/v1/connections/main/stats", "/v1/connections/1/stats",
+                     "/v1/connections/1/stats?sink=woocommerce", "/v1/queue", "/v1/connections",
+                     "/v1/products", "/v1/products/p6",
+                     "/v1/connections/1/sync-status?productIds=p6", "/metrics", "/"):
+            st, body, _ = a.call("GET", path, raw=True)
+            self.assertEqual(st, 200, "%s: %s" % (path, body))
+            stored["admin " + path] = body
+        self.assertIn("[REDACTED]", stored["admin /v1/connections/main/stats"])
+        self.assertIn("[REDACTED]", stored["admin /v1/connections/1/stats"])
+        stored.update(s.outputs)
+        stored["meta worker log"] = mw.log()
+        stored["woo worker log"] = ww.log()
+        stored["admin log"] = a.proc.read_log()
+        self.assert_no_secrets(stored)
 
     def test_wrong_redis_password_is_reported_without_the_password(self):
         s = SecretsStack(self)

@@ -447,7 +447,14 @@ static void test_http_request_and_headers(void **state)
     srv_last(s, &got);
     assert_string_equal(got.method, "DELETE");
     assert_int_equal(got.body_len, 0);
-    assert_int_equal(cs_http_request(h, "HEAD", url, NULL, NULL, 0, NULL, NULL, &r), CS_HTTP_EINVAL);
+    /* HEAD asks for no body and reads none (doctor's image probe). */
+    assert_int_equal(cs_http_request(h, "HEAD", url, NULL, NULL, 0, NULL, NULL, &r), CS_HTTP_OK);
+    srv_last(s, &got);
+    assert_string_equal(got.method, "HEAD");
+    assert_int_equal(r.status, 200);
+    assert_int_equal(r.body.len, 0);
+    assert_int_equal(cs_http_request(h, "HEAD", url, NULL, "x", 1, NULL, NULL, &r), CS_HTTP_EINVAL);
+    assert_int_equal(cs_http_request(h, "TRACE", url, NULL, NULL, 0, NULL, NULL, &r), CS_HTTP_EINVAL);
     assert_int_equal(cs_http_request(h, "GET", "file:///etc/passwd", NULL, NULL, 0, NULL, NULL, &r),
                      CS_HTTP_EINVAL);
 
@@ -481,6 +488,27 @@ static void test_http_keepalive(void **state)
     srv_last(s, &got);
     assert_int_equal(got.n_requests, 4);
     assert_int_equal(got.n_accepted, 2);
+    cs_http_resp_free(&r);
+    cs_http_destroy(h);
+}
+
+/* public_only: the address actually connected to is checked, so the
+ * loopback server is never reached (nothing sent, a clear error). */
+static void test_http_public_only(void **state)
+{
+    fake_srv *s = *state, got;
+    cs_http_opts o = {.public_only = 1};
+    char err[256], url[256];
+    cs_http *h = cs_http_new(&o, err, sizeof err);
+    assert_non_null(h);
+    cs_http_resp r;
+    cs_http_resp_init(&r);
+    url_of(s, "/json", url, sizeof url);
+    assert_int_equal(cs_http_request(h, "HEAD", url, NULL, NULL, 0, NULL, NULL, &r), CS_HTTP_ENET);
+    assert_string_equal(r.errstr, CS_HTTP_REFUSED_INTERNAL);
+    assert_int_equal(r.status, 0);
+    srv_last(s, &got);
+    assert_int_equal(got.n_accepted, 0);
     cs_http_resp_free(&r);
     cs_http_destroy(h);
 }
@@ -673,6 +701,7 @@ int main(void)
         cmocka_unit_test(test_base64_rfc4648),
         cmocka_unit_test_setup_teardown(test_http_request_and_headers, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_keepalive, srv_setup, srv_teardown),
+        cmocka_unit_test_setup_teardown(test_http_public_only, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_caps, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_answers, srv_setup, srv_teardown),
         cmocka_unit_test_setup_teardown(test_http_transport_errors, srv_setup, srv_teardown),

@@ -8,7 +8,14 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <jansson.h>
+
 #include "cs_buf.h"
+#include "cs_log.h"
 #include "cs_util.h"
 #include "../../tools/input.h"
 
@@ -173,6 +180,145 @@ static void test_buf_numbers_and_pieces(void **state)
     cs_buf_free(&b);
 }
 
+/* cs_buf_append_text: the one escaping of outside text for people. */
+static void test_text_escape(void **state __attribute__((unused)))
+{
+    static const struct { const char *in, *want; } cases[] = {
+        {"plain Café ✓", "plain Café ✓"},
+        {"a\nb\tc\rd", "a\\nb\\tc\\rd"},
+        {"\x1b]0;pwn\x07\x1b[2J", "\\x1b]0;pwn\\x07\\x1b[2J"},
+        {"del\x7f", "del\\x7f"},
+        {"c1 \xc2\x9b" "31m \xc2\x85 \xc2\xa0", "c1 \\u009b31m \\u0085 \xc2\xa0"},
+        {"bad \xff\xc3", "bad \\xff\\xc3"},
+        {"back\\slash", "back\\slash"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cs_buf b;
+        cs_buf_init(&b, 0);
+        assert_int_equal(cs_buf_append_text(&b, cases[i].in, strlen(cases[i].in)), 0);
+        assert_string_equal(b.data, cases[i].want);
+        cs_buf_free(&b);
+    }
+}
+
+/* A log record is one line whatever its fields hold; a block keeps only its
+ * own line breaks; secrets are masked before escaping. */
+static void test_log_one_line_per_record(void **state __attribute__((unused)))
+{
+    char out[4096];
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    cs_log_set_stream(f);
+    cs_log_add_secret("sekrit-4242");
+    cs_log_write(CS_LOG_INFO, "meta", "Syncing product '%s'",
+                 "x\x1b]0;t\x07\x1b[2J\n2026-01-01T00:00:00.000Z ERROR meta: ALERT: forged "
+                 "sekrit-4242");
+    const char *lines[] = {"== head ==", "Product: a\nERROR meta: ALERT: forged", "\xc2\x9b"};
+    cs_log_block(CS_LOG_ERROR, "meta", lines, 3);
+    cs_log_set_stream(NULL);
+    cs_log_clear_secrets();
+    rewind(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)out[i] < 0x20 && out[i] != '\n')
+            fail_msg("raw control byte 0x%02x in the log: %s", out[i], out);
+    assert_null(strstr(out, "\xc2\x9b"));
+    assert_null(strstr(out, "sekrit"));
+    assert_non_null(strstr(out, "Syncing product 'x\\x1b]0;t\\x07\\x1b[2J\\n2026-01-01T00:00:00.000Z "
+                                "ERROR meta: ALERT: forged [REDACTED]'\n"));
+    assert_non_null(strstr(out, "ERROR meta: \n== head ==\nProduct: a\\nERROR meta: ALERT: "
+                                "forged\n\\u009b\n"));
+    int records = 0, newlines = 0;
+    for (const char *p = out; *p; p++)
+        newlines += *p == '\n';
+    for (const char *p = out; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+        records += *p >= '0' && *p <= '9';     /* a line that starts like a record */
+    assert_int_equal(newlines, 5);     /* 1 record line + the block: header and 3 lines */
+    assert_int_equal(records, 2);
+
+    /* JSON lines stay JSON: one object per record, the block's lines in msg. */
+    f = tmpfile();
+    assert_non_null(f);
+    cs_log_set_stream(f);
+    cs_log_set_format(CS_LOG_JSON);
+    cs_log_write(CS_LOG_INFO, "meta", "name %s", "a\x1b[2J\nb\xc2\x9b");
+    cs_log_block(CS_LOG_ERROR, "meta", lines, 3);
+    cs_log_set_format(CS_LOG_TEXT);
+    cs_log_set_stream(NULL);
+    rewind(f);
+    int objects = 0;
+    char line[2048];
+    while (fgets(line, sizeof line, f)) {
+        json_error_t jerr;
+        json_t *o = json_loads(line, 0, &jerr);
+        if (!json_is_object(o))
+            fail_msg("not a JSON object: %s (%s)", line, jerr.text);
+        const char *msg = json_string_value(json_object_get(o, "msg"));
+        assert_non_null(msg);
+        if (objects == 0)
+            assert_string_equal(msg, "name a\\x1b[2J\\nb\\u009b");
+        else
+            assert_string_equal(msg, "\n== head ==\nProduct: a\\nERROR meta: ALERT: forged\n"
+                                     "\\u009b");
+        json_decref(o);
+        objects++;
+    }
+    fclose(f);
+    assert_int_equal(objects, 2);
+}
+
+/* Hosts by spelling (config check) and addresses as connected (doctor). */
+static void test_hosts(void **state __attribute__((unused)))
+{
+    char h[64];
+    assert_int_equal(cs_url_host("http://127.0.0.1:8080/v21.0", h, sizeof h), 0);
+    assert_string_equal(h, "127.0.0.1");
+    assert_int_equal(cs_url_host("http://user:pw@[::1]:9/x", h, sizeof h), 0);
+    assert_string_equal(h, "::1");
+    assert_int_equal(cs_url_host("https://graph.facebook.com", h, sizeof h), 0);
+    assert_string_equal(h, "graph.facebook.com");
+    assert_int_equal(cs_url_host("http://127.0.0.1@evil.example/", h, sizeof h), 0);
+    assert_string_equal(h, "evil.example");
+    assert_int_equal(cs_url_host("http:///x", h, sizeof h), -1);
+    assert_int_equal(cs_url_host("no scheme", h, sizeof h), -1);
+    const char *loop[] = {"localhost", "LOCALHOST", "127.0.0.1", "127.8.9.10", "::1",
+                          "::ffff:127.0.0.1"};
+    const char *not_loop[] = {"10.0.0.1", "128.0.0.1", "127.0.0.1.evil.example", "localhost.evil",
+                              "::2", "graph.facebook.com", "0x7f000001", ""};
+    for (size_t i = 0; i < sizeof loop / sizeof loop[0]; i++)
+        if (!cs_host_is_loopback(loop[i]))
+            fail_msg("%s is loopback", loop[i]);
+    for (size_t i = 0; i < sizeof not_loop / sizeof not_loop[0]; i++)
+        if (cs_host_is_loopback(not_loop[i]))
+            fail_msg("%s is not loopback", not_loop[i]);
+    const char *internal[] = {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255",
+                              "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+                              "224.0.0.1", "::1", "::", "fe80::1", "fd00::1", "::ffff:10.0.0.1",
+                              "::ffff:169.254.169.254"};
+    const char *public[] = {"8.8.8.8", "172.32.0.1", "192.169.0.1", "100.128.0.1",
+                            "2a03:2880::1", "::ffff:8.8.8.8"};
+    for (int want = 1; want >= 0; want--) {
+        const char *const *list = want ? internal : public;
+        size_t n = want ? sizeof internal / sizeof internal[0] : sizeof public / sizeof public[0];
+        for (size_t i = 0; i < n; i++) {
+            struct sockaddr_storage ss;
+            memset(&ss, 0, sizeof ss);
+            struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+            struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+            if (inet_pton(AF_INET, list[i], &v4->sin_addr) == 1)
+                v4->sin_family = AF_INET;
+            else if (inet_pton(AF_INET6, list[i], &v6->sin6_addr) == 1)
+                v6->sin6_family = AF_INET6;
+            else
+                fail_msg("bad test address %s", list[i]);
+            if (cs_addr_is_internal((struct sockaddr *)&ss) != want)
+                fail_msg("%s: internal should be %d", list[i], want);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +329,9 @@ int main(void)
         cmocka_unit_test(test_buf_cap_and_json),
         cmocka_unit_test(test_buf_numbers_and_pieces),
         cmocka_unit_test(test_input_split),
+        cmocka_unit_test(test_text_escape),
+        cmocka_unit_test(test_log_one_line_per_record),
+        cmocka_unit_test(test_hosts),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 
 size_t cs_utf8_seq_len(const unsigned char *s, size_t avail)
@@ -230,4 +232,13 @@ void cs_utf8_copy_trunc(char *dst, size_t size, const char *src, size_t n)
     }
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+int cs_no_core_dumps(void)
+{
+    struct rlimit none = {0, 0};
+    int rc = setrlimit(RLIMIT_CORE, &none);
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+        rc = -1;
+    return rc;
 }

@@ -56,6 +56,11 @@ void cs_block_stop_signals(void (*handler)(int), sigset_t *wait_mask);
  * overlong forms, no surrogates, nothing above U+10FFFF. */
 size_t cs_utf8_seq_len(const unsigned char *s, size_t avail);
 
+/* No core dumps for this process (they would hold the tokens it reads):
+ * RLIMIT_CORE 0 (soft and hard) and PR_SET_DUMPABLE 0.  Called first thing
+ * by the programs that read secrets; returns -1 if either call failed. */
+int cs_no_core_dumps(void);
+
 /* Milliseconds since the epoch and from a monotonic clock. */
 int64_t cs_now_ms(void);
 int64_t cs_mono_ms(void);

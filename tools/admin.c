@@ -473,6 +473,7 @@ static void handle(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp)
 
 int main(int argc, char **argv)
 {
+    cs_no_core_dumps();        /* before any secret is read */
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
         {"check-config", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},

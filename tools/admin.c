@@ -527,7 +527,7 @@ int main(int argc, char **argv)
     if (cs_ops_ready(a.ops) != 0)
         CS_WARN("admin", "Redis unreachable for now: %s", cs_ops_errstr(a.ops));
     /* From here on only the server's thread uses a.ops. */
-    cs_httpd_opts ho = {listen ? listen : a.cfg->admin_listen, 0, 0, 0, "admin"};
+    cs_httpd_opts ho = {.listen = listen ? listen : a.cfg->admin_listen, .log_name = "admin"};
     cs_httpd *d = cs_httpd_start(&ho, handle, &a, errstr, sizeof errstr);
     if (!d) {
         fprintf(stderr, "catalogsync-admin: %s\n", errstr);

@@ -83,18 +83,22 @@ $(BUILD)/bin/catalogsyncctl: $(BUILD)/obj/tools/ctl.o $(BUILD)/obj/tools/doctor.
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The status page is served from memory: tools/admin_page.html as a C string.
+# The status page is served from memory: tools/admin_page.html and its
+# script tools/admin_app.js (/app.js) as C strings cs_admin_page, cs_admin_app.
 $(BUILD)/gen/admin_page.c: tools/admin_page.html
+$(BUILD)/gen/admin_app.c: tools/admin_app.js
+$(BUILD)/gen/admin_%.c:
 	@mkdir -p $(dir $@)
-	{ echo 'const char cs_admin_page[] ='; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	{ echo 'const char cs_admin_$*[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $^; \
 	  echo '    ;'; } > $@
 
-$(BUILD)/obj/gen/admin_page.o: $(BUILD)/gen/admin_page.c
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/bin/catalogsync-admin: $(BUILD)/obj/tools/admin.o $(BUILD)/obj/gen/admin_page.o $(LIB)
+$(BUILD)/bin/catalogsync-admin: $(BUILD)/obj/tools/admin.o $(BUILD)/obj/gen/admin_page.o \
+                                $(BUILD)/obj/gen/admin_app.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

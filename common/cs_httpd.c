@@ -50,6 +50,7 @@ struct cs_httpd {
     char start_err[256];
     char log_name[32];
     char address[64];
+    int loopback;
 };
 
 /* ---- listen strings ---- */
@@ -460,6 +461,12 @@ cs_httpd *cs_httpd_start(const cs_httpd_opts *o, cs_httpd_handler handler, void 
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
     d->port = di ? (int)di->port : 0;
     format_address((const struct sockaddr *)&ss, d->port, d->address, sizeof d->address);
+    if (ss.ss_family == AF_INET) {
+        d->loopback = (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    } else {
+        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        d->loopback = IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+    }
     return d;
 }
 
@@ -480,6 +487,11 @@ void cs_httpd_stop(cs_httpd *d)
 int cs_httpd_port(const cs_httpd *d)
 {
     return d->port;
+}
+
+int cs_httpd_is_loopback(const cs_httpd *d)
+{
+    return d->loopback;
 }
 
 const char *cs_httpd_address(const cs_httpd *d)

@@ -75,6 +75,8 @@ void cs_httpd_stop(cs_httpd *d);
 
 int cs_httpd_port(const cs_httpd *d);            /* the bound port */
 const char *cs_httpd_address(const cs_httpd *d); /* "127.0.0.1:9464", "[::1]:9464" */
+/* 1 when bound to a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
+int cs_httpd_is_loopback(const cs_httpd *d);
 
 /* ---- requests (valid during the handler call) ---- */
 

@@ -465,7 +465,8 @@ cs_httpd *cs_httpd_start(const cs_httpd_opts *o, cs_httpd_handler handler, void 
         d->loopback = (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
     } else {
         const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
-        d->loopback = IN6_IS_ADDR_LOOPBACK(a6) || (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+        d->loopback = IN6_IS_ADDR_LOOPBACK(a6) ||
+                      (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
     }
     return d;
 }

@@ -21,7 +21,8 @@
  *     forgets: a 1 means the header was exactly "Bearer <token>"; a
  *     refusal is 401 (with WWW-Authenticate) or 429 with a Retry-After of
  *     1 to 60 s;
- *   - obs_http_handle() of a worker_obs kept across inputs: 200 only for
+ *   - obs_http_handle() of a worker_obs kept across inputs (its heartbeat
+ *     renewed each time): 200 only for
  *     GET/HEAD of /metrics, /healthz, /readyz (503 for /readyz: never
  *     joined), 404 for any other path, 405 for other methods.
  * Any broken invariant abort()s.
@@ -172,6 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check(!v || strlen(v) <= (q ? strlen(q) : 0), "query value longer than the query");
     }
     check_gate(&gate, req, target, method, &now);
+    obs_beat(obs);              /* the main loop is alive: /healthz is 200 */
     check_worker(obs, req, target, method);
     cs_httpd_req_free(req);
     for (size_t i = 0; i < n; i++)

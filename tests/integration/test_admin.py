@@ -13,6 +13,7 @@ import urllib.request
 from harness import Proc, program, run, wait_until, wrap
 from test_meta_worker import TOKEN, MetaStack, product
 from test_woo_worker import CK, CS, WooStack
+from test_worker_http import check_health_under_slowloris
 from test_woo_worker import product as woo_product
 
 ADMIN_TOKEN = "admin-token-for-tests-91c2"
@@ -301,6 +302,10 @@ class AdminExposureTest(unittest.TestCase):
         r = run([program("catalogsync-admin"), "--config", conf, "--listen", "127.0.0.1:0"])
         self.assertEqual(r.returncode, 78, r.stderr)
         self.assertIn('admin.allowed_hosts: "not a host"', r.stderr)
+
+    def test_health_answers_while_a_peer_trickles(self):
+        """Slowloris: 70 trickling connections cannot keep /healthz from answering."""
+        check_health_under_slowloris(self, self.a.base[len("http://"):])
 
     def test_warning_when_not_on_loopback(self):
         self.assertNotIn("not a loopback address", self.a.proc.read_log())

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ struct cs_httpd {
     struct MHD_Daemon *mhd;
     pthread_t thread;
     int wake[2];                /* a byte in wake[1] stops the thread */
-    volatile sig_atomic_t stop;
+    atomic_int stop;
     httpd_conn *conns;          /* the server thread's only */
     int64_t request_ms;
     cs_httpd_handler handler;
@@ -245,7 +246,7 @@ static void *serve(void *arg)
     cs_httpd *d = arg;
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
     struct pollfd p[2] = {{di ? di->epoll_fd : -1, POLLIN, 0}, {d->wake[0], POLLIN, 0}};
-    while (!d->stop) {
+    while (!atomic_load(&d->stop)) {
         int64_t now = cs_mono_ms(), ms = next_sweep_ms(d, now);
         MHD_UNSIGNED_LONG_LONG mhd_ms;
         if (MHD_get_timeout(d->mhd, &mhd_ms) == MHD_YES &&
@@ -475,7 +476,7 @@ void cs_httpd_stop(cs_httpd *d)
 {
     if (!d)
         return;
-    d->stop = 1;
+    atomic_store(&d->stop, 1);
     while (write(d->wake[1], "x", 1) < 0 && errno == EINTR)
         ;
     pthread_join(d->thread, NULL);

@@ -77,6 +77,7 @@ static void test_get_post_and_headers(void **state)
     char want[64], url[160], err[200];
     snprintf(want, sizeof want, "127.0.0.1:%d", cs_httpd_port(d));
     assert_string_equal(cs_httpd_address(d), want);
+    assert_int_equal(cs_httpd_is_loopback(d), 1);
 
     cs_http *h = cs_http_new(NULL, err, sizeof err);
     assert_non_null(h);

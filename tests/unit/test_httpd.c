@@ -375,9 +375,8 @@ static void close_all(int *fds)
 /* 70 trickling connections from one peer (127.0.0.2) take at most its
  * per-address share: a health check from another address is answered at
  * once, while they still trickle. */
-static void test_one_slow_peer_cannot_take_every_slot(void **state)
+static void test_one_slow_peer_cannot_take_every_slot(void **state __attribute__((unused)))
 {
-    (void)state;
     server_state st = {0};
     cs_httpd *d = start(&st, "127.0.0.1:0", 0);
     int port = cs_httpd_port(d);
@@ -393,9 +392,8 @@ static void test_one_slow_peer_cannot_take_every_slot(void **state)
 /* Tricklers from the health checker's own address: each is cut when its
  * request is not complete within request_timeout_ms, however many bytes it
  * keeps sending, and the health check is answered afterwards. */
-static void test_request_deadline_cuts_tricklers(void **state)
+static void test_request_deadline_cuts_tricklers(void **state __attribute__((unused)))
 {
-    (void)state;
     server_state st = {0};
     char err[300];
     cs_httpd_opts o;

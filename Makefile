@@ -21,10 +21,20 @@ CFLAGS  += -std=gnu11 $(WARN) -D_GNU_SOURCE -Icommon -Iworkers
 CFLAGS  += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
+# Hardening (issue 14): stack canaries, position-independent executables,
+# full RELRO (GOT read-only after start-up, every symbol bound at load).
+# tests/integration/test_hardening.py reads the built binaries for them.
+CFLAGS  += -fstack-protector-strong -fPIE
+LDFLAGS += -pie -Wl,-z,relro,-z,now
+
 ifneq ($(SANITIZE),)
 BUILD   := build-sanitize
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
+else
+# The checked libc calls (__memcpy_chk, __snprintf_chk...); left out of the
+# sanitizer build, whose interceptors do the checking there.
+CFLAGS  += -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2
 endif
 
 COMMON_SRC := $(wildcard common/*.c)
@@ -73,18 +83,22 @@ $(BUILD)/bin/catalogsyncctl: $(BUILD)/obj/tools/ctl.o $(BUILD)/obj/tools/doctor.
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# The status page is served from memory: tools/admin_page.html as a C string.
+# The status page is served from memory: tools/admin_page.html and its
+# script tools/admin_app.js (/app.js) as C strings cs_admin_page, cs_admin_app.
 $(BUILD)/gen/admin_page.c: tools/admin_page.html
+$(BUILD)/gen/admin_app.c: tools/admin_app.js
+$(BUILD)/gen/admin_%.c:
 	@mkdir -p $(dir $@)
-	{ echo 'const char cs_admin_page[] ='; \
-	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $<; \
+	{ echo 'const char cs_admin_$*[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/    "/' -e 's/$$/\\n"/' $^; \
 	  echo '    ;'; } > $@
 
-$(BUILD)/obj/gen/admin_page.o: $(BUILD)/gen/admin_page.c
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/bin/catalogsync-admin: $(BUILD)/obj/tools/admin.o $(BUILD)/obj/gen/admin_page.o $(LIB)
+$(BUILD)/bin/catalogsync-admin: $(BUILD)/obj/tools/admin.o $(BUILD)/obj/gen/admin_page.o \
+                                $(BUILD)/obj/gen/admin_app.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -47,6 +47,7 @@ static const opt opts[] = {
     O("worker", "http_listen", T_STR, worker_http_listen, 0, 0, 0, NULL),
     O("admin", "listen", T_STR, admin_listen, 0, 0, 0, NULL),
     O("admin", "token", T_STR, admin_token, SECRET_DEFERRED, 0, 0, NULL),
+    O("admin", "allowed_hosts", T_STR, admin_allowed_hosts, 0, 0, 0, NULL),
     OL("retry", "schedule_ms", T_INTLIST, retry_schedule_ms, n_retry_schedule, 1, 7 * 86400000LL),
     O("retry", "max_attempts", T_INT, retry_max_attempts, 0, 1, 100, NULL),
     O("retry", "jitter_pct", T_INT, retry_jitter_pct, 0, 0, 50, NULL),
@@ -150,7 +151,8 @@ cs_config *cs_config_new(void)
         set_str(&c->kafka_dlq_topic, "catalog.product-events.dlq") ||
         set_str(&c->redis_host, "127.0.0.1") || set_str(&c->redis_prefix, "catalogsync:") ||
         set_str(&c->redis_password, "") || set_str(&c->worker_http_listen, "") ||
-        set_str(&c->admin_listen, "127.0.0.1:8080") || set_str(&c->admin_token, "")) {
+        set_str(&c->admin_listen, "127.0.0.1:8080") || set_str(&c->admin_token, "") ||
+        set_str(&c->admin_allowed_hosts, "")) {
         cs_config_destroy(c);
         return NULL;
     }

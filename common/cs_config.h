@@ -106,6 +106,8 @@ typedef struct cs_config {
     char *admin_token;          /* secret (resolved by catalogsync-admin only): bearer token
                                    for POST /v1/reset; "" = changes refused */
     int admin_secret_resolved;
+    char *admin_allowed_hosts;  /* more names the admin page is reached by ("a.example,
+                                   b.example:8443"), besides its address and localhost */
     char *worker_http_listen;   /* "host:port" for /metrics and health checks, "" = off */
 
     int64_t *retry_schedule_ms; /* wait after attempt 1, 2, ... */
@@ -155,7 +157,9 @@ cs_config *cs_config_load(const char *path, char *errstr, size_t errstr_size);
 int cs_config_resolve_sink_secrets(cs_config *cfg, const char *sink, char *errstr,
                                    size_t errstr_size);
 
-/* Resolves admin.token (catalogsync-admin only), like the sink secrets. */
+/* Resolves admin.token (catalogsync-admin only), like the sink secrets; a
+ * token shorter than CS_ADMIN_TOKEN_MIN bytes is an error. */
+#define CS_ADMIN_TOKEN_MIN 16
 int cs_config_resolve_admin_secret(cs_config *cfg, char *errstr, size_t errstr_size);
 
 /* What a program's command line adds on top of file and environment. */

@@ -194,8 +194,18 @@ static int resolve_entry(void *entry, const opt *t, size_t nt, const char *label
 
 int cs_config_resolve_admin_secret(cs_config *c, char *errstr, size_t errstr_size)
 {
-    return resolve_entry(c, cs_cfg.opts, cs_cfg.n_opts, "admin", &c->admin_secret_resolved,
-                         errstr, errstr_size);
+    if (resolve_entry(c, cs_cfg.opts, cs_cfg.n_opts, "admin", &c->admin_secret_resolved,
+                      errstr, errstr_size) != 0)
+        return -1;
+    size_t n = strlen(c->admin_token);
+    if (n && n < CS_ADMIN_TOKEN_MIN) {
+        /* Short secrets are guessable, and the log redaction leaves those
+         * under 4 bytes alone. */
+        snprintf(errstr, errstr_size, "admin.token: %zu bytes, at least %d are required "
+                 "(e.g. the output of: openssl rand -hex 32)", n, CS_ADMIN_TOKEN_MIN);
+        return -1;
+    }
+    return 0;
 }
 
 int cs_config_resolve_sink_secrets(cs_config *c, const char *sink, char *errstr,

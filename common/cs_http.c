@@ -167,29 +167,21 @@ static size_t http_on_body(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static size_t http_on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+int cs_http_resp_add_header_line(cs_http_resp *r, const char *ptr, size_t n)
 {
-    http_xfer *x = ud;
-    size_t n = size * nmemb;
-    cs_buf *hb = &x->resp->headers;
-
-    x->header_bytes += n;
-    if (x->header_bytes > CS_HTTP_HEADER_CAP) {
-        x->too_big = 1;
-        return 0;
-    }
+    cs_buf *hb = &r->headers;
     /* A status line opens a new block: what came before belonged to an
      * interim answer (100 Continue) and is dropped. */
     if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
         cs_buf_reset(hb);
-        return n;
+        return 0;
     }
     size_t end = n;
     while (end > 0 && (ptr[end - 1] == '\r' || ptr[end - 1] == '\n'))
         end--;
     const char *colon = memchr(ptr, ':', end);
     if (!colon || colon == ptr)
-        return n;     /* blank line, folded continuation or junk */
+        return 0;     /* blank line, folded continuation or junk */
     size_t name_len = (size_t)(colon - ptr);
     size_t v = name_len + 1;
     while (v < end && (ptr[v] == ' ' || ptr[v] == '\t'))
@@ -212,6 +204,22 @@ static size_t http_on_header(char *ptr, size_t size, size_t nmemb, void *ud)
         hb->len = mark;
         if (hb->data)
             hb->data[mark] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static size_t http_on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    http_xfer *x = ud;
+    size_t n = size * nmemb;
+
+    x->header_bytes += n;
+    if (x->header_bytes > CS_HTTP_HEADER_CAP) {
+        x->too_big = 1;
+        return 0;
+    }
+    if (cs_http_resp_add_header_line(x->resp, ptr, n) != 0) {
         x->no_mem = 1;
         return 0;
     }

@@ -103,6 +103,13 @@ void cs_http_set_observer(cs_http *h, cs_http_observer fn, void *ud);
  * header repeats, the last value wins.  Values are trimmed. */
 const char *cs_http_resp_header(const cs_http_resp *r, const char *name);
 
+/* Adds one raw header line ("Name: value\r\n") to r's header block as the
+ * transfer does: names lower-cased, values trimmed, a status line ("HTTP/")
+ * starts the block anew, lines without a name are skipped.  0, or -1 when
+ * out of memory (the block is left as it was).  For the transfer's header
+ * callback, and for tests and fuzzers. */
+int cs_http_resp_add_header_line(cs_http_resp *r, const char *line, size_t n);
+
 /* Appends s percent-encoded: RFC 3986 unreserved characters (A-Z a-z 0-9
  * - . _ ~) kept, every other byte as %XX with upper-case hex.  0 or -1. */
 int cs_http_urlencode(cs_buf *out, const char *s);

@@ -1,28 +1,48 @@
 #include "cs_httpd.h"
+#include "cs_httpd_int.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <fcntl.h>
 
 #include <microhttpd.h>
 
 #define HTTPD_DEFAULT_CONNS   64
+#define HTTPD_DEFAULT_PER_IP  16
 #define HTTPD_DEFAULT_TIMEOUT 15
+#define HTTPD_DEFAULT_REQ_MS  3000
 #define HTTPD_RESP_CAP        ((size_t)64 * 1024 * 1024)
+
+/* One TCP connection, from accept to close (MHD's socket context). */
+typedef struct httpd_conn {
+    struct httpd_conn *prev, *next;
+    int fd;
+    int64_t since;              /* cs_mono_ms() when the current request began */
+    int receiving;              /* its request is not complete yet */
+    int cut;                    /* shut down for missing the deadline */
+} httpd_conn;
 
 struct cs_httpd {
     struct MHD_Daemon *mhd;
+    pthread_t thread;
+    int wake[2];                /* a byte in wake[1] stops the thread */
+    atomic_int stop;
+    httpd_conn *conns;          /* the server thread's only */
+    int64_t request_ms;
     cs_httpd_handler handler;
     void *ud;
     size_t max_body;
@@ -31,24 +51,7 @@ struct cs_httpd {
     char start_err[256];
     char log_name[32];
     char address[64];
-};
-
-struct cs_httpd_req {
-    struct MHD_Connection *conn;
-    const char *method;
-    const char *path;
-    cs_buf body;
-    int too_big;
-    char peer[INET6_ADDRSTRLEN];
-};
-
-struct cs_httpd_resp {
-    int status;
-    char type[128];
-    cs_buf body;
-    char *names[CS_HTTPD_MAX_HEADERS];
-    char *values[CS_HTTPD_MAX_HEADERS];
-    size_t n_headers;
+    int loopback;
 };
 
 /* ---- listen strings ---- */
@@ -154,12 +157,114 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
         CS_DEBUG(d->log_name, "libmicrohttpd: %s", msg);
 }
 
+/* Connections are tracked so that the server thread can cut those whose
+ * request is not complete within request_ms (sweep()): libmicrohttpd's own
+ * timeout restarts with every byte, so a client trickling one header byte
+ * a second would hold its slot for ever. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    cs_httpd *d = cls;
+    httpd_conn *c = *socket_ctx;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (!ci || !(c = calloc(1, sizeof *c)))
+            return;             /* untracked: only the idle timeout applies */
+        c->fd = ci->connect_fd;
+        c->since = cs_mono_ms();
+        c->receiving = 1;
+        c->next = d->conns;
+        if (d->conns)
+            d->conns->prev = c;
+        d->conns = c;
+        *socket_ctx = c;
+    } else if (c) {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            d->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        free(c);
+        *socket_ctx = NULL;
+    }
+}
+
+static httpd_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The request on conn is complete (answered) or over (the next one may
+ * start: its clock starts now). */
+static void conn_receiving(struct MHD_Connection *conn, int receiving)
+{
+    httpd_conn *c = conn_of(conn);
+    if (c) {
+        c->receiving = receiving;
+        c->since = cs_mono_ms();
+    }
+}
+
+static void sweep(cs_httpd *d, int64_t now)
+{
+    for (httpd_conn *c = d->conns; c; c = c->next) {
+        if (!c->receiving || c->cut || now - c->since <= d->request_ms)
+            continue;
+        /* The socket stays open (libmicrohttpd closes it once it sees the
+         * shutdown), so the descriptor cannot be someone else's. */
+        shutdown(c->fd, SHUT_RDWR);
+        c->cut = 1;
+        CS_DEBUG(d->log_name, "closed a connection whose request was not complete within "
+                 "%lld ms", (long long)d->request_ms);
+    }
+}
+
+static int64_t next_sweep_ms(const cs_httpd *d, int64_t now)
+{
+    int64_t ms = -1;
+    for (const httpd_conn *c = d->conns; c; c = c->next) {
+        if (!c->receiving || c->cut)
+            continue;
+        int64_t left = c->since + d->request_ms - now + 1;
+        if (left < 0)
+            left = 0;
+        if (ms < 0 || left < ms)
+            ms = left;
+    }
+    return ms;
+}
+
+/* The server thread: libmicrohttpd in external mode (its epoll descriptor),
+ * the deadline sweep between its runs, so both touch connections from this
+ * one thread. */
+static void *serve(void *arg)
+{
+    cs_httpd *d = arg;
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+    struct pollfd p[2] = {{di ? di->epoll_fd : -1, POLLIN, 0}, {d->wake[0], POLLIN, 0}};
+    while (!atomic_load(&d->stop)) {
+        int64_t now = cs_mono_ms(), ms = next_sweep_ms(d, now);
+        MHD_UNSIGNED_LONG_LONG mhd_ms;
+        if (MHD_get_timeout(d->mhd, &mhd_ms) == MHD_YES &&
+            (ms < 0 || mhd_ms < (MHD_UNSIGNED_LONG_LONG)ms))
+            ms = mhd_ms > 60000 ? 60000 : (int64_t)mhd_ms;
+        poll(p, 2, (int)ms);
+        MHD_run(d->mhd);
+        sweep(d, cs_mono_ms());
+    }
+    return NULL;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
     (void)cls;
-    (void)conn;
-    (void)why;
+    if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        conn_receiving(conn, 1);
     cs_httpd_req *r = *con_cls;
     if (!r)
         return;
@@ -168,7 +273,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static void resp_init(cs_httpd_resp *r)
+void cs_httpd_resp_init_(cs_httpd_resp *r)
 {
     memset(r, 0, sizeof *r);
     r->status = 200;
@@ -176,7 +281,7 @@ static void resp_init(cs_httpd_resp *r)
     cs_buf_init(&r->body, HTTPD_RESP_CAP);
 }
 
-static void resp_free(cs_httpd_resp *r)
+void cs_httpd_resp_free_(cs_httpd_resp *r)
 {
     cs_buf_free(&r->body);
     for (size_t i = 0; i < r->n_headers; i++) {
@@ -202,10 +307,10 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, const cs_httpd_res
 static enum MHD_Result send_too_big(struct MHD_Connection *conn, size_t cap)
 {
     cs_httpd_resp r;
-    resp_init(&r);
+    cs_httpd_resp_init_(&r);
     cs_httpd_resp_text(&r, 413, "request body over %zu bytes\n", cap);
     enum MHD_Result rc = send_resp(conn, &r);
-    resp_free(&r);
+    cs_httpd_resp_free_(&r);
     return rc;
 }
 
@@ -229,6 +334,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (cl && cs_parse_i64(cl, 0, INT64_MAX, &declared) == 0 &&
             (uint64_t)declared > (uint64_t)d->max_body) {
             r->too_big = 1;
+            conn_receiving(conn, 0);
             return send_too_big(conn, d->max_body);
         }
         return MHD_YES;
@@ -240,6 +346,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    conn_receiving(conn, 0);
     if (r->too_big)
         return send_too_big(conn, d->max_body);
 
@@ -258,10 +365,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                       sizeof r->peer);
     }
     cs_httpd_resp resp;
-    resp_init(&resp);
+    cs_httpd_resp_init_(&resp);
     d->handler(d->ud, r, &resp);
     enum MHD_Result rc = send_resp(conn, &resp);
-    resp_free(&resp);
+    cs_httpd_resp_free_(&resp);
     return rc;
 }
 
@@ -304,8 +411,18 @@ cs_httpd *cs_httpd_start(const cs_httpd_opts *o, cs_httpd_handler handler, void 
     d->ud = ud;
     d->max_body = o->max_body ? o->max_body : CS_HTTPD_DEFAULT_MAX_BODY;
     cs_strlcpy(d->log_name, o->log_name ? o->log_name : "httpd", sizeof d->log_name);
+    d->request_ms = o->request_timeout_ms ? (int64_t)o->request_timeout_ms
+                                          : HTTPD_DEFAULT_REQ_MS;
+    d->wake[0] = d->wake[1] = -1;
+    if (pipe2(d->wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        snprintf(errstr, errstr_size, "listen %s: pipe: %s", o->listen, strerror(errno));
+        free(d);
+        return NULL;
+    }
     d->starting = 1;
-    unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+    /* External mode on epoll: serve() runs libmicrohttpd and the deadline
+     * sweep in one thread of ours. */
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     /* The server's thread inherits this thread's signal mask: block
@@ -320,23 +437,38 @@ cs_httpd *cs_httpd_start(const cs_httpd_opts *o, cs_httpd_handler handler, void 
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections
                                                         : (unsigned)HTTPD_DEFAULT_CONNS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip ? o->max_per_ip
+                                                          : (unsigned)HTTPD_DEFAULT_PER_IP,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
         MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s
                                                     : (unsigned)HTTPD_DEFAULT_TIMEOUT,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, d,
         MHD_OPTION_END);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     d->starting = 0;
-    if (!d->mhd) {
-        int err = probe_bind(&ss, len);
+    int terr = d->mhd ? pthread_create(&d->thread, NULL, serve, d) : 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!d->mhd || terr) {
+        int err = d->mhd ? terr : probe_bind(&ss, len);
         snprintf(errstr, errstr_size, "listen %s: %s", o->listen,
                  err ? strerror(err) : d->start_err[0] ? d->start_err
                                                        : "libmicrohttpd could not start");
+        if (d->mhd)
+            MHD_stop_daemon(d->mhd);
+        close(d->wake[0]);
+        close(d->wake[1]);
         free(d);
         return NULL;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(d->mhd, MHD_DAEMON_INFO_BIND_PORT);
     d->port = di ? (int)di->port : 0;
     format_address((const struct sockaddr *)&ss, d->port, d->address, sizeof d->address);
+    if (ss.ss_family == AF_INET) {
+        d->loopback = (ntohl(((struct sockaddr_in *)&ss)->sin_addr.s_addr) >> 24) == 127;
+    } else {
+        const struct in6_addr *a6 = &((struct sockaddr_in6 *)&ss)->sin6_addr;
+        d->loopback = IN6_IS_ADDR_LOOPBACK(a6) ||
+                      (IN6_IS_ADDR_V4MAPPED(a6) && a6->s6_addr[12] == 127);
+    }
     return d;
 }
 
@@ -344,14 +476,24 @@ void cs_httpd_stop(cs_httpd *d)
 {
     if (!d)
         return;
-    if (d->mhd)
-        MHD_stop_daemon(d->mhd);
+    atomic_store(&d->stop, 1);
+    while (write(d->wake[1], "x", 1) < 0 && errno == EINTR)
+        ;
+    pthread_join(d->thread, NULL);
+    MHD_stop_daemon(d->mhd);        /* closes what is left, in this thread */
+    close(d->wake[0]);
+    close(d->wake[1]);
     free(d);
 }
 
 int cs_httpd_port(const cs_httpd *d)
 {
     return d->port;
+}
+
+int cs_httpd_is_loopback(const cs_httpd *d)
+{
+    return d->loopback;
 }
 
 const char *cs_httpd_address(const cs_httpd *d)
@@ -375,6 +517,8 @@ const char *cs_httpd_req_query(const cs_httpd_req *r, const char *name)
 {
     const char *v = NULL;
     size_t n = 0;
+    if (!r->conn)
+        return cs_httpd_parts_query(r, name);
     if (MHD_lookup_connection_value_n(r->conn, MHD_GET_ARGUMENT_KIND, name, strlen(name), &v,
                                       &n) != MHD_YES)
         return NULL;
@@ -383,6 +527,8 @@ const char *cs_httpd_req_query(const cs_httpd_req *r, const char *name)
 
 const char *cs_httpd_req_header(const cs_httpd_req *r, const char *name)
 {
+    if (!r->conn)
+        return cs_httpd_parts_header(r, name);
     return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
 }
 

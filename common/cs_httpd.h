@@ -11,6 +11,13 @@
  * response (status, content type, body, extra headers).  Request bodies are
  * read into memory up to max_body bytes: a larger one is answered 413 without
  * calling the handler.  Connections idle for timeout_s seconds are closed.
+ *
+ * Slow clients (slowloris): one client address holds at most max_per_ip of
+ * the max_connections slots, and a request must be received whole (request
+ * line, headers, body) within request_timeout_ms of the connection's accept
+ * or of the previous answer on it (keep-alive); otherwise the connection is
+ * shut down, however many bytes it trickles.  So an idle keep-alive
+ * connection is closed after request_timeout_ms too.
  * The server's thread blocks every signal, so SIGTERM and friends reach the
  * program's own threads.
  *
@@ -45,7 +52,11 @@ typedef struct cs_httpd_opts {
     const char *listen;         /* "host:port", see above */
     size_t max_body;            /* request body cap, 0 = 64 KiB */
     unsigned max_connections;   /* 0 = 64 */
+    unsigned max_per_ip;        /* connections from one client address, 0 = 16 */
     unsigned timeout_s;         /* idle connection timeout, 0 = 15 */
+    unsigned request_timeout_ms; /* a request (headers and body) must be complete
+                                    this long after its first byte could come:
+                                    0 = 3000; see below */
     const char *log_name;       /* component in log lines, NULL = "httpd" */
 } cs_httpd_opts;
 
@@ -64,6 +75,8 @@ void cs_httpd_stop(cs_httpd *d);
 
 int cs_httpd_port(const cs_httpd *d);            /* the bound port */
 const char *cs_httpd_address(const cs_httpd *d); /* "127.0.0.1:9464", "[::1]:9464" */
+/* 1 when bound to a loopback address (127.0.0.0/8, ::1, ::ffff:127.x.y.z). */
+int cs_httpd_is_loopback(const cs_httpd *d);
 
 /* ---- requests (valid during the handler call) ---- */
 
@@ -78,6 +91,24 @@ const char *cs_httpd_req_header(const cs_httpd_req *r, const char *name);
 const char *cs_httpd_req_body(const cs_httpd_req *r, size_t *len);
 /* The client's address as text ("127.0.0.1"), "" when unknown. */
 const char *cs_httpd_req_peer(const cs_httpd_req *r);
+
+/* ---- requests and responses without a server (tests, fuzzing) ---- */
+
+/* A request made of parts, as the server would hand it to a handler: the
+ * path decoded, query the raw query string (without '?': "a=1%202&flag",
+ * decoded here like the server does), headers "Name: value" lines.  NULL
+ * when out of memory.  Free with cs_httpd_req_free(). */
+cs_httpd_req *cs_httpd_req_new(const char *method, const char *path, const char *query,
+                               const char *const *headers, size_t n_headers,
+                               const char *body, size_t body_len, const char *peer);
+void cs_httpd_req_free(cs_httpd_req *r);
+/* A response to fill as a handler does, and what was put in it. */
+cs_httpd_resp *cs_httpd_resp_new(void);
+void cs_httpd_resp_free(cs_httpd_resp *r);
+int cs_httpd_resp_get_status(const cs_httpd_resp *r);
+const char *cs_httpd_resp_get_type(const cs_httpd_resp *r);
+/* A header added with cs_httpd_resp_header(), name case-insensitive; NULL when absent. */
+const char *cs_httpd_resp_get_header(const cs_httpd_resp *r, const char *name);
 
 /* ---- responses (default: 200, text/plain; charset=utf-8, empty) ---- */
 

@@ -72,6 +72,11 @@ int cs_host_is_loopback(const char *host);
 struct sockaddr;
 int cs_addr_is_internal(const struct sockaddr *sa);
 
+/* No core dumps for this process (they would hold the tokens it reads):
+ * RLIMIT_CORE 0 (soft and hard) and PR_SET_DUMPABLE 0.  Called first thing
+ * by the programs that read secrets; returns -1 if either call failed. */
+int cs_no_core_dumps(void);
+
 /* Milliseconds since the epoch and from a monotonic clock. */
 int64_t cs_now_ms(void);
 int64_t cs_mono_ms(void);

@@ -776,3 +776,13 @@ long cs_woo_parse_sku_lookup(const char *body, size_t len, const char *sku, int 
         *trashed = 1;
     return trash;
 }
+
+int64_t cs_woo_pause_ms(cs_class cls, int64_t retry_after_ms, int64_t throttle_default_ms,
+                        int64_t auth_pause_ms)
+{
+    if (cls == CS_CLASS_AUTH)
+        return auth_pause_ms;
+    if (retry_after_ms <= 0)
+        return throttle_default_ms;
+    return retry_after_ms > CS_GRAPH_MAX_PAUSE_MS ? CS_GRAPH_MAX_PAUSE_MS : retry_after_ms;
+}

@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "cs_admin_gate.h"
 #include "cs_config.h"
 #include "cs_httpd.h"
 #include "cs_log.h"
@@ -46,10 +47,13 @@
 #define LIST_MAX    5000
 
 extern const char cs_admin_page[];      /* tools/admin_page.html, built in */
+extern const char cs_admin_app[];       /* tools/admin_app.js, built in */
 
 typedef struct admin {
     cs_config *cfg;
     cs_ops *ops;
+    cs_admin_gate gate;         /* Host check, headers, token and its throttle */
+    pthread_mutex_t mu;         /* held by main() until the gate knows the bound port */
 } admin;
 
 static void usage(FILE *out)
@@ -326,30 +330,10 @@ static void conn_stats(admin *a, const char *conn, const cs_httpd_req *req, cs_h
 
 /* ---- reset ---- */
 
-/* Constant-time comparison of the bearer token. */
-static int token_ok(const char *have, const char *want)
-{
-    size_t a = strlen(have), b = strlen(want);
-    unsigned char diff = (unsigned char)(a != b);
-    for (size_t i = 0; i < b; i++)
-        diff |= (unsigned char)(have[i < a ? i : 0] ^ want[i]);
-    return diff == 0;
-}
-
 static void reset(admin *a, const cs_httpd_req *req, cs_httpd_resp *resp)
 {
-    const char *auth = cs_httpd_req_header(req, "Authorization");
-    if (!a->cfg->admin_token[0]) {
-        send_error(resp, 403, "changes are disabled: set admin.token");
+    if (!cs_admin_gate_auth(&a->gate, req, resp, cs_mono_ms()))
         return;
-    }
-    if (!auth || strncmp(auth, "Bearer ", 7) != 0 || !token_ok(auth + 7, a->cfg->admin_token)) {
-        cs_httpd_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"catalogsync\"");
-        send_error(resp, 401, "a valid bearer token is required (Authorization: Bearer ...)");
-        CS_WARN("admin", "reset refused: %s from %s", auth ? "wrong token" : "no token",
-                cs_httpd_req_peer(req));
-        return;
-    }
     size_t len;
     const char *body = cs_httpd_req_body(req, &len);
     json_error_t jerr;
@@ -405,12 +389,23 @@ static void reset(admin *a, const cs_httpd_req *req, cs_httpd_resp *resp)
 
 /* ---- routing ---- */
 
+static void route(admin *a, const cs_httpd_req *req, cs_httpd_resp *resp);
+
 static void handle(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp)
 {
     admin *a = ud;
+    pthread_mutex_lock(&a->mu);
+    route(a, req, resp);
+    pthread_mutex_unlock(&a->mu);
+}
+
+static void route(admin *a, const cs_httpd_req *req, cs_httpd_resp *resp)
+{
     const char *m = cs_httpd_req_method(req), *p = cs_httpd_req_path(req);
     int get = !strcmp(m, "GET") || !strcmp(m, "HEAD");
     char conn[128], rest[64];
+    if (!cs_admin_gate_request(&a->gate, req, resp))
+        return;
     if (!strcmp(p, "/v1/reset")) {
         if (strcmp(m, "POST") != 0) {
             cs_httpd_resp_header(resp, "Allow", "POST");
@@ -427,10 +422,10 @@ static void handle(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp)
     }
     if (!strcmp(p, "/") || !strcmp(p, "/index.html")) {
         cs_httpd_resp_type(resp, "text/html; charset=utf-8");
-        cs_httpd_resp_header(resp, "Content-Security-Policy",
-                             "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-                             "script-src 'self' 'unsafe-inline'");
         cs_buf_appends(cs_httpd_resp_body(resp), cs_admin_page);
+    } else if (!strcmp(p, "/app.js")) {
+        cs_httpd_resp_type(resp, "text/javascript; charset=utf-8");
+        cs_buf_appends(cs_httpd_resp_body(resp), cs_admin_app);
     } else if (!strcmp(p, "/healthz")) {
         cs_httpd_resp_text(resp, 200, "ok\n");
     } else if (!strcmp(p, "/readyz")) {
@@ -473,6 +468,7 @@ static void handle(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp)
 
 int main(int argc, char **argv)
 {
+    cs_no_core_dumps();        /* before any secret is read */
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"listen", required_argument, NULL, 'l'},
         {"check-config", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},
@@ -495,7 +491,7 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     cs_config_cli cli = {config, NULL, 0, NULL, NULL};
-    admin a = {NULL, NULL};
+    static admin a = {.mu = PTHREAD_MUTEX_INITIALIZER};    /* the gate: off the stack */
     if (!(a.cfg = cs_config_load_cli(&cli, errstr, sizeof errstr)) ||
         cs_config_resolve_admin_secret(a.cfg, errstr, sizeof errstr) != 0) {
         fprintf(stderr, "catalogsync-admin: %s\n", errstr);
@@ -506,6 +502,12 @@ int main(int argc, char **argv)
         cs_config_dump(a.cfg, stdout);
         cs_config_destroy(a.cfg);
         return 0;
+    }
+    if (cs_admin_gate_init(&a.gate, NULL, a.cfg->admin_allowed_hosts, a.cfg->admin_token,
+                           errstr, sizeof errstr) != 0) {
+        fprintf(stderr, "catalogsync-admin: %s\n", errstr);
+        cs_config_destroy(a.cfg);
+        return EXIT_CONFIG;
     }
     if (listen && cs_httpd_check_listen(listen, errstr, sizeof errstr) != 0) {
         fprintf(stderr, "catalogsync-admin: --listen: %s\n", errstr);
@@ -526,14 +528,25 @@ int main(int argc, char **argv)
     if (cs_ops_ready(a.ops) != 0)
         CS_WARN("admin", "Redis unreachable for now: %s", cs_ops_errstr(a.ops));
     /* From here on only the server's thread uses a.ops. */
-    cs_httpd_opts ho = {listen ? listen : a.cfg->admin_listen, 0, 0, 0, "admin"};
+    cs_httpd_opts ho = {.listen = listen ? listen : a.cfg->admin_listen, .log_name = "admin"};
+    pthread_mutex_lock(&a.mu);
     cs_httpd *d = cs_httpd_start(&ho, handle, &a, errstr, sizeof errstr);
     if (!d) {
+        pthread_mutex_unlock(&a.mu);
         fprintf(stderr, "catalogsync-admin: %s\n", errstr);
         cs_ops_destroy(a.ops);
         cs_config_destroy(a.cfg);
         return EXIT_START;
     }
+    /* Cannot fail now: the same names were checked above. */
+    cs_admin_gate_init(&a.gate, cs_httpd_address(d), a.cfg->admin_allowed_hosts,
+                       a.cfg->admin_token, errstr, sizeof errstr);
+    pthread_mutex_unlock(&a.mu);
+    if (!cs_httpd_is_loopback(d))
+        CS_WARN("admin", "listening on %s, not a loopback address: the status page and the "
+                "product data it reads are open to whoever reaches it; put an authenticating "
+                "proxy in front and list its names in admin.allowed_hosts",
+                cs_httpd_address(d));
     CS_INFO("admin", "listening on http://%s (status page /, API /v1, /metrics)%s",
             cs_httpd_address(d), a.cfg->admin_token[0] ? "" : "; admin.token not set: changes "
             "are refused");

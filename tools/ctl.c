@@ -645,6 +645,7 @@ static int conn_exists(ctl *c)
 
 int main(int argc, char **argv)
 {
+    cs_no_core_dumps();        /* before any secret is read */
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'}, {"json", no_argument, NULL, 'j'},
         {"no-color", no_argument, NULL, 'C'}, {"help", no_argument, NULL, 'h'},

@@ -209,6 +209,7 @@ static cs_event_type parse_type(const char *s)
 
 int main(int argc, char **argv)
 {
+    cs_no_core_dumps();        /* before any secret is read */
     enum { O_TENANT = 256, O_CONNS, O_FIELDS, O_PARTIAL, O_DELMODE, O_CHANGED, O_ACTOR,
            O_FORMAT, O_PROGRESS, O_CHECK };
     static const struct option lopts[] = {

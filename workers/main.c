@@ -19,6 +19,7 @@
 
 #include "cs_config.h"
 #include "cs_httpd.h"
+#include "cs_util.h"
 #include "cs_log.h"
 #include "sink.h"
 #include "worker.h"
@@ -80,6 +81,7 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    cs_no_core_dumps();        /* before any secret is read */
     static const struct option lopts[] = {
         {"sink", required_argument, NULL, 's'}, {"config", required_argument, NULL, 'c'},
         {"brokers", required_argument, NULL, 'b'}, {"group", required_argument, NULL, 'g'},

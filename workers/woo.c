@@ -72,8 +72,9 @@ static void call_failed(push *p, cs_sync_job **jobs, size_t n, const cs_http_res
         int64_t now = cs_now_ms(), ra = cs_http_retry_after_ms(r, now);
         const cs_config *cfg = p->ws->cfg;
         p->res->pause = 1;
-        p->res->until_ms = now + (cls == CS_CLASS_AUTH ? cfg->retry_auth_pause_ms
-                                  : ra > 0 ? ra : cfg->retry_throttle_default_ms);
+        /* Capped: a Retry-After of 9e15 s would overflow now + ra. */
+        p->res->until_ms = now + cs_woo_pause_ms(cls, ra, cfg->retry_throttle_default_ms,
+                                                 cfg->retry_auth_pause_ms);
         snprintf(p->res->kind, sizeof p->res->kind, cls == CS_CLASS_AUTH ? "auth" : "throttle");
         snprintf(p->res->reason, sizeof p->res->reason, "HTTP %ld %s: %.400s", e.http_status,
                  e.code, e.message);

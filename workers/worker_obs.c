@@ -338,7 +338,7 @@ static void readyz(worker_obs *o, cs_httpd_resp *resp)
     pthread_mutex_unlock(&o->mu);
 }
 
-static void on_request(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp)
+void obs_http_handle(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp)
 {
     worker_obs *o = ud;
     const char *path = cs_httpd_req_path(req), *method = cs_httpd_req_method(req);
@@ -372,7 +372,7 @@ int obs_http_start(worker_obs *o, const char *listen, char *errstr, size_t errst
     opts.listen = listen;
     opts.max_body = 64 * 1024;
     opts.log_name = o->sink;
-    if (!(o->httpd = cs_httpd_start(&opts, on_request, o, errstr, errstr_size)))
+    if (!(o->httpd = cs_httpd_start(&opts, obs_http_handle, o, errstr, errstr_size)))
         return -1;
     CS_INFO(o->sink, "HTTP listening on %s (/metrics, /healthz, /readyz)",
             cs_httpd_address(o->httpd));

@@ -23,6 +23,7 @@
 
 #include "cs_config.h"
 #include "cs_http.h"
+#include "cs_httpd.h"
 #include "cs_redis.h"
 
 typedef struct worker_obs worker_obs;
@@ -37,6 +38,9 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
 /* Starts the HTTP server on listen and logs "HTTP listening on ADDR".
  * -1 with errstr filled when it cannot listen. */
 int obs_http_start(worker_obs *o, const char *listen, char *errstr, size_t errstr_size);
+/* The server's request handler (ud: the worker_obs): /metrics, /healthz,
+ * /readyz; exported for the fuzz_httpd harness. */
+void obs_http_handle(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp);
 /* Stops the HTTP server, if started (logs "HTTP server stopped"). */
 void obs_http_stop(worker_obs *o);
 /* Stops the server (if still running) and frees everything.  Accepts NULL.

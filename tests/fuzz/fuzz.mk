@@ -16,12 +16,13 @@ FUZZ_CC       ?= clang
 FUZZ_BUILD    ?= build-fuzz
 FUZZ_SECONDS  ?= 600
 FUZZ_DIR      := tests/fuzz
-FUZZ_ALL      := fuzz_event fuzz_config fuzz_graph fuzz_woo fuzz_money_map
+FUZZ_ALL      := fuzz_event fuzz_config fuzz_graph fuzz_woo fuzz_money_map fuzz_httpd \
+                 fuzz_headers
 FUZZ_TARGETS  ?= $(FUZZ_ALL)
 # Extra libFuzzer flags for every run, e.g. FUZZ_FLAGS=-use_value_profile=1.
 FUZZ_FLAGS    ?=
 
-FUZZ_PKGS     := rdkafka libcurl jansson hiredis libconfig
+FUZZ_PKGS     := rdkafka libcurl jansson hiredis libconfig libmicrohttpd
 FUZZ_PKG_CFLAGS := $(shell pkg-config --cflags $(FUZZ_PKGS) 2>/dev/null)
 FUZZ_PKG_LIBS   := $(shell pkg-config --libs $(FUZZ_PKGS) 2>/dev/null) -lpthread
 
@@ -30,8 +31,10 @@ FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
                  -Wall -Wextra -Wshadow -Wstrict-prototypes \
                  -Icommon -Iworkers $(FUZZ_PKG_CFLAGS)
 
-# Library code under test: every common/ module plus the two channel mappers.
-FUZZ_LIB_SRC  := $(wildcard common/*.c) workers/meta_map.c workers/woo_map.c
+# Library code under test: every common/ module plus the two channel mappers
+# and the worker's HTTP handler.
+FUZZ_LIB_SRC  := $(wildcard common/*.c) workers/meta_map.c workers/woo_map.c \
+                 workers/worker_obs.c
 FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_BUILD)/libcatalogsync-fuzz.a
 FUZZ_HDRS     := $(wildcard common/*.h workers/*.h)
@@ -43,12 +46,16 @@ FUZZ_MAXLEN_fuzz_config    := 16384
 FUZZ_MAXLEN_fuzz_graph     := 4096
 FUZZ_MAXLEN_fuzz_woo       := 8192
 FUZZ_MAXLEN_fuzz_money_map := 16384
+FUZZ_MAXLEN_fuzz_httpd     := 4096
+FUZZ_MAXLEN_fuzz_headers   := 4096
 
 FUZZ_DICT_fuzz_event     := $(FUZZ_DIR)/json.dict
 FUZZ_DICT_fuzz_config    := $(FUZZ_DIR)/config.dict
 FUZZ_DICT_fuzz_graph     := $(FUZZ_DIR)/json.dict
 FUZZ_DICT_fuzz_woo       := $(FUZZ_DIR)/json.dict
 FUZZ_DICT_fuzz_money_map := $(FUZZ_DIR)/json.dict
+FUZZ_DICT_fuzz_httpd     := $(FUZZ_DIR)/http.dict
+FUZZ_DICT_fuzz_headers   := $(FUZZ_DIR)/http.dict
 
 # Per-target libFuzzer flags.  fuzz_config: libconfig 1.5 leaks a token on
 # many syntax errors (lsan.supp), and every leaky run costs a full leak scan,

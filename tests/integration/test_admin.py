@@ -3,6 +3,8 @@ state produced by real worker runs (dev broker, redis-server, fake channels)."""
 import json
 import os
 import re
+import shutil
+import subprocess
 import tempfile
 import unittest
 import urllib.error
@@ -11,6 +13,7 @@ import urllib.request
 from harness import Proc, program, run, wait_until, wrap
 from test_meta_worker import TOKEN, MetaStack, product
 from test_woo_worker import CK, CS, WooStack
+from test_worker_http import check_health_under_slowloris
 from test_woo_worker import product as woo_product
 
 ADMIN_TOKEN = "admin-token-for-tests-91c2"
@@ -31,8 +34,10 @@ class Admin:
                           what="admin listening")
         self.base = "http://" + line.group(1)
 
-    def call(self, method, path, body=None, token=None, raw=False):
+    def call(self, method, path, body=None, token=None, raw=False, host=None, full=False):
         headers = {"Accept": "application/json"}
+        if host:
+            headers["Host"] = host
         if body is not None:
             headers["Content-Type"] = "application/json"
         if token:
@@ -41,9 +46,12 @@ class Admin:
         req = urllib.request.Request(self.base + path, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(req, timeout=10) as r:
-                status, text, ctype = r.status, r.read().decode(), r.headers["Content-Type"]
+                status, text, hdrs = r.status, r.read().decode(), r.headers
         except urllib.error.HTTPError as e:
-            status, text, ctype = e.code, e.read().decode(), e.headers["Content-Type"]
+            status, text, hdrs = e.code, e.read().decode(), e.headers
+        ctype = hdrs["Content-Type"]
+        if full:
+            return status, text, hdrs
         if raw:
             return status, text, ctype
         return status, (json.loads(text) if text and "json" in (ctype or "") else text)
@@ -163,7 +171,10 @@ class AdminMetaTest(unittest.TestCase):
         st, text, ctype = self.a.call("GET", "/", raw=True)
         self.assertEqual((st, ctype.split(";")[0]), (200, "text/html"))
         self.assertIn('id="reset-all"', text)
-        self.assertIn("✓ Synced", text)
+        self.assertIn('<script src="/app.js">', text)
+        st, js, ctype = self.a.call("GET", "/app.js", raw=True)
+        self.assertEqual((st, ctype), (200, "text/javascript; charset=utf-8"))
+        self.assertIn("✓ Synced", js)
 
 
 class AdminConfigTest(unittest.TestCase):
@@ -183,7 +194,7 @@ class AdminConfigTest(unittest.TestCase):
         self.assertIn('listen = "127.0.0.1:8080"', r.stdout)
         self.assertNotIn("super-secret-admin-1", r.stdout)
         r = run([program("catalogsync-admin"), "--config", conf, "--listen", "nonsense:port"],
-                env={"SECRET_ADMIN": "x" * 8})
+                env={"SECRET_ADMIN": "x" * 16})
         self.assertEqual(r.returncode, 64, r.stderr)
         r = run([program("catalogsync-admin"), "--config", conf], env={})
         self.assertEqual(r.returncode, 78)
@@ -204,6 +215,111 @@ class AdminWooTest(unittest.TestCase):
         self.assertEqual(d["remoteId"], remote[0]["id"])
         self.assertEqual(d["syncStatus"], "synced")
         self.assertGreater(d["lastExportedAt"], 0)
+
+
+class AdminExposureTest(unittest.TestCase):
+    """Issue 14, finding 8: Host check (DNS rebinding), security headers and no
+    inline script, token length, throttled failures, a warning off loopback."""
+
+    def setUp(self):
+        self.s = MetaStack(self)
+        self.a = Admin(self, self.s.config(), env={"CS_META_TOKEN": TOKEN,
+                                                   "CS_ADMIN_TOKEN": ADMIN_TOKEN},
+                       extra='admin = { token = "env:CS_ADMIN_TOKEN"; '
+                             'allowed_hosts = "ops.example, proxy.example:8443"; };\n')
+        self.port = self.a.base.rsplit(":", 1)[1]
+
+    def test_host_header_must_name_the_server(self):
+        for host in ("evil.example:%s" % self.port, "evil.example", "proxy.example:8444",
+                     "127.0.0.2:%s" % self.port):
+            for path in ("/", "/v1/products", "/v1/connections", "/metrics", "/app.js"):
+                with self.subTest(host=host, path=path):
+                    st, doc = self.a.call("GET", path, host=host)
+                    self.assertEqual(st, 421)
+                    self.assertIn("admin.allowed_hosts", doc["error"])
+        st, doc = self.a.call("POST", "/v1/reset", {"failed": True}, token=ADMIN_TOKEN,
+                              host="evil.example:" + self.port)
+        self.assertEqual(st, 421)
+        for host in ("127.0.0.1:" + self.port, "localhost:" + self.port, "ops.example",
+                     "OPS.example:1234", "proxy.example:8443"):
+            with self.subTest(host=host):
+                self.assertEqual(self.a.call("GET", "/v1/products", host=host)[0], 200)
+        # Probes may name the server any way (a pod address): no data there.
+        self.assertEqual(self.a.call("GET", "/healthz", raw=True, host="10.9.8.7:80")[0], 200)
+
+    def test_security_headers_and_no_inline_script(self):
+        st, text, h = self.a.call("GET", "/", full=True)
+        self.assertEqual(st, 200)
+        csp = h["Content-Security-Policy"]
+        directives = {d.split()[0]: d.split()[1:] for d in csp.split(";") if d.strip()}
+        self.assertEqual(directives["frame-ancestors"], ["'none'"])
+        self.assertEqual(directives["script-src"], ["'self'"])
+        self.assertEqual(h["X-Content-Type-Options"], "nosniff")
+        self.assertEqual(h["X-Frame-Options"], "DENY")
+        scripts = re.findall(r"<script\b([^>]*)>(.*?)</script>", text, re.S)
+        self.assertEqual(scripts, [(' src="/app.js"', "")])
+        st, js, h = self.a.call("GET", "/app.js", full=True)
+        self.assertEqual(st, 200)
+        self.assertEqual(h["Content-Type"], "text/javascript; charset=utf-8")
+        self.assertIn('fetch("/v1/reset"', js)
+        self.assertEqual(h["X-Content-Type-Options"], "nosniff")
+        for path in ("/v1/connections", "/metrics", "/nope"):
+            st, _, h = self.a.call("GET", path, full=True)
+            with self.subTest(path=path):
+                self.assertEqual(h["X-Content-Type-Options"], "nosniff")
+                self.assertIn("frame-ancestors 'none'", h["Content-Security-Policy"])
+
+    def test_failed_tokens_are_throttled(self):
+        body = {"products": ["p1"]}
+        for i in range(5):
+            st, doc = self.a.call("POST", "/v1/reset", body, token="wrong-%d" % i)
+            self.assertEqual(st, 401, doc)
+        # Now even the right token waits (429, Retry-After), then works.
+        st, text, h = self.a.call("POST", "/v1/reset", body, token=ADMIN_TOKEN, full=True)
+        self.assertEqual(st, 429, text)
+        self.assertIn(h["Retry-After"], ("1", "2"))
+        wait_until(lambda: self.a.call("POST", "/v1/reset", body, token=ADMIN_TOKEN)[0] == 200,
+                   timeout=5, what="the right token accepted after the wait")
+        self.assertIn("5 failed in a row", self.a.proc.read_log())
+        self.assertNotIn(ADMIN_TOKEN, self.a.proc.read_log())
+
+    def test_short_token_is_a_config_error(self):
+        conf = os.path.join(os.path.dirname(self.a.conf), "short.conf")
+        with open(conf, "w") as f:
+            f.write(self.s.config() + 'admin = { token = "env:SHORT"; };\n')
+        for args in ([], ["--check-config"]):
+            with self.subTest(args=args):
+                r = run([program("catalogsync-admin"), "--config", conf] + args,
+                        env={"SHORT": "y" * 15})
+                self.assertEqual(r.returncode, 78, r.stderr)
+                self.assertIn("admin.token: 15 bytes, at least 16 are required", r.stderr)
+                self.assertNotIn("y" * 15, r.stdout + r.stderr)
+        r = run([program("catalogsync-admin"), "--config", conf, "--check-config"],
+                env={"SHORT": "y" * 16})
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(conf, "w") as f:
+            f.write(self.s.config() + 'admin = { allowed_hosts = "ok.example, not a host"; };\n')
+        r = run([program("catalogsync-admin"), "--config", conf, "--listen", "127.0.0.1:0"])
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn('admin.allowed_hosts: "not a host"', r.stderr)
+
+    def test_health_answers_while_a_peer_trickles(self):
+        """Slowloris: 70 trickling connections cannot keep /healthz from answering."""
+        check_health_under_slowloris(self, self.a.base[len("http://"):])
+
+    def test_warning_when_not_on_loopback(self):
+        self.assertNotIn("not a loopback address", self.a.proc.read_log())
+        if not shutil.which("unshare") or subprocess.run(["unshare", "-n", "true"]).returncode:
+            self.skipTest("needs unshare -n (a network namespace of its own)")
+        # 0.0.0.0 inside a network namespace of its own (only a downed lo):
+        # reachable by nothing, but not a loopback bind.
+        p = Proc("admin-any", ["unshare", "-n"] + wrap(
+            [program("catalogsync-admin"), "--config", self.a.conf, "--listen", "0.0.0.0:0"]),
+            env={"CS_META_TOKEN": TOKEN, "CS_ADMIN_TOKEN": ADMIN_TOKEN})
+        self.addCleanup(p.stop)
+        wait_until(lambda: "listening on http://" in p.read_log(), what="admin listening")
+        self.assertRegex(p.read_log(), r"WARN\s+admin: listening on 0\.0\.0\.0:\d+, not a "
+                                       r"loopback address: .*admin\.allowed_hosts")
 
 
 if __name__ == "__main__":

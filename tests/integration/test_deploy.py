@@ -133,6 +133,15 @@ class ComposeTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(r.stderr.strip(), "")
 
+    def test_no_core_dumps_in_our_services(self):
+        ours = [n for n, svc in self.services.items()
+                if svc.get("image", "").startswith("catalogsync")]
+        self.assertGreaterEqual(len(ours), 4, ours)
+        for name in ours:
+            with self.subTest(service=name):
+                core = self.services[name].get("ulimits", {}).get("core")
+                self.assertIn(core, (0, {"soft": 0, "hard": 0}), self.services[name])
+
     def test_services_present(self):
         for name in ("kafka", "kafka-topics", "redis", "meta-worker", "woocommerce-worker",
                      "admin", "ctl"):
@@ -405,6 +414,26 @@ class DockerfileTest(unittest.TestCase):
             r = subprocess.run(["apt-cache", "show", "--no-all-versions", p], capture_output=True,
                                text=True)
             self.assertEqual(r.returncode, 0, "no Debian 12 package %s" % p)
+
+    def test_final_stage_turns_core_dumps_off(self):
+        """The entrypoint sets the core limit to 0 before it execs the
+        command (a core would hold the tokens the programs read)."""
+        final = self.stages[-1]
+        eps = [a for i, a in final["ins"] if i == "ENTRYPOINT"]
+        self.assertTrue(eps, "no ENTRYPOINT in the final stage")
+        import json
+        ep = json.loads(eps[-1])
+        self.assertEqual(ep[:2], ["/bin/sh", "-c"])
+        self.assertRegex(ep[2], r"^ulimit -c 0 && exec \"\$@\"$")
+
+    def test_image_binaries_are_hardened(self):
+        """The image's programs (built by its build stage) have PIE, full
+        RELRO, stack canaries and _FORTIFY_SOURCE (test_hardening.py)."""
+        from test_hardening import hardening_problems
+        self.assertEqual(self.build["rc"], 0, self.build["out"][-3000:])
+        for name in makefile_programs():
+            with self.subTest(program=name):
+                self.assertEqual(hardening_problems(os.path.join(self.build["bindir"], name)), [])
 
     def test_build_script_in_a_copy_of_the_build_context(self):
         """scripts/build.sh, run as the build stage runs it on a copy of what

@@ -202,6 +202,90 @@ def value(families, family, sample=None, **labels):
     return hits[0]
 
 
+class Tricklers:
+    """n connections from the loopback address src to 127.0.0.1:port, each
+    sending a request head that never ends, one byte per trickle() (slowloris;
+    bounded: n sockets, the caller's loop bounds the time)."""
+
+    def __init__(self, port, src, n=70):
+        self.socks = []
+        for _ in range(n):
+            s = socket.socket()
+            s.bind((src, 0))
+            s.settimeout(5)
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            self.socks.append(s)
+
+    def trickle(self):
+        """One more byte on every socket still open; closes those the server
+        closed; returns how many are still open."""
+        import select
+        for s in list(self.socks):
+            try:
+                r, _, _ = select.select([s], [], [], 0)
+                if r and not s.recv(1, socket.MSG_DONTWAIT):
+                    raise OSError("closed by the server")
+                s.send(b"x", socket.MSG_DONTWAIT)
+            except OSError:
+                s.close()
+                self.socks.remove(s)
+        return len(self.socks)
+
+    def close(self):
+        for s in self.socks:
+            s.close()
+        self.socks = []
+
+
+def answer_within(addr, path, seconds):
+    """(status, seconds taken) of GET path from 127.0.0.1, retried (a refused
+    or dropped connection) until it is answered; AssertionError after seconds."""
+    import time
+    host, port = addr.rsplit(":", 1)
+    t0 = time.monotonic()
+    while True:
+        left = seconds - (time.monotonic() - t0)
+        if left <= 0:
+            raise AssertionError("%s%s: no answer within %.1f s" % (addr, path, seconds))
+        try:
+            with socket.create_connection((host, int(port)), timeout=left) as c:
+                c.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+                           % (path, addr)).encode())
+                head = c.recv(64)
+            if head.startswith(b"HTTP/1.1 "):
+                return int(head[9:12]), time.monotonic() - t0
+        except OSError:
+            pass
+
+
+def check_health_under_slowloris(test, addr, deadline_s=3.0):
+    """70 trickling connections from another peer (127.0.0.2): /healthz from
+    127.0.0.1 answers at once, while they trickle.  70 from 127.0.0.1 itself:
+    the request deadline cuts them all, and /healthz answers again."""
+    import time
+    port = int(addr.rsplit(":", 1)[1])
+    other = Tricklers(port, "127.0.0.2")
+    test.addCleanup(other.close)
+    test.assertGreater(other.trickle(), 0)
+    status, took = answer_within(addr, "/healthz", 1.5)
+    test.assertEqual(status, 200)
+    test.assertGreater(other.trickle(), 0)          # still trickling meanwhile
+    other.close()
+    same = Tricklers(port, "127.0.0.1")
+    test.addCleanup(same.close)
+    t0 = time.monotonic()
+    rounds = 0
+    while same.trickle() and rounds < 100:          # at most ~10 s
+        rounds += 1
+        time.sleep(0.1)             # the trickle's pace, not a wait for a condition
+    cut_after = time.monotonic() - t0
+    test.assertEqual(same.socks, [], "tricklers still open after %.1f s" % cut_after)
+    test.assertLess(cut_after, deadline_s + 2.5)
+    test.assertGreaterEqual(rounds, 5)              # they were sending all along
+    test.assertEqual(answer_within(addr, "/healthz", 1.5)[0], 200)
+
+
 def listen_addr(worker):
     line = worker.wait_log("HTTP listening on ")
     m = re.search(r"HTTP listening on (127\.0\.0\.1:\d+)", worker.log())
@@ -291,6 +375,14 @@ class WorkerHttpTest(unittest.TestCase):
         self.assertIn("HTTP server stopped", w.log())
         with self.assertRaises(OSError):
             socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+    def test_health_answers_while_a_peer_trickles(self):
+        """Slowloris (issue 14): one misbehaving peer cannot keep /healthz from
+        answering (per-address limit, request deadline)."""
+        s = MetaStack(self)
+        conf = s.config().replace("worker = { ", 'worker = { http_listen = "127.0.0.1:0"; ', 1)
+        w = Worker(self, "meta", conf, env={"CS_META_TOKEN": TOKEN})
+        check_health_under_slowloris(self, listen_addr(w))
 
     def test_woocommerce_worker_metrics(self):
         s = WooStack(self, stores=(("trash",),))

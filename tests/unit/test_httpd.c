@@ -11,8 +11,10 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cs_buf.h"
@@ -75,6 +77,7 @@ static void test_get_post_and_headers(void **state)
     char want[64], url[160], err[200];
     snprintf(want, sizeof want, "127.0.0.1:%d", cs_httpd_port(d));
     assert_string_equal(cs_httpd_address(d), want);
+    assert_int_equal(cs_httpd_is_loopback(d), 1);
 
     cs_http *h = cs_http_new(NULL, err, sizeof err);
     assert_non_null(h);
@@ -283,6 +286,140 @@ static void test_http_observer(void **state)
     cs_http_destroy(h);
 }
 
+/* ---- slow clients (slowloris) ---- */
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A TCP connection to 127.0.0.1:port from the loopback address src. */
+static int connect_from(const char *src, int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, src, &a.sin_addr);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* GET path from 127.0.0.1; the status, or -1 when there is no answer
+ * within timeout_ms. */
+static int get_status(int port, const char *path, int timeout_ms)
+{
+    int fd = connect_from("127.0.0.1", port);
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char req[256], reply[64] = "";
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Connection: close\r\n\r\n", path);
+    int status = -1;
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n &&
+        read(fd, reply, sizeof reply - 1) >= 12 && !strncmp(reply, "HTTP/1.1 ", 9))
+        status = atoi(reply + 9);
+    close(fd);
+    return status;
+}
+
+/* One more byte of a never-ending header on every open socket; a socket the
+ * server closed (EOF, reset) is closed here and set to -1.  Returns how many
+ * are still open. */
+static int trickle(int *fds, int n)
+{
+    int open_ = 0;
+    for (int i = 0; i < n; i++) {
+        if (fds[i] < 0)
+            continue;
+        struct pollfd p = {fds[i], POLLIN, 0};
+        char c;
+        if ((poll(&p, 1, 0) == 1 && recv(fds[i], &c, 1, MSG_DONTWAIT) <= 0) ||
+            send(fds[i], "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT) != 1) {
+            close(fds[i]);
+            fds[i] = -1;
+            continue;
+        }
+        open_++;
+    }
+    return open_;
+}
+
+#define TRICKLERS 70
+
+static int *open_tricklers(const char *src, int port)
+{
+    int *fds = calloc(TRICKLERS, sizeof *fds);
+    assert_non_null(fds);
+    for (int i = 0; i < TRICKLERS; i++) {
+        fds[i] = connect_from(src, port);
+        assert_int_equal(send(fds[i], "GET /x HTTP/1.1\r\nX-Slow: ", 25, MSG_NOSIGNAL), 25);
+    }
+    return fds;
+}
+
+static void close_all(int *fds)
+{
+    for (int i = 0; i < TRICKLERS; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+}
+
+/* 70 trickling connections from one peer (127.0.0.2) take at most its
+ * per-address share: a health check from another address is answered at
+ * once, while they still trickle. */
+static void test_one_slow_peer_cannot_take_every_slot(void **state __attribute__((unused)))
+{
+    server_state st = {0};
+    cs_httpd *d = start(&st, "127.0.0.1:0", 0);
+    int port = cs_httpd_port(d);
+    int *fds = open_tricklers("127.0.0.2", port);
+    assert_true(trickle(fds, TRICKLERS) > 0);
+    long long t0 = mono_ms();
+    assert_int_equal(get_status(port, "/teapot", 1500), 418);
+    assert_true(mono_ms() - t0 < 1500);
+    close_all(fds);
+    cs_httpd_stop(d);
+}
+
+/* Tricklers from the health checker's own address: each is cut when its
+ * request is not complete within request_timeout_ms, however many bytes it
+ * keeps sending, and the health check is answered afterwards. */
+static void test_request_deadline_cuts_tricklers(void **state __attribute__((unused)))
+{
+    server_state st = {0};
+    char err[300];
+    cs_httpd_opts o;
+    memset(&o, 0, sizeof o);
+    o.listen = "127.0.0.1:0";
+    o.request_timeout_ms = 1000;
+    cs_httpd *d = cs_httpd_start(&o, echo, &st, err, sizeof err);
+    assert_non_null(d);
+    int port = cs_httpd_port(d);
+    long long t0 = mono_ms();
+    int *fds = open_tricklers("127.0.0.1", port);
+    int left = TRICKLERS, rounds = 0;
+    /* Bounded: 60 rounds of 50 ms (3 s). */
+    while ((left = trickle(fds, TRICKLERS)) > 0 && rounds++ < 60)
+        poll(NULL, 0, 50);
+    long long took = mono_ms() - t0;
+    if (left)
+        fail_msg("%d trickling connections still open after %lld ms", left, took);
+    assert_true(rounds >= 10);          /* they did trickle past the deadline's half */
+    assert_true(took < 2500);
+    assert_int_equal(get_status(port, "/teapot", 1500), 418);
+    assert_int_equal(st.calls, 1);
+    close_all(fds);
+    cs_httpd_stop(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +428,8 @@ int main(void)
         cmocka_unit_test(test_listen_strings),
         cmocka_unit_test(test_port_in_use),
         cmocka_unit_test(test_http_observer),
+        cmocka_unit_test(test_one_slow_peer_cannot_take_every_slot),
+        cmocka_unit_test(test_request_deadline_cuts_tricklers),
     };
     return cmocka_run_group_tests_name("httpd", tests, NULL, NULL);
 }

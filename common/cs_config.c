@@ -1,5 +1,6 @@
 #include "cs_config.h"
 #include "cs_config_schema.h"
+#include "cs_event.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -99,6 +100,7 @@ static const opt store_opts[] = {
     W("insecure_tls", T_BOOL, insecure_tls, 0, 0, 1, NULL),
     W("media_base_url", T_STR, media_base_url, 0, 0, 0, NULL),
     W("doctor_allow_private_media", T_BOOL, doctor_allow_private_media, 0, 0, 1, NULL),
+    W("tenant", T_STR, tenant, 0, 0, 0, NULL),
 };
 #define N_STORE_OPTS (sizeof store_opts / sizeof store_opts[0])
 
@@ -203,12 +205,15 @@ void cs_config_destroy(cs_config *c)
 
 int cs_meta_catalog_serves(const cs_meta_catalog *m, const char *tenant)
 {
-    if (m->n_tenants == 0)
-        return 1;
     for (size_t i = 0; i < m->n_tenants; i++)
-        if (strcmp(m->tenants[i], tenant) == 0)
+        if (strcmp(m->tenants[i], tenant) == 0 || strcmp(m->tenants[i], CS_ANY_TENANT) == 0)
             return 1;
     return 0;
+}
+
+int cs_woo_store_serves(const cs_woo_store *w, const char *tenant)
+{
+    return strcmp(w->tenant, tenant) == 0;
 }
 
 /* Resolves "env:NAME" / "file:/path" into the secret itself. */
@@ -544,6 +549,11 @@ static int catalog_defaults(cs_meta_catalog *m)
 {
     memset(m, 0, sizeof *m);
     m->batch_size = 1000;
+    /* Safe by default: a catalog serves the default tenant only. */
+    if (!(m->tenants = calloc(1, sizeof *m->tenants)) ||
+        !(m->tenants[0] = strdup(CS_EVENT_DEFAULT_TENANT)))
+        return -1;
+    m->n_tenants = 1;
     return set_str(&m->base_url, "https://graph.facebook.com") ||
            set_str(&m->api_version, "v21.0") || set_str(&m->app_secret, "") ||
            set_str(&m->retailer_id, "sku") || set_str(&m->inactive, "hide") ||
@@ -571,7 +581,8 @@ static int store_defaults(cs_woo_store *w)
     return set_str(&w->name, "") || set_str(&w->base_url, "") ||
            set_str(&w->consumer_key, "") || set_str(&w->consumer_secret, "") ||
            set_str(&w->delete_policy, "trash") || set_str(&w->auth, "basic") ||
-           set_str(&w->ca_file, "") || set_str(&w->media_base_url, "") ? -1 : 0;
+           set_str(&w->ca_file, "") || set_str(&w->media_base_url, "") ||
+           set_str(&w->tenant, CS_EVENT_DEFAULT_TENANT) ? -1 : 0;
 }
 
 /* A list of groups under a section ("meta.catalogs", "woocommerce.connections"),

@@ -39,8 +39,10 @@ typedef struct cs_meta_catalog {
     char *catalog_id;
     char *token;                /* secret */
     char *app_secret;           /* secret; "" = no appsecret_proof */
-    char **tenants;             /* tenants served; none = all */
+    char **tenants;             /* tenants served (default "default"; "*" = every tenant) */
     size_t n_tenants;
+    int qualify_ids;            /* set by the checks: serving several tenants, the
+                                   retailer id is "<tenant>:<sku or id>" (docs/TENANTS.md) */
     int include_images;
     char *media_base_url;
     char *link_base_url;
@@ -71,6 +73,7 @@ typedef struct cs_woo_store {
     int insecure_tls;
     char *media_base_url;
     int doctor_allow_private_media; /* doctor may probe media on loopback/private hosts */
+    char *tenant;               /* the one tenant whose products the store holds */
     int secrets_resolved;       /* consumer_key/secret hold the secrets */
 } cs_woo_store;
 
@@ -126,7 +129,11 @@ typedef struct cs_config {
 } cs_config;
 
 /* True when the catalog serves the tenant. */
+/* Tenants (docs/TENANTS.md): a Meta catalog serves the tenants it lists
+ * ("*" = every tenant), a WooCommerce store the one tenant it names. */
+#define CS_ANY_TENANT "*"
 int cs_meta_catalog_serves(const cs_meta_catalog *c, const char *tenant);
+int cs_woo_store_serves(const cs_woo_store *w, const char *tenant);
 
 cs_config *cs_config_new(void);
 void cs_config_destroy(cs_config *cfg);

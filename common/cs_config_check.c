@@ -9,6 +9,47 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+/* Two base URLs name one endpoint (a trailing slash aside). */
+static int same_url(const char *a, const char *b)
+{
+    size_t na = strlen(a), nb = strlen(b);
+    while (na && a[na - 1] == '/')
+        na--;
+    while (nb && b[nb - 1] == '/')
+        nb--;
+    return na == nb && strncasecmp(a, b, na) == 0;
+}
+
+/* A tenant name as events carry it (docs/EVENTS.md): not empty, no ':'. */
+static int bad_tenant(const char *t)
+{
+    return !*t || strchr(t, ':') != NULL;
+}
+
+/* Tenants of one catalog: named, "*" only alone; serving more than one (or
+ * every) tenant qualifies its retailer ids with the tenant. */
+static int check_catalog_tenants(cs_meta_catalog *m, size_t i, char *errstr, size_t errstr_size)
+{
+    if (m->n_tenants == 0) {
+        snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): tenants must name at least one "
+                 "tenant, or \"*\" for every tenant", i, m->id);
+        return -1;
+    }
+    for (size_t t = 0; t < m->n_tenants; t++) {
+        const char *name = m->tenants[t];
+        if (strcmp(name, CS_ANY_TENANT) == 0 ? m->n_tenants > 1 : bad_tenant(name)) {
+            snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): tenants[%zu] \"%s\" %s", i,
+                     m->id, t, name, strcmp(name, CS_ANY_TENANT) == 0
+                     ? "stands alone (\"*\" already serves every tenant)"
+                     : "is not a tenant name (not empty, no ':')");
+            return -1;
+        }
+    }
+    m->qualify_ids = m->n_tenants > 1 || strcmp(m->tenants[0], CS_ANY_TENANT) == 0;
+    return 0;
+}
 
 static int check_catalogs(cs_config *c, char *errstr, size_t errstr_size)
 {
@@ -28,11 +69,24 @@ static int check_catalogs(cs_config *c, char *errstr, size_t errstr_size)
                          "letters, digits, '-' and '_' (it is part of Redis keys)", i, m->id);
                 return -1;
             }
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i; j++) {
             if (strcmp(c->meta_catalogs[j].id, m->id) == 0) {
                 snprintf(errstr, errstr_size, "meta.catalogs: id \"%s\" is used twice", m->id);
                 return -1;
             }
+            /* Two entries writing one Meta catalog could give two tenants'
+             * products one retailer id: one entry lists every tenant. */
+            if (strcmp(c->meta_catalogs[j].catalog_id, m->catalog_id) == 0 &&
+                same_url(c->meta_catalogs[j].base_url, m->base_url)) {
+                snprintf(errstr, errstr_size, "meta.catalogs: \"%s\" and \"%s\" both write "
+                         "Meta catalog %s; list every tenant it serves in one entry "
+                         "(retailer ids then carry the tenant)", c->meta_catalogs[j].id, m->id,
+                         m->catalog_id);
+                return -1;
+            }
+        }
+        if (check_catalog_tenants(m, i, errstr, errstr_size) != 0)
+            return -1;
         if (strncmp(m->base_url, "https://", 8) != 0 && strncmp(m->base_url, "http://", 7) != 0) {
             snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): base_url must start with "
                      "https:// or http://", i, m->id);
@@ -63,12 +117,29 @@ static int check_stores(cs_config *c, char *errstr, size_t errstr_size)
             return -1;
         }
         snprintf(w->id_str, sizeof w->id_str, "%d", w->id);
-        for (size_t j = 0; j < i; j++)
+        if (bad_tenant(w->tenant)) {
+            snprintf(errstr, errstr_size, "woocommerce.connections[%zu] (%d): tenant \"%s\" is "
+                     "not a tenant name (not empty, no ':'; a store holds one tenant's "
+                     "products)", i, w->id, w->tenant);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
             if (c->woo_stores[j].id == w->id) {
                 snprintf(errstr, errstr_size, "woocommerce.connections: id %d is used twice",
                          w->id);
                 return -1;
             }
+            /* SKUs are unique per store: two tenants in one store would adopt
+             * each other's products by SKU. */
+            if (same_url(c->woo_stores[j].base_url, w->base_url) &&
+                strcmp(c->woo_stores[j].tenant, w->tenant) != 0) {
+                snprintf(errstr, errstr_size, "woocommerce.connections: %d (tenant %s) and %d "
+                         "(tenant %s) are the same store %s; a store holds one tenant's "
+                         "products", c->woo_stores[j].id, c->woo_stores[j].tenant, w->id,
+                         w->tenant, w->base_url);
+                return -1;
+            }
+        }
         int https = strncmp(w->base_url, "https://", 8) == 0;
         if (!https && strncmp(w->base_url, "http://", 7) != 0) {
             snprintf(errstr, errstr_size, "woocommerce.connections[%zu] (%d): base_url must "

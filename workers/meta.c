@@ -151,7 +151,7 @@ static void map_job(push *p, size_t j)
         /* Deleting an item Meta never stored counts as done, so a delete is
          * sent whenever a retailer id is known: an item accepted but never
          * confirmed must not linger in the catalog. */
-        if (!target && cs_meta_retailer_id(pr, &p->mc->map, rid, sizeof rid, why, sizeof why) == CS_MAP_OK &&
+        if (!target && cs_meta_retailer_id(pr, job->ev->tenant, &p->mc->map, rid, sizeof rid, why, sizeof why) == CS_MAP_OK &&
             job->ev->type == CS_EV_DELETED)
             target = rid;
         if (job->ev->type == CS_EV_DELETED) {
@@ -184,7 +184,7 @@ static void map_job(push *p, size_t j)
         return;
     }
     p->act[j] = ACT_UPDATE;
-    if (cs_meta_retailer_id(pr, &p->mc->map, rid, sizeof rid, why, sizeof why) != CS_MAP_OK) {
+    if (cs_meta_retailer_id(pr, job->ev->tenant, &p->mc->map, rid, sizeof rid, why, sizeof why) != CS_MAP_OK) {
         set_simple(&job->out, CS_OUT_FAILED, "mapping", why);
         return;
     }
@@ -523,7 +523,7 @@ static int confirm_recorded(push *p, size_t j)
     char rid[CS_META_RID_SIZE], why[256];
     if (!job->st.handle[0] || strcmp(job->st.status, "pending") != 0 ||
         job->ev->type == CS_EV_DELETED || !job->ev->product.is_active ||
-        cs_meta_retailer_id(&job->ev->product, &p->mc->map, rid, sizeof rid, why, sizeof why) != CS_MAP_OK)
+        cs_meta_retailer_id(&job->ev->product, job->ev->tenant, &p->mc->map, rid, sizeof rid, why, sizeof why) != CS_MAP_OK)
         return 0;
     size_t save = p->n_recs;
     p->act[j] = ACT_UPDATE;
@@ -639,6 +639,7 @@ static void *meta_create(const cs_config *cfg, char *errstr, size_t errstr_size)
         mc->map.media_base_url = cat->media_base_url[0] ? cat->media_base_url : NULL;
         mc->map.link_base_url = cat->link_base_url[0] ? cat->link_base_url : NULL;
         mc->map.default_brand = cat->default_brand[0] ? cat->default_brand : NULL;
+        mc->map.qualify_tenant = cat->qualify_ids;
         if (cat->app_secret[0]) {
             cs_graph_appsecret_proof(cat->app_secret, cat->token, mc->proof);
             cs_log_add_secret(mc->proof);
@@ -662,7 +663,7 @@ static int meta_routes(void *sink, size_t i, const cs_event *ev)
 {
     meta_sink *ms = sink;
     /* Exports are WooCommerce's; every other event reaches each catalog that
-     * serves the tenant (no opt-in, as in the seed). */
+     * serves the tenant (no opt-in, as in the seed; docs/TENANTS.md). */
     return ev->type != CS_EV_EXPORT_REQUESTED &&
            cs_meta_catalog_serves(ms->conns[i].cat, ev->tenant);
 }

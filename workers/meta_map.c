@@ -9,7 +9,7 @@
 
 #include "cs_money.h"
 
-static const cs_meta_map_opts DEFAULT_OPTS = { CS_RID_SKU, 0, NULL, NULL, NULL };
+static const cs_meta_map_opts DEFAULT_OPTS = { CS_RID_SKU, 0, NULL, NULL, NULL, 0 };
 
 static int is_space(unsigned char c)
 {
@@ -117,7 +117,8 @@ static void jw_raw(jw *w, const char *s)
 
 /* ---- retailer id ---- */
 
-cs_map_result cs_meta_retailer_id(const cs_product *p, const cs_meta_map_opts *o,
+cs_map_result cs_meta_retailer_id(const cs_product *p, const char *tenant,
+                                  const cs_meta_map_opts *o,
                                   char *out, size_t out_size,
                                   char *why, size_t why_size)
 {
@@ -141,20 +142,26 @@ cs_map_result cs_meta_retailer_id(const cs_product *p, const cs_meta_map_opts *o
             return CS_MAP_FAIL;
         }
     }
+    size_t nt = o->qualify_tenant && tenant ? strlen(tenant) + 1 : 0;
     size_t n = strlen(rid);
-    size_t chars = utf8_chars(rid, n);
+    size_t chars = utf8_chars(rid, n) + (nt ? utf8_chars(tenant, nt - 1) + 1 : 0);
     if (chars > CS_META_RID_MAX) {
-        cs_set_why(why, why_size, "retailer id \"%.40s...\" (from the %s) is %zu characters; "
-                "Meta allows at most %d", rid,
+        cs_set_why(why, why_size, "retailer id \"%s%s%.40s...\" (from the %s%s) is %zu "
+                "characters; Meta allows at most %d", nt ? tenant : "", nt ? ":" : "", rid,
+                nt ? "tenant and the " : "",
                 o->rid_source == CS_RID_PRODUCT_ID ? "product id" : "SKU",
                 chars, CS_META_RID_MAX);
         return CS_MAP_FAIL;
     }
-    if (!out || n + 1 > out_size) {
-        cs_set_why(why, why_size, "retailer id buffer too small (%zu bytes needed)", n + 1);
+    if (!out || nt + n + 1 > out_size) {
+        cs_set_why(why, why_size, "retailer id buffer too small (%zu bytes needed)", nt + n + 1);
         return CS_MAP_FAIL;
     }
-    memcpy(out, rid, n + 1);
+    if (nt) {
+        memcpy(out, tenant, nt - 1);
+        out[nt - 1] = ':';
+    }
+    memcpy(out + nt, rid, n + 1);
     return CS_MAP_OK;
 }
 
@@ -548,12 +555,13 @@ typedef struct {
 } mapped;
 
 /* Checks everything that can make a product unmappable, before writing. */
-static cs_map_result check_product(const cs_product *p, const cs_meta_map_opts *o,
-                                   mapped *m, char *why, size_t why_size)
+static cs_map_result check_product(const cs_product *p, const char *tenant,
+                                   const cs_meta_map_opts *o, mapped *m,
+                                   char *why, size_t why_size)
 {
     char msg[200];
     int64_t price_minor, sale_minor;
-    if (cs_meta_retailer_id(p, o, m->rid, sizeof m->rid, why, why_size) != CS_MAP_OK)
+    if (cs_meta_retailer_id(p, tenant, o, m->rid, sizeof m->rid, why, why_size) != CS_MAP_OK)
         return CS_MAP_FAIL;
     m->title_len = p->name ? strlen(p->name) : 0;
     m->title = trim(p->name ? p->name : "", &m->title_len);
@@ -676,7 +684,7 @@ cs_map_result cs_meta_map_update(const cs_event *ev, const cs_meta_map_opts *o,
         return CS_MAP_FAIL;
     }
     const cs_product *p = &ev->product;
-    if (check_product(p, o, &m, why, why_size) != CS_MAP_OK)
+    if (check_product(p, ev->tenant, o, &m, why, why_size) != CS_MAP_OK)
         return CS_MAP_FAIL;
 
     /* The record is built aside and appended whole, so a failure (cap

@@ -47,16 +47,20 @@ typedef struct cs_meta_map_opts {
     const char *link_base_url;  /* link for a product without one: base + product id
                                    (percent-encoded); NULL = such a product fails */
     const char *default_brand;  /* brand for a product without one; NULL = it fails */
+    int qualify_tenant;         /* retailer id "<tenant>:<sku or id>" (a catalog serving
+                                   several tenants, docs/TENANTS.md) */
 } cs_meta_map_opts;
 
 typedef enum { CS_MAP_OK = 0, CS_MAP_FAIL } cs_map_result;
 
-/* Writes the retailer id of p under o (NULL o = defaults: from the SKU) into
- * out, which should hold CS_META_RID_SIZE bytes.  CS_MAP_FAIL with why when
+/* Writes the retailer id of tenant's product p under o (NULL o = defaults:
+ * from the SKU) into out, which should hold CS_META_RID_SIZE bytes; with
+ * o->qualify_tenant it is "<tenant>:<sku or id>".  CS_MAP_FAIL with why when
  * the source is the SKU and it is missing, empty or blank ("product has no
  * SKU (the Meta retailer id comes from the SKU)"), when the id is longer than
  * CS_META_RID_MAX characters, or when out is too small. */
-cs_map_result cs_meta_retailer_id(const cs_product *p, const cs_meta_map_opts *o,
+cs_map_result cs_meta_retailer_id(const cs_product *p, const char *tenant,
+                                  const cs_meta_map_opts *o,
                                   char *out, size_t out_size,
                                   char *why, size_t why_size);
 

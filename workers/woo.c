@@ -483,13 +483,21 @@ static const char *woo_conn_id(void *sink, size_t i)
 
 static int woo_routes(void *sink, size_t i, const cs_event *ev)
 {
-    woo_sink *ws = sink;
-    if (ev->type != CS_EV_EXPORT_REQUESTED)
-        return 1;   /* prepare keeps only the stores holding a link */
-    for (size_t k = 0; k < ev->export.n_connections; k++)
-        if (ev->export.connections[k] == ws->stores[i].cfg->id)
-            return 1;
-    return 0;
+    const cs_woo_store *cfg = ((woo_sink *)sink)->stores[i].cfg;
+    int named = 0;
+    for (size_t k = 0; ev->type == CS_EV_EXPORT_REQUESTED && k < ev->export.n_connections; k++)
+        named |= ev->export.connections[k] == cfg->id;
+    /* A store holds one tenant's products (docs/TENANTS.md): another
+     * tenant's events never reach it, not even an export naming it. */
+    if (!cs_woo_store_serves(cfg, ev->tenant)) {
+        if (named)
+            CS_WARN("woocommerce", "export of product %s of tenant %s names store %s, which "
+                    "holds tenant %s's products: not exported", ev->product.id, ev->tenant,
+                    cfg->id_str, cfg->tenant);
+        return 0;
+    }
+    /* Other events: prepare keeps only the stores holding a link. */
+    return ev->type != CS_EV_EXPORT_REQUESTED || named;
 }
 
 static void woo_destroy(void *sink)

@@ -121,7 +121,7 @@ static void map_meta(const cs_event *ev, const cs_meta_map_opts *o)
     }
     cs_buf_free(&b);
 
-    if (cs_meta_retailer_id(&ev->product, o, rid, sizeof rid, why, sizeof why) != CS_MAP_OK)
+    if (cs_meta_retailer_id(&ev->product, ev->tenant, o, rid, sizeof rid, why, sizeof why) != CS_MAP_OK)
         return;
     buf_with_prefix(&b, 0);
     if (cs_meta_map_delete(rid, &b) == 0)

@@ -212,28 +212,28 @@ static void test_retailer_id_limits(void **state)
     p.sku = sku;
     memset(sku, 'A', 100);
     sku[100] = '\0';
-    assert_int_equal(cs_meta_retailer_id(&p, NULL, rid, sizeof rid, why, sizeof why), CS_MAP_OK);
+    assert_int_equal(cs_meta_retailer_id(&p, "default", NULL, rid, sizeof rid, why, sizeof why), CS_MAP_OK);
     assert_string_equal(rid, sku);
     sku[100] = 'A';
     sku[101] = '\0';
-    assert_int_equal(cs_meta_retailer_id(&p, NULL, rid, sizeof rid, why, sizeof why),
+    assert_int_equal(cs_meta_retailer_id(&p, "default", NULL, rid, sizeof rid, why, sizeof why),
                      CS_MAP_FAIL);
     assert_non_null(strstr(why, "101 characters; Meta allows at most 100"));
     /* 100 characters of 3 bytes each still fit. */
     for (int i = 0; i < 100; i++)
         memcpy(sku + 3 * i, "\xe2\x82\xac", 3);
     sku[300] = '\0';
-    assert_int_equal(cs_meta_retailer_id(&p, NULL, rid, sizeof rid, why, sizeof why), CS_MAP_OK);
+    assert_int_equal(cs_meta_retailer_id(&p, "default", NULL, rid, sizeof rid, why, sizeof why), CS_MAP_OK);
     assert_int_equal(strlen(rid), 300);
     /* Too small an output buffer fails instead of truncating the key. */
     p.sku = "SKU-123";
-    assert_int_equal(cs_meta_retailer_id(&p, NULL, rid, 4, why, sizeof why), CS_MAP_FAIL);
+    assert_int_equal(cs_meta_retailer_id(&p, "default", NULL, rid, 4, why, sizeof why), CS_MAP_FAIL);
     assert_string_equal(rid, "");
     cs_meta_map_opts o = { .rid_source = CS_RID_PRODUCT_ID };
     p.sku = NULL;
-    assert_int_equal(cs_meta_retailer_id(&p, &o, rid, sizeof rid, why, sizeof why), CS_MAP_OK);
+    assert_int_equal(cs_meta_retailer_id(&p, "default", &o, rid, sizeof rid, why, sizeof why), CS_MAP_OK);
     assert_string_equal(rid, "p-1");
-    assert_int_equal(cs_meta_retailer_id(&p, NULL, rid, sizeof rid, why, sizeof why),
+    assert_int_equal(cs_meta_retailer_id(&p, "default", NULL, rid, sizeof rid, why, sizeof why),
                      CS_MAP_FAIL);
     assert_string_equal(why, "product has no SKU (the Meta retailer id comes from the SKU)");
 }

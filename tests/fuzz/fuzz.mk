@@ -17,7 +17,7 @@ FUZZ_BUILD    ?= build-fuzz
 FUZZ_SECONDS  ?= 600
 FUZZ_DIR      := tests/fuzz
 FUZZ_ALL      := fuzz_event fuzz_config fuzz_graph fuzz_woo fuzz_money_map fuzz_httpd \
-                 fuzz_headers
+                 fuzz_headers fuzz_state
 FUZZ_TARGETS  ?= $(FUZZ_ALL)
 # Extra libFuzzer flags for every run, e.g. FUZZ_FLAGS=-use_value_profile=1.
 FUZZ_FLAGS    ?=
@@ -48,6 +48,7 @@ FUZZ_MAXLEN_fuzz_woo       := 8192
 FUZZ_MAXLEN_fuzz_money_map := 16384
 FUZZ_MAXLEN_fuzz_httpd     := 4096
 FUZZ_MAXLEN_fuzz_headers   := 4096
+FUZZ_MAXLEN_fuzz_state     := 4096
 
 FUZZ_DICT_fuzz_event     := $(FUZZ_DIR)/json.dict
 FUZZ_DICT_fuzz_config    := $(FUZZ_DIR)/config.dict
@@ -56,6 +57,7 @@ FUZZ_DICT_fuzz_woo       := $(FUZZ_DIR)/json.dict
 FUZZ_DICT_fuzz_money_map := $(FUZZ_DIR)/json.dict
 FUZZ_DICT_fuzz_httpd     := $(FUZZ_DIR)/http.dict
 FUZZ_DICT_fuzz_headers   := $(FUZZ_DIR)/http.dict
+FUZZ_DICT_fuzz_state     := $(FUZZ_DIR)/json.dict
 
 # Per-target libFuzzer flags.  fuzz_config: libconfig 1.5 leaks a token on
 # many syntax errors (lsan.supp), and every leaky run costs a full leak scan,

@@ -784,5 +784,5 @@ int64_t cs_woo_pause_ms(cs_class cls, int64_t retry_after_ms, int64_t throttle_d
         return auth_pause_ms;
     if (retry_after_ms <= 0)
         return throttle_default_ms;
-    return retry_after_ms > CS_GRAPH_MAX_PAUSE_MS ? CS_GRAPH_MAX_PAUSE_MS : retry_after_ms;
+    return retry_after_ms > CS_CHANNEL_MAX_PAUSE_MS ? CS_CHANNEL_MAX_PAUSE_MS : retry_after_ms;
 }

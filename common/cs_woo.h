@@ -144,7 +144,7 @@ cs_class cs_woo_classify(const cs_woo_error *e);
 
 /* How long a throttle or auth verdict pauses the connection, in ms:
  * auth_pause_ms for auth; for a throttle the answer's Retry-After
- * (cs_http_retry_after_ms, capped at CS_GRAPH_MAX_PAUSE_MS like Meta's)
+ * (cs_http_retry_after_ms, capped at CS_CHANNEL_MAX_PAUSE_MS like Meta's)
  * when > 0, else throttle_default_ms. */
 int64_t cs_woo_pause_ms(cs_class cls, int64_t retry_after_ms, int64_t throttle_default_ms,
                         int64_t auth_pause_ms);

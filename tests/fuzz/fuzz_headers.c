@@ -12,7 +12,7 @@
  *   - cs_http_retry_after_ms(): -1 or more (no other bound: the cap on it
  *     may change);
  *   - Meta: cs_graph_throttle_pause_ms() of X-Business-Use-Case-Usage,
- *     X-App-Usage and that Retry-After: in [0, CS_GRAPH_MAX_PAUSE_MS], the
+ *     X-App-Usage and that Retry-After: in [0, CS_CHANNEL_MAX_PAUSE_MS], the
  *     percentage -1 or more;
  *   - WooCommerce: cs_woo_parse_error() of an empty body with the status,
  *     cs_woo_classify(), cs_woo_pause_ms() for throttle and auth verdicts
@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int64_t pause = cs_graph_throttle_pause_ms(cs_http_resp_header(&r, "x-business-use-case-usage"),
                                                cs_http_resp_header(&r, "x-app-usage"), ra, 60000,
                                                &pct);
-    check(pause >= 0 && pause <= CS_GRAPH_MAX_PAUSE_MS, "Meta pause out of range", pause);
+    check(pause >= 0 && pause <= CS_CHANNEL_MAX_PAUSE_MS, "Meta pause out of range", pause);
     check(pct >= -1, "usage percentage below -1", pct);
 
     cs_woo_error e;

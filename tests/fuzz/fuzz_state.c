@@ -297,7 +297,8 @@ static void after_settle(product *pr, const cs_sync_job *j)
 static void op_settle(in *r)
 {
     product *pr = &prods[byte(r) % N_PRODUCTS];
-    if (!pr->job.ev)
+    /* As a worker does: only a job its begin let through is settled. */
+    if (!pr->job.ev || pr->job.begin_result != CS_BEGIN_PUSH)
         return;
     cs_sync_job *j = &pr->job;
     fill_outcome(r, &j->out);

@@ -6,13 +6,12 @@
 #include "cs_util.h"
 #include "worker_dlq.h"
 #include "worker_obs.h"
+#include "worker_outcome.h"
 
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define BLOCK_LINE "════════════════════════════════════════════════════════════"
 
 struct cs_worker {
     cs_config *cfg;
@@ -39,8 +38,8 @@ struct cs_worker {
     size_t n_bytes;             /* Kafka payload bytes of the batch (worker.batch_max_bytes) */
     int64_t batch_started;
 
-    unsigned long long n_events, n_dead, n_synced, n_retry, n_failed, n_paused, n_deleted,
-        n_skipped, n_stale;
+    unsigned long long n_events, n_dead, n_stale;
+    worker_tally tally;         /* settled outcomes since start */
 };
 
 /* ---- coalescing index: member -> job ---- */
@@ -297,98 +296,6 @@ static void on_claim(void *opaque, const char *member, const char *token, const 
     add_job(w, conn, ev, token, 0);
 }
 
-/* ---- outcomes ---- */
-
-static void log_error_block(cs_worker *w, const cs_sync_job *j)
-{
-    const cs_product *p = &j->ev->product;
-    const cs_outcome *o = &j->out;
-    char next[160] = "";
-    int64_t in = j->settle_next - cs_now_ms();
-    if (in < 0)
-        in = 0;
-    if (!strcmp(j->settle_result, "retry"))
-        snprintf(next, sizeof next, " — next attempt in %lld.%llds", (long long)(in / 1000),
-                 (long long)(in % 1000 / 100));
-    else if (!strcmp(j->settle_result, "paused"))
-        snprintf(next, sizeof next, " used; this try is not charged — next attempt in %lld.%llds",
-                 (long long)(in / 1000), (long long)(in % 1000 / 100));
-    else if (!strcmp(j->settle_result, "failed"))
-        snprintf(next, sizeof next, " — failed, waiting for an operator reset");
-    char head[160], prod[1200], conn[160], code[200], type[96], msg[600], trace[96],
-        attempt[240];
-    snprintf(head, sizeof head, "%s - %s", w->ops->error_title,
-             j->out.kind == CS_OUT_PAUSED ? "connection paused" : "product sync failed");
-    snprintf(prod, sizeof prod, "Product: %s (ID: %s, SKU: %s)", p->name ? p->name : "(no name)",
-             p->id, p->sku ? p->sku : "(none)");
-    snprintf(conn, sizeof conn, "%s: %s", w->ops->conn_noun, j->conn_id);
-    snprintf(code, sizeof code, "Error Code: %s%s%s", o->err_code[0] ? o->err_code : "-",
-             o->err_subcode[0] ? " / subcode " : "", o->err_subcode);
-    snprintf(type, sizeof type, "Error Type: %s", o->err_type[0] ? o->err_type : "-");
-    snprintf(msg, sizeof msg, "Error Message: %s", o->err_message);
-    snprintf(trace, sizeof trace, "fbtrace_id: %s", o->err_trace);
-    snprintf(attempt, sizeof attempt, "Attempt %d/%d%s", j->settle_attempts,
-             w->cfg->retry_max_attempts, next);
-    const char *lines[12] = {BLOCK_LINE, head, BLOCK_LINE, prod, conn, code, type, msg};
-    size_t n = 8;
-    if (o->err_trace[0])
-        lines[n++] = trace;
-    lines[n++] = attempt;
-    lines[n++] = BLOCK_LINE;
-    cs_log_block(CS_LOG_ERROR, w->ops->name, lines, n);
-}
-
-/* Logs and counts a job's settled outcome; 1 when it had one. */
-static int log_outcome(cs_worker *w, const cs_sync_job *j)
-{
-    const cs_product *p = &j->ev->product;
-    const char *name = p->name ? p->name : "(no name)";
-    if (!strcmp(j->settle_result, "fenced") || !strcmp(j->settle_result, "superseded")) {
-        CS_DEBUG(w->ops->name, "product %s: outcome for version %lld dropped (%s)", p->id,
-                 (long long)p->version, j->settle_result);
-        return 0;
-    }
-    switch (j->out.kind) {
-    case CS_OUT_SYNCED:
-        w->n_synced++;
-        obs_pushed(w->obs, j->conn, OBS_SYNCED);
-        CS_INFO(w->ops->name, "✓ Successfully synced product '%s' (id %s, %s %s) to %s %s, "
-                "version %lld", name, p->id, w->ops->name[0] == 'm' ? "retailer id" : "remote id",
-                j->out.remote_id, w->ops->conn_noun, j->conn_id, (long long)p->version);
-        break;
-    case CS_OUT_DELETED:
-        w->n_deleted++;
-        obs_pushed(w->obs, j->conn, OBS_DELETED);
-        CS_INFO(w->ops->name, "✓ Removed product '%s' (id %s) from %s %s", name, p->id,
-                w->ops->conn_noun, j->conn_id);
-        break;
-    case CS_OUT_SKIPPED:
-        w->n_skipped++;
-        obs_pushed(w->obs, j->conn, OBS_SKIPPED);
-        CS_INFO(w->ops->name, "○ Skipped product '%s' (id %s) for %s %s: %s", name, p->id,
-                w->ops->conn_noun, j->conn_id, j->out.err_message);
-        break;
-    case CS_OUT_RETRY:
-    case CS_OUT_FAILED:
-    case CS_OUT_PAUSED:
-        if (!strcmp(j->settle_result, "failed")) {
-            w->n_failed++;
-            obs_pushed(w->obs, j->conn, OBS_FAILED);
-        } else if (j->out.kind == CS_OUT_PAUSED) {
-            w->n_paused++;
-            obs_pushed(w->obs, j->conn, OBS_PAUSED);
-        } else {
-            w->n_retry++;
-            obs_pushed(w->obs, j->conn, OBS_RETRY);
-        }
-        log_error_block(w, j);
-        break;
-    default:
-        return 0;
-    }
-    return 1;
-}
-
 static int mark_pending(void *opaque, cs_sync_job **jobs, size_t n)
 {
     cs_worker *w = opaque;
@@ -542,7 +449,7 @@ static int flush(cs_worker *w)
         goto out;
     int64_t settled_ms = cs_now_ms();
     for (size_t i = 0; i < w->n_jobs; i++)
-        if (log_outcome(w, w->jobs[i]) && w->ts[i] > 0)
+        if (wout_log(w->ops, w->cfg, w->obs, &w->tally, w->jobs[i]) && w->ts[i] > 0)
             obs_end_to_end(w->obs, (double)(settled_ms - w->ts[i]) / 1000.0);
     if (wdlq_settle(&w->dlq) != 0)
         goto out;
@@ -848,8 +755,8 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
         rewind_batch(w);
     CS_INFO(w->ops->name, "stopping: %llu events, %llu synced, %llu retrying, %llu failed, "
             "%llu paused, %llu deleted, %llu skipped, %llu superseded, %llu dead-lettered",
-            w->n_events, w->n_synced, w->n_retry, w->n_failed, w->n_paused, w->n_deleted,
-            w->n_skipped, w->n_stale, w->n_dead);
+            w->n_events, w->tally.synced, w->tally.retry, w->tally.failed, w->tally.paused,
+            w->tally.deleted, w->tally.skipped, w->n_stale, w->n_dead);
     rd_kafka_consumer_close(w->rk);
     return 0;
 }

@@ -460,6 +460,23 @@ static int read_replies(cs_sync *s, redisReply **reps, size_t n, const char *wha
     return rc;
 }
 
+/* The begin script's first reply word, parsed here once. */
+static int begin_result(const char *word)
+{
+    static const struct {
+        const char *word;
+        int result;
+    } words[] = {
+        {"push", CS_BEGIN_PUSH},         {"stale", CS_BEGIN_STALE},
+        {"dup", CS_BEGIN_DUP},           {"deferred", CS_BEGIN_DEFERRED},
+        {"excluded", CS_BEGIN_EXCLUDED},
+    };
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strcmp(word, words[i].word) == 0)
+            return words[i].result;
+    return CS_BEGIN_DUP;    /* unknown: never pushed */
+}
+
 int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
 {
     keys k;
@@ -506,8 +523,7 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_job *j = jobs[i];
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
             const char *res = r->element[0]->str;
-            j->begin_result = strcmp(res, "push") == 0 ? CS_BEGIN_PUSH
-                            : strcmp(res, "stale") == 0 ? CS_BEGIN_STALE : CS_BEGIN_DUP;
+            j->begin_result = begin_result(res);
             copy_str(j->st.status, sizeof j->st.status, r->element[1]);
             copy_str(j->st.handle, sizeof j->st.handle, r->element[2]);
         }

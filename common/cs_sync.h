@@ -80,7 +80,14 @@ typedef struct cs_sync_job {
     char settle_result[16];
 } cs_sync_job;
 
-enum { CS_BEGIN_PUSH = 1, CS_BEGIN_STALE, CS_BEGIN_DUP };
+/* What begin decided for a fresh event (the script's first reply word). */
+enum {
+    CS_BEGIN_PUSH = 1,      /* "push": newer, or the same version still pending */
+    CS_BEGIN_STALE,         /* "stale": older than the stored version */
+    CS_BEGIN_DUP,           /* "dup": this version already settled */
+    CS_BEGIN_DEFERRED,      /* "deferred": recorded, queued behind another worker's live lease */
+    CS_BEGIN_EXCLUDED       /* "excluded": recorded, never pushed (an operator's exclusion) */
+};
 
 typedef struct cs_sync cs_sync;
 

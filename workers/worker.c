@@ -421,9 +421,13 @@ static int flush(cs_worker *w)
     for (size_t i = 0; i < n_live; i++) {
         cs_sync_job *j = todo[i];
         if (!j->from_retry && j->begin_result != CS_BEGIN_PUSH) {
-            CS_DEBUG(w->ops->name, "product %s version %lld already %s for %s; skipped",
-                     j->ev->product.id, (long long)j->ev->product.version,
-                     j->begin_result == CS_BEGIN_STALE ? "superseded" : j->st.status, j->conn_id);
+            CS_DEBUG(w->ops->name, "product %s version %lld for %s not pushed now: %s%s",
+                     j->ev->product.id, (long long)j->ev->product.version, j->conn_id,
+                     j->begin_result == CS_BEGIN_STALE      ? "superseded"
+                     : j->begin_result == CS_BEGIN_DEFERRED ? "queued behind a retry in flight"
+                     : j->begin_result == CS_BEGIN_EXCLUDED ? "excluded by an operator"
+                                                            : "already ",
+                     j->begin_result == CS_BEGIN_DUP ? j->st.status : "");
             w->n_stale++;
             obs_superseded(w->obs);
             continue;

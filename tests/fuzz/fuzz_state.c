@@ -17,7 +17,8 @@
  * Checked after every step, else abort():
  *   - no call fails (a script error on some argument is a finding);
  *   - a begin of a version above every earlier one of the product is a push
- *     and the stored version is exactly that version (no double rounding);
+ *     (or queued behind a live lease) and the stored version is exactly that
+ *     version (no double rounding);
  *     an older one is not a push, nor an equal one unless the stored
  *     status is still pending or not_synced (a redelivery);
  *   - the synced version never exceeds the stored version, and never goes
@@ -268,7 +269,10 @@ static void op_begin(in *r)
     check(cs_sync_begin(sync_, &j, 1) == 0, "cs_sync_begin failed");
     if (pr->known) {
         if (v > pr->max_version) {
-            check(j->begin_result == CS_BEGIN_PUSH, "a newer version was not pushed");
+            /* Pushed, or recorded and queued behind a live lease (a claimed
+             * retry whose holder recorded a handle still holds it). */
+            check(j->begin_result == CS_BEGIN_PUSH || j->begin_result == CS_BEGIN_DEFERRED ||
+                  j->begin_result == CS_BEGIN_EXCLUDED, "a newer version was neither pushed nor queued");
             pr->max_version = v;
         } else if (v < pr->max_version || (strcmp(j->st.status, "pending") != 0 &&
                                            strcmp(j->st.status, "not_synced") != 0)) {

@@ -126,7 +126,12 @@ static const char LUA_SETTLE[] =
     "    redis.call('ZREM', KEYS[3], m)\n"
     "  end\n"
     "end\n"
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"
+    /* No state: the product was removed (a newer version's delete settled)
+     * while this outcome was on its way; recording it would bring back a
+     * product without a version. */
+    "local stored = redis.call('HGET', KEYS[1], 'version')\n"
+    "if not stored then return {'superseded', 0, 0} end\n"
+    "local cur = tonumber(stored)\n"
     "if kind == 'release' then\n"
     "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m) end\n"
     "  return {'released', 0, tonumber(ARGV[12])}\n"

@@ -178,7 +178,10 @@ static const char LUA_SETTLE[] =
     "redis.call('HSET', KEYS[1], 'last_error_code', ARGV[7], 'last_error_subcode', ARGV[8],\n"
     "  'last_error_type', ARGV[9], 'last_error_message', ARGV[10], 'last_error_trace', ARGV[11],\n"
     "  'last_error_at', now, 'last_attempt', now)\n"
-    "redis.call('HDEL', KEYS[1], 'handle')\n"
+    /* A batch that may still apply this version keeps its handle, to be
+     * polled before anything is pushed again; a failure drops it. */
+    "if ARGV[18] ~= '' then redis.call('HSET', KEYS[1], 'handle', ARGV[18])\n"
+    "elseif kind == 'failed' then redis.call('HDEL', KEYS[1], 'handle') end\n"
     "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'remote_id', ARGV[6]) end\n"
     "redis.call('LPUSH', KEYS[8], cjson.encode({product = ARGV[17], kind = kind, at = now,\n"
     "  code = ARGV[7], subcode = ARGV[8], type = ARGV[9], message = ARGV[10], trace = ARGV[11]}))\n"

@@ -339,6 +339,23 @@ class MetaReliabilityTest(unittest.TestCase):
                          "each product pushed exactly once")
         self.assertEqual(len(s.items()), 20)
 
+    def test_slow_batch_is_polled_again_not_pushed_again(self):
+        # Meta finishes a batch 1.5 s after accepting it; confirmation gives
+        # up after 300 ms.  The handle is kept with the retry and polled again
+        # before any new push: one items_batch call, synced, never failed.
+        s = MetaStack(self, fake_args=["--batch-ms", "1500"])
+        conf = s.config().replace("worker = { ", "worker = { confirm_timeout_ms = 300; ")
+        w = Worker(self, "meta", conf, env={"CS_META_TOKEN": TOKEN})
+        s.publish([product(1)], "--type", "updated")
+        st = wait_until(lambda: s.state("p1").get("status") in ("synced", "failed") and s.state("p1"),
+                        timeout=30, what="p1 synced or failed")
+        self.assertEqual(st["status"], "synced", st)
+        self.assertGreater(int(st["attempts"]), 1)           # confirmation did time out
+        self.assertEqual(len(s.meta.requests("items_batch")), 1)
+        self.assertEqual(s.items()["SKU-1"]["fields"]["title"], "Product 1 v1")
+        w.wait_log("still running; not pushed again")
+        w.wait_log("confirmed; not pushed again")
+
     def test_two_workers_share_partitions_and_retries(self):
         s = MetaStack(self, partitions=4)
         s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 3,

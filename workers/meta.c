@@ -144,6 +144,10 @@ static void map_job(push *p, size_t j)
     char rid[CS_META_RID_SIZE], why[512];
     size_t off = p->records.len;
     int was_synced = st->synced_version >= 0 && st->remote_id[0];
+    /* Any sign that a request carrying the product left: it may be in the
+     * catalog although Meta never confirmed it (answer lost, worker or Redis
+     * gone before the outcome was recorded; docs/REDIS.md, field pushed). */
+    int maybe_pushed = was_synced || st->pushed || st->remote_id[0] || st->handle[0];
 
     memset(&job->out, 0, sizeof job->out);
     if (job->ev->type == CS_EV_DELETED || !pr->is_active) {
@@ -152,7 +156,7 @@ static void map_job(push *p, size_t j)
          * sent whenever a retailer id is known: an item accepted but never
          * confirmed must not linger in the catalog. */
         if (!target && cs_meta_retailer_id(pr, job->ev->tenant, &p->mc->map, rid, sizeof rid, why, sizeof why) == CS_MAP_OK &&
-            job->ev->type == CS_EV_DELETED)
+            (job->ev->type == CS_EV_DELETED || maybe_pushed))
             target = rid;
         if (job->ev->type == CS_EV_DELETED) {
             if (!target) {
@@ -160,10 +164,16 @@ static void map_job(push *p, size_t j)
                 return;
             }
             p->act[j] = ACT_DELETE;
-        } else if (!was_synced) {
+        } else if (!maybe_pushed || !target) {
             set_simple(&job->out, CS_OUT_SKIPPED, "inactive",
-                       "inactive and never synced: not pushed");
+                       "inactive and never pushed: not pushed");
             return;
+        } else if (!was_synced) {
+            /* Maybe in the catalog, never confirmed: removed whatever
+             * inactive says, since a hide (an UPDATE of visibility alone)
+             * of an item Meta does not have would try to create it and fail
+             * for its missing required fields (docs/DESIGN.md). */
+            p->act[j] = ACT_REMOVE_INACTIVE;
         } else {
             p->act[j] = strcmp(p->mc->cat->inactive, "delete") == 0 ? ACT_REMOVE_INACTIVE
                                                                      : ACT_HIDE;
@@ -313,7 +323,7 @@ static void fail_rec(push *p, meta_rec *r, const char *msg)
     r->rid[0] = '\0';   /* settled: not confirmed below */
 }
 
-/* What polling a handle found out (reference §1.4). */
+/* What polling a handle found out (docs/DESIGN.md, "Confirmed means confirmed"). */
 typedef enum {
     CONF_FINISHED,      /* finished: its records confirmed, or failed where Meta listed them */
     CONF_NOT_APPLIED,   /* ended in error/canceled, or unknown handle: push again */

@@ -23,6 +23,10 @@ static const char LUA_BEGIN[] =
     "  end\n"
     "  return {'dup', status, ''}\n"
     "end\n"
+    /* A push of an older version begun and never settled (worker or Redis
+     * gone meanwhile) may have reached the channel: remembered, as settle
+     * does for a push it saw leave. */
+    "if status == 'pending' then redis.call('HSET', KEYS[1], 'pushed', 1) end\n"
     /* Excluded by an operator: kept up to date in Redis, never pushed. */
     "if redis.call('SISMEMBER', KEYS[8], ARGV[7]) == 1 then\n"
     "  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'skipped', 'attempts', 0,\n"
@@ -144,6 +148,11 @@ static const char LUA_SETTLE[] =
     "  end\n"
     "  return {'superseded', 0, 0}\n"
     "end\n"
+    /* A request carrying the product left (accepted, confirmed, or an
+     * outcome naming its remote id): it may be at the channel. */
+    "if kind == 'pending' or kind == 'synced' or ARGV[6] ~= '' then\n"
+    "  redis.call('HSET', KEYS[1], 'pushed', 1)\n"
+    "end\n"
     "if kind ~= 'pending' then\n"
     "  redis.call('HINCRBY', KEYS[11], kind, 1)\n"
     "  redis.call('PEXPIRE', KEYS[11], 90000000)\n"
@@ -183,7 +192,10 @@ static const char LUA_SETTLE[] =
     "redis.call('HSET', KEYS[1], 'last_error_code', ARGV[7], 'last_error_subcode', ARGV[8],\n"
     "  'last_error_type', ARGV[9], 'last_error_message', ARGV[10], 'last_error_trace', ARGV[11],\n"
     "  'last_error_at', now, 'last_attempt', now)\n"
-    "redis.call('HDEL', KEYS[1], 'handle')\n"
+    /* A batch that may still apply this version keeps its handle, to be
+     * polled before anything is pushed again; a failure drops it. */
+    "if ARGV[18] ~= '' then redis.call('HSET', KEYS[1], 'handle', ARGV[18])\n"
+    "elseif kind == 'failed' then redis.call('HDEL', KEYS[1], 'handle') end\n"
     "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'remote_id', ARGV[6]) end\n"
     "redis.call('LPUSH', KEYS[8], cjson.encode({product = ARGV[17], kind = kind, at = now,\n"
     "  code = ARGV[7], subcode = ARGV[8], type = ARGV[9], message = ARGV[10], trace = ARGV[11]}))\n"
@@ -557,8 +569,8 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_state_key(s, &k.state, jobs[i]->conn_id, jobs[i]->ev->tenant,
                           jobs[i]->ev->product.id);
         const char *argv[] = {"HMGET", k.state.data, "version", "synced_version", "attempts",
-                              "status", "remote_id", "handle"};
-        if (cs_redis_pipe_add(s->r, 8, argv, NULL) != 0)
+                              "status", "remote_id", "handle", "pushed"};
+        if (cs_redis_pipe_add(s->r, 9, argv, NULL) != 0)
             goto out;
     }
     if (read_replies(s, reps, n, "read state") != 0)
@@ -566,7 +578,7 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
     for (size_t i = 0; i < n; i++) {
         redisReply *r = reps[i];
         cs_sync_state *st = &jobs[i]->st;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 6) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 7) {
             st->present = r->element[0]->type == REDIS_REPLY_STRING;
             st->version = reply_i64(r->element[0], -1);
             st->synced_version = reply_i64(r->element[1], -1);
@@ -574,6 +586,7 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
             copy_str(st->status, sizeof st->status, r->element[3]);
             copy_str(st->remote_id, sizeof st->remote_id, r->element[4]);
             copy_str(st->handle, sizeof st->handle, r->element[5]);
+            st->pushed = reply_i64(r->element[6], 0) == 1;
         }
         freeReplyObject(r);
     }

@@ -59,7 +59,8 @@ typedef struct cs_sync_state {
     int attempts;
     char status[16];
     char remote_id[416];
-    char handle[256];
+    char handle[256];           /* batch handle of this version not confirmed yet */
+    int pushed;                 /* a request carrying the product may have reached the channel */
 } cs_sync_state;
 
 typedef struct cs_sync_job {

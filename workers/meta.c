@@ -144,6 +144,10 @@ static void map_job(push *p, size_t j)
     char rid[CS_META_RID_SIZE], why[512];
     size_t off = p->records.len;
     int was_synced = st->synced_version >= 0 && st->remote_id[0];
+    /* Any sign that a request carrying the product left: it may be in the
+     * catalog although Meta never confirmed it (answer lost, worker or Redis
+     * gone before the outcome was recorded; docs/REDIS.md, field pushed). */
+    int maybe_pushed = was_synced || st->pushed || st->remote_id[0] || st->handle[0];
 
     memset(&job->out, 0, sizeof job->out);
     if (job->ev->type == CS_EV_DELETED || !pr->is_active) {
@@ -152,7 +156,7 @@ static void map_job(push *p, size_t j)
          * sent whenever a retailer id is known: an item accepted but never
          * confirmed must not linger in the catalog. */
         if (!target && cs_meta_retailer_id(pr, job->ev->tenant, &p->mc->map, rid, sizeof rid, why, sizeof why) == CS_MAP_OK &&
-            job->ev->type == CS_EV_DELETED)
+            (job->ev->type == CS_EV_DELETED || maybe_pushed))
             target = rid;
         if (job->ev->type == CS_EV_DELETED) {
             if (!target) {
@@ -160,10 +164,16 @@ static void map_job(push *p, size_t j)
                 return;
             }
             p->act[j] = ACT_DELETE;
-        } else if (!was_synced) {
+        } else if (!maybe_pushed || !target) {
             set_simple(&job->out, CS_OUT_SKIPPED, "inactive",
-                       "inactive and never synced: not pushed");
+                       "inactive and never pushed: not pushed");
             return;
+        } else if (!was_synced) {
+            /* Maybe in the catalog, never confirmed: removed whatever
+             * inactive says, since a hide (an UPDATE of visibility alone)
+             * of an item Meta does not have would try to create it and fail
+             * for its missing required fields (docs/DESIGN.md). */
+            p->act[j] = ACT_REMOVE_INACTIVE;
         } else {
             p->act[j] = strcmp(p->mc->cat->inactive, "delete") == 0 ? ACT_REMOVE_INACTIVE
                                                                      : ACT_HIDE;
@@ -313,10 +323,18 @@ static void fail_rec(push *p, meta_rec *r, const char *msg)
     r->rid[0] = '\0';   /* settled: not confirmed below */
 }
 
-/* Polls check_batch_request_status until the handle is done.  1 finished,
- * 0 not confirmed (timeout, error status: jobs already given outcomes where
- * known), -1 the catalog was paused. */
-static int confirm(push *p, const char *handle, size_t a, size_t b)
+/* What polling a handle found out (docs/DESIGN.md, "Confirmed means confirmed"). */
+typedef enum {
+    CONF_FINISHED,      /* finished: its records confirmed, or failed where Meta listed them */
+    CONF_NOT_APPLIED,   /* ended in error/canceled, or unknown handle: push again */
+    CONF_RUNNING,       /* still running at confirm_timeout_ms: the handle is kept (RETRY) */
+    CONF_PAUSED         /* the catalog was paused (outcomes PAUSED) */
+} confirm_result;
+
+/* Polls check_batch_request_status until the handle is done or
+ * confirm_timeout_ms ran out.  Records of [a, b) not finished get an outcome:
+ * RETRY (carrying the handle while the batch may still apply them), PAUSED. */
+static confirm_result confirm(push *p, const char *handle, size_t a, size_t b)
 {
     meta_conn *mc = p->mc;
     const cs_config *cfg = p->ms->cfg;
@@ -326,7 +344,7 @@ static int confirm(push *p, const char *handle, size_t a, size_t b)
     char err[256];
     int64_t deadline = cs_mono_ms() + cfg->worker_confirm_timeout_ms;
     int64_t wait = cfg->worker_confirm_poll_ms;
-    int result = 0;
+    confirm_result result = CONF_RUNNING;
 
     cs_buf_init(&url, 0);
     cs_http_resp_init(&resp);
@@ -356,8 +374,9 @@ static int confirm(push *p, const char *handle, size_t a, size_t b)
                             fail_rec(p, r, st.errors[k].message);
                     }
                     if (strcmp(st.status, "finished") == 0) {
-                        result = 1;
+                        result = CONF_FINISHED;
                     } else {
+                        result = CONF_NOT_APPLIED;
                         cs_graph_error e;
                         memset(&e, 0, sizeof e);
                         snprintf(e.type, sizeof e.type, "batch_%s", st.status);
@@ -365,7 +384,9 @@ static int confirm(push *p, const char *handle, size_t a, size_t b)
                                  "records may not have been applied", handle, st.status);
                         for (size_t i = a; i < b; i++)
                             if (p->recs[i].rid[0] && !p->recs[i].extra) {
-                                set_error(&p->jobs[p->recs[i].job]->out, CS_OUT_RETRY, &e);
+                                cs_outcome *o = &p->jobs[p->recs[i].job]->out;
+                                set_error(o, CS_OUT_RETRY, &e);
+                                snprintf(o->remote_id, sizeof o->remote_id, "%s", p->recs[i].rid);
                                 p->recs[i].rid[0] = '\0';
                             }
                     }
@@ -382,7 +403,7 @@ static int confirm(push *p, const char *handle, size_t a, size_t b)
             if (cls == CS_CLASS_AUTH) {
                 pause_conn(p, cls, &resp, &e);
                 outcome_for_recs(p, a, b, CS_OUT_PAUSED, &e);
-                result = -1;
+                result = CONF_PAUSED;
                 break;
             }
             if (cls == CS_CLASS_THROTTLE) {
@@ -395,7 +416,8 @@ static int confirm(push *p, const char *handle, size_t a, size_t b)
                 if (ms > wait)
                     wait = ms;
             } else if (cls == CS_CLASS_BAD_ITEM) {
-                /* Unknown handle: the batch cannot be confirmed; push again. */
+                /* Unknown handle (code 100): Meta has no such batch; push again. */
+                result = CONF_NOT_APPLIED;
                 break;
             }
         }
@@ -404,16 +426,28 @@ static int confirm(push *p, const char *handle, size_t a, size_t b)
         sleep_ms(wait);
         wait = wait * 2 > 2000 ? (wait > 2000 ? wait : 2000) : wait * 2;
     }
-    if (result == 0) {
+    if (result == CONF_RUNNING || result == CONF_NOT_APPLIED) {
+        /* Still running: the handle is kept with the retry, and polled again
+         * before anything is pushed again (Meta may yet apply the batch). */
+        int running = result == CONF_RUNNING;
         cs_graph_error e;
         memset(&e, 0, sizeof e);
-        snprintf(e.type, sizeof e.type, "unconfirmed");
-        snprintf(e.message, sizeof e.message, "batch %s not confirmed within %d ms",
-                 handle, cfg->worker_confirm_timeout_ms);
-        for (size_t i = a; i < b; i++)
-            if (p->recs[i].rid[0] && !p->recs[i].extra &&
-                p->jobs[p->recs[i].job]->out.kind == CS_OUT_NONE)
-                set_error(&p->jobs[p->recs[i].job]->out, CS_OUT_RETRY, &e);
+        snprintf(e.type, sizeof e.type, running ? "unconfirmed" : "unknown_handle");
+        if (running)
+            snprintf(e.message, sizeof e.message, "batch %s not finished within %d ms; "
+                     "its handle is checked again before any new push", handle,
+                     cfg->worker_confirm_timeout_ms);
+        else
+            snprintf(e.message, sizeof e.message, "batch %s unknown to Meta", handle);
+        for (size_t i = a; i < b; i++) {
+            cs_outcome *o = &p->jobs[p->recs[i].job]->out;
+            if (!p->recs[i].rid[0] || p->recs[i].extra || o->kind != CS_OUT_NONE)
+                continue;
+            set_error(o, CS_OUT_RETRY, &e);
+            snprintf(o->remote_id, sizeof o->remote_id, "%s", p->recs[i].rid);
+            if (running)
+                snprintf(o->handle, sizeof o->handle, "%s", handle);
+        }
     }
     cs_buf_free(&url);
     cs_http_resp_free(&resp);
@@ -502,7 +536,7 @@ static void send_range(push *p, size_t a, size_t b)
         if (waiting && p->ctx->mark_pending(p->ctx->worker, pend, waiting) != 0)
             CS_WARN("meta", "catalog %s: could not record handle %s (Redis); confirming anyway",
                     mc->cat->id, rep.handle);
-        if (confirm(p, rep.handle, a, b) == 1)
+        if (confirm(p, rep.handle, a, b) == CONF_FINISHED)
             for (size_t i = a; i < b; i++)
                 if (p->recs[i].rid[0] && !p->recs[i].extra)
                     confirmed(p, p->recs[i].job, p->recs[i].rid);
@@ -515,28 +549,33 @@ out:
     cs_http_resp_free(&resp);
 }
 
-/* A job whose earlier push was accepted (handle recorded) by a worker that
- * then stopped: confirm that handle instead of pushing again. */
+/* A job whose earlier push of this version was accepted (its handle is
+ * recorded: a worker stopped, or the batch outlasted confirm_timeout_ms):
+ * that handle is polled instead of pushing again.  Pushed again only when
+ * Meta says the batch did not apply it (error/canceled, unknown handle).
+ * 1 when the job has its outcome. */
 static int confirm_recorded(push *p, size_t j)
 {
     cs_sync_job *job = p->jobs[j];
     char rid[CS_META_RID_SIZE], why[256];
-    if (!job->st.handle[0] || strcmp(job->st.status, "pending") != 0 ||
-        job->ev->type == CS_EV_DELETED || !job->ev->product.is_active ||
+    if (!job->st.handle[0] || job->ev->type == CS_EV_DELETED || !job->ev->product.is_active ||
         cs_meta_retailer_id(&job->ev->product, job->ev->tenant, &p->mc->map, rid, sizeof rid, why, sizeof why) != CS_MAP_OK)
         return 0;
     size_t save = p->n_recs;
     p->act[j] = ACT_UPDATE;
     add_rec(p, j, rid, 0, p->records.len);
-    int r = confirm(p, job->st.handle, save, save + 1);
-    if (r == 1 && p->recs[save].rid[0]) {
+    confirm_result r = confirm(p, job->st.handle, save, save + 1);
+    if (r == CONF_FINISHED && p->recs[save].rid[0]) {
         confirmed(p, j, rid);
         CS_INFO("meta", "product %s: earlier batch %s confirmed; not pushed again",
                 job->ev->product.id, job->st.handle);
+    } else if (r == CONF_RUNNING) {
+        CS_INFO("meta", "product %s: earlier batch %s still running; not pushed again",
+                job->ev->product.id, job->st.handle);
     }
     p->n_recs = save;
-    if (r != 1 && job->out.kind == CS_OUT_RETRY)
-        memset(&job->out, 0, sizeof job->out);   /* not confirmed: push it now */
+    if (r == CONF_NOT_APPLIED)
+        memset(&job->out, 0, sizeof job->out);   /* Meta did not apply it: push it now */
     return job->out.kind != CS_OUT_NONE;
 }
 

@@ -114,6 +114,10 @@ class MetaApp(FakeApp):
         p.add_argument("--polls-per-state", type=int, default=1, metavar="N",
                        help="polls a handle stays in each of scheduled/dispatched/started (default 1; "
                             "0 = finished at the first poll)")
+        p.add_argument("--batch-ms", type=int, default=0, metavar="MS",
+                       help="a batch stays started until MS ms after items_batch accepted it, "
+                            "however often it is polled (Meta processes batches on its own clock; "
+                            "default 0)")
         p.add_argument("--require-image", action="store_true",
                        help="image_link is a required field for creates (default off)")
         p.add_argument("--business-id", default="1000000000000001",
@@ -123,6 +127,8 @@ class MetaApp(FakeApp):
     def check_arguments(cls, parser, args):
         if args.polls_per_state < 0:
             parser.error("--polls-per-state must be >= 0")
+        if args.batch_ms < 0:
+            parser.error("--batch-ms must be >= 0")
         for c in args.catalog:
             if not c.isdigit():
                 parser.error("--catalog ids are digits")
@@ -384,6 +390,8 @@ class MetaApp(FakeApp):
     def _advance(self, hd):
         n = self.args.polls_per_state
         while hd["status"] not in ("finished", "error") and hd["polls_in_state"] >= n:
+            if hd["state"] == 2 and time.time() - hd["created"] < self.args.batch_ms / 1000.0:
+                return          # still running: finished only after --batch-ms
             hd["state"] += 1
             hd["polls_in_state"] = 0
             if hd["state"] == 3:

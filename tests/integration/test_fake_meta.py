@@ -392,6 +392,32 @@ class TestAppSecretProofAndProcess(unittest.TestCase):
         self.assertEqual(cb["data"][0]["status"], "finished")
         self.assertEqual(cb["data"][0]["errors"][0]["message"], "cannot create N without required field Image Link")
 
+    def test_batch_ms_finishes_on_its_own_clock(self):
+        # --batch-ms 600: however often it is polled, a batch stays started
+        # until 600 ms after it was accepted; then it finishes and applies.
+        fake = FakeProcess("fake_meta.py", ["--token", TOKEN, "--catalog", CAT,
+                                            "--polls-per-state", "0", "--batch-ms", "600"])
+        self.addCleanup(fake.stop)
+        st, _, body = fake.json("POST", "%s/%s/items_batch" % (V, CAT),
+                                {"item_type": "PRODUCT_ITEM",
+                                 "requests": [{"method": "UPDATE", "data": full_item("S1")}]}, AUTH)
+        accepted = time.monotonic()
+        path = "%s/%s/check_batch_request_status?handle=%s" % (V, CAT, quote(body["handles"][0]))
+        seen = set()
+        while True:
+            st, _, cb = fake.json("GET", path, None, AUTH)
+            status = cb["data"][0]["status"]
+            if status == "finished":
+                break
+            self.assertLess(time.monotonic() - accepted, 10, "never finished")
+            self.assertEqual(status, "started")
+            self.assertEqual(fake.state()["catalogs"][CAT]["items"], {})
+            seen.add(status)
+            time.sleep(0.05)        # the poll interval
+        self.assertGreaterEqual(time.monotonic() - accepted, 0.6)
+        self.assertEqual(seen, {"started"})
+        self.assertIn("S1", fake.state()["catalogs"][CAT]["items"])
+
     def test_body_cap_413_port_file_and_sigterm(self):
         with tempfile.TemporaryDirectory() as tmp:
             pf = os.path.join(tmp, "port")

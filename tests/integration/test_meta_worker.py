@@ -277,10 +277,10 @@ class MetaWorkerTest(unittest.TestCase):
         self.assertEqual(s.redis.cli("HEXISTS", "catalogsync:{meta}:snap", "main|default:p1"), "0")
         s.wait_status("p2", "skipped")
         self.assertEqual(s.items()["SKU-2"]["fields"]["visibility"], "hidden")
-        # An inactive product never synced is not pushed at all.
+        # An inactive product never pushed is not pushed at all.
         s.publish([product(3, is_active=False)], "--type", "updated")
         st = s.wait_status("p3", "skipped")
-        self.assertIn("never synced", st["skip_reason"])
+        self.assertIn("never pushed", st["skip_reason"])
         self.assertNotIn("SKU-3", s.items())
 
     def test_sku_change_removes_the_old_item(self):
@@ -338,6 +338,66 @@ class MetaReliabilityTest(unittest.TestCase):
         self.assertEqual(sorted(ids), sorted("SKU-%d" % i for i in range(1, 21)),
                          "each product pushed exactly once")
         self.assertEqual(len(s.items()), 20)
+
+    def test_slow_batch_is_polled_again_not_pushed_again(self):
+        # Meta finishes a batch 1.5 s after accepting it; confirmation gives
+        # up after 300 ms.  The handle is kept with the retry and polled again
+        # before any new push: one items_batch call, synced, never failed.
+        s = MetaStack(self, fake_args=["--batch-ms", "1500"])
+        conf = s.config().replace("worker = { ", "worker = { confirm_timeout_ms = 300; ")
+        w = Worker(self, "meta", conf, env={"CS_META_TOKEN": TOKEN})
+        s.publish([product(1)], "--type", "updated")
+        st = wait_until(lambda: s.state("p1").get("status") in ("synced", "failed") and s.state("p1"),
+                        timeout=30, what="p1 synced or failed")
+        self.assertEqual(st["status"], "synced", st)
+        self.assertGreater(int(st["attempts"]), 1)           # confirmation did time out
+        self.assertEqual(len(s.meta.requests("items_batch")), 1)
+        self.assertEqual(s.items()["SKU-1"]["fields"]["title"], "Product 1 v1")
+        w.wait_log("still running; not pushed again")
+        w.wait_log("confirmed; not pushed again")
+
+    def test_inactive_after_a_lost_answer_is_removed(self):
+        # Meta accepted and applied the batch but its answer was lost, so the
+        # product was never confirmed.  Made inactive before its retry, it
+        # must not stay published.
+        s = MetaStack(self, schedule="60000, 60000, 60000, 60000")
+        s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 1,
+                       "action": "drop_response"})
+        s.worker()
+        s.publish([product(1)], "--type", "updated")
+        st = s.wait_status("p1", "retry_pending")
+        self.assertNotIn("synced_version", st)
+        s.meta.call("POST", "/_fake/settle", {})          # Meta processes the batch it accepted
+        self.assertEqual(s.items()["SKU-1"]["fields"]["visibility"], "published")
+        s.publish([product(1, version=2, is_active=False)], "--type", "updated")
+        st = s.wait_status("p1", "skipped")
+        self.assertIn("removed from the catalog", st["skip_reason"])
+        wait_until(lambda: "SKU-1" not in s.items(), what="SKU-1 removed")
+        # A product never pushed and inactive is still not pushed at all.
+        s.publish([product(2, is_active=False)], "--type", "updated")
+        st = s.wait_status("p2", "skipped")
+        self.assertIn("never pushed", st["skip_reason"])
+        self.assertNotIn("SKU-2", [r["data"]["id"] for r in s.batch_records()])
+
+    def test_inactive_after_a_worker_died_mid_push_is_removed(self):
+        # The worker dies while its push is in flight; Meta applies it.  The
+        # product's state says only that a push began (pending, no handle).
+        # Its next version, inactive, must remove the item.
+        s = MetaStack(self, partitions=1, linger_ms=2000)
+        s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 1,
+                       "action": "slow", "delay_ms": 2000})
+        w1 = s.worker(name="worker1")
+        s.publish([product(1)], "--type", "updated")
+        wait_until(lambda: s.meta.requests("items_batch"), timeout=30, what="items_batch")
+        w1.kill()
+        self.assertEqual(s.state("p1")["status"], "pending")
+        wait_until(lambda: s.meta.call("POST", "/_fake/settle", {}) and "SKU-1" in s.items(),
+                   what="Meta applied the batch")
+        s.publish([product(1, version=2, is_active=False)], "--type", "updated")
+        s.worker(name="worker2")
+        st = s.wait_status("p1", "skipped", timeout=40)
+        self.assertEqual(st["version"], "2")
+        wait_until(lambda: "SKU-1" not in s.items(), what="SKU-1 removed")
 
     def test_two_workers_share_partitions_and_retries(self):
         s = MetaStack(self, partitions=4)

@@ -316,9 +316,11 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
     if (paused < 0)
         return -1;
     if (paused) {
-        CS_INFO(w->ops->name, "%zu product(s) wait for %s %s, paused (%s) for %llds more: %.300s",
-                n, w->ops->conn_noun, id, kind, (long long)((until - cs_now_ms()) / 1000),
-                reason);
+        char left[48] = "until resumed";
+        if (strcmp(kind, "operator") != 0)
+            snprintf(left, sizeof left, "for %llds more", (long long)((until - cs_now_ms()) / 1000));
+        CS_INFO(w->ops->name, "%zu product(s) wait for %s %s, paused (%s) %s: %.300s", n,
+                w->ops->conn_noun, id, kind, left, reason);
         for (size_t i = 0; i < n; i++) {
             cs_outcome *o = &todo[i]->out;
             o->kind = CS_OUT_PAUSED;

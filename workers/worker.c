@@ -318,7 +318,8 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
     if (paused) {
         char left[48] = "until resumed";
         if (strcmp(kind, "operator") != 0)
-            snprintf(left, sizeof left, "for %llds more", (long long)((until - cs_now_ms()) / 1000));
+            snprintf(left, sizeof left, "for %llds more",
+                     (long long)((until - cs_now_ms()) / 1000));
         CS_INFO(w->ops->name, "%zu product(s) wait for %s %s, paused (%s) %s: %.300s", n,
                 w->ops->conn_noun, id, kind, left, reason);
         for (size_t i = 0; i < n; i++) {
@@ -356,8 +357,8 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
          * throttle ends by itself. */
         int alert = strcmp(res.kind, "throttle") != 0;
         CS_LOG(alert ? CS_LOG_ERROR : CS_LOG_WARN, w->ops->name,
-               "%s%s %s paused (%s) for %llds: %s", alert ? "ALERT: " : "", w->ops->conn_noun, id, res.kind,
-               (long long)((res.until_ms - cs_now_ms()) / 1000), res.reason);
+               "%s%s %s paused (%s) for %llds: %s", alert ? "ALERT: " : "", w->ops->conn_noun,
+               id, res.kind, (long long)((res.until_ms - cs_now_ms()) / 1000), res.reason);
         if (cs_sync_pause_set(w->sync, id, res.until_ms, res.kind, res.reason) != 0)
             return -1;
     }

@@ -51,21 +51,61 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, int sec
     return 0;
 }
 
+/* The C/P column of librdkafka's own property table (its CONFIGURATION.md,
+ * printed by rd_kafka_conf_properties_show): 'C' consumer only, 'P'
+ * producer only, '*' both; '*' for a name not in the table. */
+static char property_role(const char *table, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *l = table; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, name, n) != 0 || (l[n] != ' ' && l[n] != '|'))
+            continue;
+        const char *bar = strchr(l, '|');
+        const char *eol = strchr(l, '\n');
+        if (!bar || (eol && bar > eol))
+            continue;
+        for (const char *c = bar + 1; *c && *c != '|' && *c != '\n'; c++)
+            if (*c == 'C' || *c == 'P')
+                return *c;
+        return '*';
+    }
+    return '*';
+}
+
 rd_kafka_conf_t *cs_kafka_conf_new(const cs_config *cfg, const char *client_id,
-                                   char *errstr, size_t errstr_size)
+                                   rd_kafka_type_t type, char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char *table = NULL;
+    size_t table_len = 0;
+    if (cfg->n_kafka_props) {
+        FILE *f = open_memstream(&table, &table_len);
+        if (f) {
+            rd_kafka_conf_properties_show(f);
+            fclose(f);
+        }
+    }
+    char other = type == RD_KAFKA_PRODUCER ? 'C' : 'P';
     if (conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, 0, errstr, errstr_size) ||
         conf_set(conf, "client.id", client_id, 0, errstr, errstr_size))
         goto fail;
-    for (size_t i = 0; i < cfg->n_kafka_props; i++)
+    for (size_t i = 0; i < cfg->n_kafka_props; i++) {
+        if (property_role(table, cfg->kafka_props[i].key) == other) {
+            CS_DEBUG("kafka", "property %s is for %s only: not given to this %s",
+                     cfg->kafka_props[i].key, other == 'C' ? "consumers" : "producers",
+                     other == 'C' ? "producer" : "consumer");
+            continue;
+        }
         if (conf_set(conf, cfg->kafka_props[i].key, cfg->kafka_props[i].value,
                      cfg->kafka_props[i].secret, errstr, errstr_size))
             goto fail;
+    }
+    free(table);
     rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
     rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
     return conf;
 fail:
+    free(table);
     rd_kafka_conf_destroy(conf);
     return NULL;
 }
@@ -102,7 +142,8 @@ cs_publisher *cs_publisher_new(const cs_config *cfg, cs_publish_cb *cb, void *cb
     cs_buf_init(&p->scratch, (size_t)cfg->event_max_bytes + 1);
 
     char e[512];
-    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, "catalogsync-publish", errstr, errstr_size);
+    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, "catalogsync-publish",
+                                              RD_KAFKA_PRODUCER, errstr, errstr_size);
     if (!conf)
         goto fail;
     /* The guarantees nobody may turn off; then defaults the properties

@@ -27,9 +27,14 @@
 #include "cs_event.h"
 
 /* A librdkafka configuration with brokers, the configured properties and
- * cs_log routing.  NULL on error with errstr filled. */
+ * cs_log routing, for a client of type (RD_KAFKA_PRODUCER or
+ * RD_KAFKA_CONSUMER): a property librdkafka documents as the other type's
+ * only (C or P in its CONFIGURATION.md) is left out, so that one
+ * kafka.properties serves workers, the dead-letter producer and the
+ * publisher without a CONFWARN at every start.  NULL on error with errstr
+ * filled. */
 rd_kafka_conf_t *cs_kafka_conf_new(const cs_config *cfg, const char *client_id,
-                                   char *errstr, size_t errstr_size);
+                                   rd_kafka_type_t type, char *errstr, size_t errstr_size);
 
 typedef struct cs_publisher cs_publisher;
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #define SCAN_COUNT "1000"
+#define SCAN_CHUNK 1000     /* states read per pipeline */
 
 
 static const char *const SINKS[2] = {"meta", "woocommerce"};
@@ -298,11 +299,22 @@ out:
     return rows;
 }
 
+static int member_cmp(const void *a, const void *b)
+{
+    const redisReply *x = *(const redisReply *const *)a, *y = *(const redisReply *const *)b;
+    return strverscmp(x->str, y->str);
+}
+
+/* Rows come connection by connection in the configuration's order and,
+ * within one, by product key with numbers in numeric order (p2 before p10):
+ * the index is read whole (SSCAN), sorted, then the states in chunks. */
 long cs_ops_scan(cs_ops *o, const char *sink, const char *conn, cs_ops_row_cb *cb, void *opaque)
 {
     cs_buf k;
     long total = 0;
     int stop = 0;
+    size_t n_reps = 0, cap_reps = 0, n_m = 0, cap_m = 0;
+    redisReply **reps = NULL, **m = NULL;
     if (cs_redis_ready(o->r) != 0)
         return -1;
     cs_buf_init(&k, 512);
@@ -315,32 +327,68 @@ long cs_ops_scan(cs_ops *o, const char *sink, const char *conn, cs_ops_row_cb *c
         do {
             const char *argv[] = {"SSCAN", k.data, cursor, "COUNT", SCAN_COUNT};
             redisReply *r = cs_ops_cmd(o, 5, argv);
-            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+            if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+                r->element[1]->type != REDIS_REPLY_ARRAY) {
                 if (r)
                     freeReplyObject(r);
                 total = -1;
                 goto out;
             }
+            if (n_reps == cap_reps) {
+                size_t nc = cap_reps ? cap_reps * 2 : 16;
+                redisReply **t = realloc(reps, nc * sizeof *t);
+                if (!t) {
+                    freeReplyObject(r);
+                    total = -1;
+                    goto out;
+                }
+                reps = t;
+                cap_reps = nc;
+            }
+            reps[n_reps++] = r;
             str_of(cursor, sizeof cursor, r->element[0]);
-            const redisReply *m = r->element[1];
-            long got = rows_for(o, c, (redisReply *const *)m->element, m->elements, cb, opaque,
-                                &stop);
-            freeReplyObject(r);
-            if (got < 0) {
+            const redisReply *got = r->element[1];
+            if (n_m + got->elements > cap_m) {
+                size_t nc = (n_m + got->elements) * 2;
+                redisReply **t = realloc(m, nc * sizeof *t);
+                if (!t) {
+                    total = -1;
+                    goto out;
+                }
+                m = t;
+                cap_m = nc;
+            }
+            for (size_t e = 0; e < got->elements; e++)
+                if (got->element[e]->type == REDIS_REPLY_STRING)
+                    m[n_m++] = got->element[e];
+        } while (strcmp(cursor, "0") != 0);
+        if (n_m)
+            qsort(m, n_m, sizeof *m, member_cmp);
+        for (size_t a = 0; a < n_m && !stop; a += SCAN_CHUNK) {
+            long rows = rows_for(o, c, m + a, n_m - a < SCAN_CHUNK ? n_m - a : SCAN_CHUNK, cb,
+                                 opaque, &stop);
+            if (rows < 0) {
                 total = -1;
                 goto out;
             }
-            total += got;
-        } while (strcmp(cursor, "0") != 0 && !stop);
+            total += rows;
+        }
+        for (size_t r = 0; r < n_reps; r++)
+            freeReplyObject(reps[r]);
+        n_reps = n_m = 0;
     }
 out:
+    for (size_t r = 0; r < n_reps; r++)
+        freeReplyObject(reps[r]);
+    free(reps);
+    free(m);
     cs_buf_free(&k);
     return total;
 }
 
 /* ---- show ---- */
 
-json_t *cs_ops_show(cs_ops *o, const char *pkey)
+json_t *cs_ops_show(cs_ops *o, const char *sink, const char *conn, const char *pkey)
 {
     cs_buf k;
     json_t *out = NULL, *list = json_array();
@@ -379,7 +427,7 @@ json_t *cs_ops_show(cs_ops *o, const char *pkey)
         int has_state = r[0]->type == REDIS_REPLY_ARRAY && r[0]->elements > 0;
         int excluded = r[2]->type == REDIS_REPLY_INTEGER && r[2]->integer == 1;
         int has_link = r[3]->type == REDIS_REPLY_ARRAY && r[3]->elements > 0;
-        if (!has_state && !excluded && !has_link)
+        if ((!has_state && !excluded && !has_link) || !cs_ops_conn_match(o, i, sink, conn))
             continue;
         json_t *e = json_pack("{s:s, s:s, s:o, s:b}", "sink", o->conns[i].sink, "connection",
                               o->conns[i].id, "state", hash_json(r[0]), "excluded", excluded);
@@ -695,13 +743,15 @@ json_t *cs_ops_sync_status(cs_ops *o, const char *sink, const char *conn,
         return NULL;
     }
     if (!strcmp(c->sink, "woocommerce") && n > 0) {
-        /* The export link: the store's product id and when it was exported. */
+        /* The export link: the store's product id and when it was exported.
+         * (Its last_synced_at is when the last push settled, whatever the
+         * outcome: the last success is the state's last_success.) */
         cs_buf k;
         cs_buf_init(&k, 512);
         for (size_t i = 0; i < n; i++) {
             cs_ops_key(o, c->sink, &k, "link:%s:%s", c->id, pkeys[i]);
-            const char *a[] = {"HMGET", k.data, "remote_id", "last_exported_at", "last_synced_at"};
-            cs_redis_pipe_add(o->r, 5, a, NULL);
+            const char *a[] = {"HMGET", k.data, "remote_id", "last_exported_at"};
+            cs_redis_pipe_add(o->r, 4, a, NULL);
         }
         cs_buf_free(&k);
         redisReply **reps = calloc(n, sizeof *reps);
@@ -715,16 +765,23 @@ json_t *cs_ops_sync_status(cs_ops *o, const char *sink, const char *conn,
             json_t *v;
             json_array_foreach(list, k2, v) {
                 if (strcmp(json_string_value(json_object_get(v, "product")), pkeys[i]) != 0 ||
-                    reps[i]->type != REDIS_REPLY_ARRAY || reps[i]->elements != 3 ||
+                    reps[i]->type != REDIS_REPLY_ARRAY || reps[i]->elements != 2 ||
                     reps[i]->element[0]->type != REDIS_REPLY_STRING)
                     continue;
                 json_object_set_new(v, "remote_id", json_integer(i64_of(reps[i]->element[0])));
                 json_object_set_new(v, "last_exported_at", json_integer(i64_of(reps[i]->element[1])));
-                json_object_set_new(v, "last_synced_at", json_integer(i64_of(reps[i]->element[2])));
             }
         }
         free_all(reps, n);
         free(reps);
+    }
+    /* Last synced: when the channel last confirmed the product here. */
+    size_t k0;
+    json_t *v0;
+    json_array_foreach(list, k0, v0) {
+        json_t *at = json_object_get(v0, "last_success");
+        if (at)
+            json_object_set(v0, "last_synced_at", at);
     }
     /* Products never seen at this connection are listed as not synced. */
     for (size_t i = 0; i < n; i++) {

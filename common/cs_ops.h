@@ -70,18 +70,21 @@ int cs_ops_status_mask(const char *list, int *mask, char *bad, size_t bad_size);
 /* "<tenant>:<id>" for "ID" (tenant "default") or "TENANT:ID". */
 void cs_ops_product_key(const char *arg, char *out, size_t size);
 
-/* Every product with state at the matching connections; cb returns non-zero
- * to stop.  Returns the number of rows, or -1 on Redis failure. */
+/* Every product with state at the matching connections, connection by
+ * connection in the configuration's order and within one by product key
+ * (numbers in numeric order: p2 before p10); cb returns non-zero to stop.
+ * Returns the number of rows, or -1 on Redis failure. */
 typedef int (cs_ops_row_cb)(void *opaque, const cs_ops_row *row);
 long cs_ops_scan(cs_ops *o, const char *sink, const char *conn, cs_ops_row_cb *cb, void *opaque);
 
 /* A row as JSON (status list, sync-status); NULL when out of memory. */
 json_t *cs_ops_row_json(const cs_ops_row *row);
 
-/* One product everywhere: state fields, the last attempts, the export link
- * (WooCommerce), exclusion.  {"product": ..., "connections": [...]}; the
+/* One product at every matching connection (sink, conn: NULL for any):
+ * state fields, the last attempts, the export link (WooCommerce), exclusion.
+ * {"product": ..., "connections": [...]}; the
  * list is empty when the product is unknown.  NULL on Redis failure. */
-json_t *cs_ops_show(cs_ops *o, const char *pkey);
+json_t *cs_ops_show(cs_ops *o, const char *sink, const char *conn, const char *pkey);
 
 /* Retry queue (up to limit entries; due ones only with due_only), leases in
  * flight and paused connections.  NULL on Redis failure. */

@@ -153,10 +153,6 @@ static const char LUA_SETTLE[] =
     "if kind == 'pending' or kind == 'synced' or ARGV[6] ~= '' then\n"
     "  redis.call('HSET', KEYS[1], 'pushed', 1)\n"
     "end\n"
-    "if kind ~= 'pending' then\n"
-    "  redis.call('HINCRBY', KEYS[11], kind, 1)\n"
-    "  redis.call('PEXPIRE', KEYS[11], 90000000)\n"
-    "end\n"
     "if kind == 'deleted' or kind == 'synced' or kind == 'skipped' then\n"
     "  redis.call('ZREM', KEYS[12], ARGV[17])\n"
     "end\n"
@@ -165,6 +161,9 @@ static const char LUA_SETTLE[] =
     "  redis.call('HDEL', KEYS[5], m)\n"
     "  redis.call('ZREM', KEYS[2], m)\n"
     "  redis.call('SREM', KEYS[6], ARGV[17])\n"
+    /* No remote id: the product never reached the channel (never linked
+     * to the store, never in the catalog); only its records went. */
+    "  if ARGV[6] == '' then return {'cleaned', 0, 0} end\n"
     "  redis.call('HINCRBY', KEYS[7], 'deleted_total', 1)\n"
     "  return {'deleted', 0, 0}\n"
     "end\n"
@@ -230,6 +229,14 @@ static const char LUA_SETTLE[] =
     "return {'retry', attempts, due}\n"
     "end\n"
     "local res = apply()\n"
+    /* The 5-minute tally counts what was decided: a retry on the last
+     * attempt is a failure, a delete of what never reached the channel
+     * (no remote id) nothing. */
+    "local counted = {synced = 1, retry = 1, failed = 1, paused = 1, skipped = 1, deleted = 1}\n"
+    "if counted[res[1]] then\n"
+    "  redis.call('HINCRBY', KEYS[11], res[1], 1)\n"
+    "  redis.call('PEXPIRE', KEYS[11], 90000000)\n"
+    "end\n"
     "local new = redis.call('HGET', KEYS[1], 'status') or ''\n"
     "if new ~= old then\n"
     "  if old ~= '' then redis.call('HINCRBY', KEYS[9], old, -1) end\n"

@@ -35,10 +35,16 @@ typedef enum {
     CS_OUT_FAILED,      /* bad item: failed at once */
     CS_OUT_PAUSED,      /* connection throttled/unauthorised: not charged */
     CS_OUT_SKIPPED,     /* nothing to do (inactive and never synced, ...) */
-    CS_OUT_DELETED,     /* removed from the channel: state cleaned up */
+    CS_OUT_DELETED,     /* removed from the channel (remote_id: what was removed): state
+                         cleaned up; remote_id empty: it never reached the channel,
+                         only the records go (settle result "cleaned", not counted) */
     CS_OUT_PENDING,     /* accepted, confirmation handle recorded */
     CS_OUT_RELEASE      /* handed back untouched, due again at resume_at */
 } cs_outcome_kind;
+
+/* out.err_type of a product our own mapping refused before any request
+ * (no SKU, no price, a record too large): nothing reached the channel. */
+#define CS_ERR_TYPE_MAPPING "mapping"
 
 typedef struct cs_outcome {
     cs_outcome_kind kind;
@@ -78,7 +84,8 @@ typedef struct cs_sync_job {
     void (*sink_free)(void *);
     int settle_attempts;        /* filled by settle */
     int64_t settle_next;
-    char settle_result[16];
+    char settle_result[16];     /* synced retry failed paused skipped deleted cleaned
+                                   pending released superseded fenced */
 } cs_sync_job;
 
 /* What begin decided for a fresh event (the script's first reply word). */

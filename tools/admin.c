@@ -442,7 +442,7 @@ static void route(admin *a, const cs_httpd_req *req, cs_httpd_resp *resp)
     } else if (!strncmp(p, "/v1/products/", 13) && p[13]) {
         char pkey[512];
         cs_ops_product_key(p + 13, pkey, sizeof pkey);
-        json_t *doc = cs_ops_show(a->ops, pkey);
+        json_t *doc = cs_ops_show(a->ops, NULL, NULL, pkey);
         if (!doc)
             redis_down(a, resp);
         else

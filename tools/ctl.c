@@ -33,8 +33,9 @@ static void usage(FILE *out)
 "        one row per product and connection: colour-coded status, attempts,\n"
 "        next attempt, last error; totals at the bottom.  LIST: comma-separated\n"
 "        synced, pending, retry_pending, failed, skipped\n"
-"  show PRODUCT               every state field, the full last error, the\n"
-"                             last attempts, the export link (WooCommerce)\n"
+"  show PRODUCT [--sink S] [--connection C]\n"
+"        every state field, the full last error, the last attempts, the\n"
+"        export link (WooCommerce)\n"
 "  reset PRODUCT... | --failed [--sink S] [--connection C]\n"
 "        attempts back to 0 and pushed again at once from the stored latest\n"
 "        version (no need to save the product again)\n"
@@ -52,7 +53,9 @@ static void usage(FILE *out)
 "        checks every connection online and prints the fix for each problem\n"
 "\n"
 "PRODUCT is ID (tenant \"default\") or TENANT:ID.  S is meta or woocommerce;\n"
-"C a catalog or store id from the configuration.\n"
+"C a catalog or store id from the configuration.  An option a command does\n"
+"not list is refused.  Rows come by connection (configuration order), then\n"
+"by product (numbers in numeric order).\n"
 "\n"
 "Options:\n"
 "  -c, --config FILE   configuration (default $CATALOGSYNC_CONFIG); the\n"
@@ -322,7 +325,7 @@ static int cmd_show(ctl *c, const char *arg)
 {
     char pkey[512];
     cs_ops_product_key(arg, pkey, sizeof pkey);
-    json_t *doc = cs_ops_show(c->ops, pkey);
+    json_t *doc = cs_ops_show(c->ops, c->sink, c->conn, pkey);
     if (!doc) {
         fprintf(stderr, "catalogsyncctl: Redis: %s\n", cs_ops_errstr(c->ops));
         return CTL_FAIL;
@@ -384,7 +387,6 @@ static int cmd_show(ctl *c, const char *arg)
                    jstr(link, "remote_id"), jstr(link, "status"), jstr(link, "fields"),
                    !strcmp(jstr(link, "partial"), "1") ? " (partial updates)" : "");
             show_time("last exported", jms(link, "last_exported_at"), now);
-            show_time("last synced", jms(link, "last_synced_at"), now);
         }
         json_t *hist = json_object_get(e, "history");
         if (json_array_size(hist)) {
@@ -635,6 +637,12 @@ static int cmd_exclude(ctl *c, const char *arg, int include)
 
 /* ---- main ---- */
 
+/* The options that narrow or steer a command, bit i for OPT_NAMES[i]. */
+enum { O_SINK = 1, O_CONN = 2, O_STATE = 4, O_LIMIT = 8, O_FAILED = 16, O_DUE = 32,
+       O_REASON = 64 };
+static const char *const OPT_NAMES[] = {"--sink", "--connection", "--state", "--limit",
+                                        "--failed", "--due", "--reason"};
+
 static int conn_exists(ctl *c)
 {
     for (size_t i = 0; i < cs_ops_n_conns(c->ops); i++)
@@ -659,6 +667,7 @@ int main(int argc, char **argv)
     const char *config = NULL, *states = NULL, *reason = NULL;
     long limit = -1;
     int failed = 0, due = 0, no_color = 0, opt;
+    unsigned given = 0;         /* O_* given */
     char errstr[1024];
     cs_log_set_level(CS_LOG_WARN);
     /* Options may follow the command ("status --json"): GNU getopt permutes. */
@@ -667,13 +676,14 @@ int main(int argc, char **argv)
         case 'c': config = optarg; break;
         case 'j': c.json = 1; break;
         case 'C': no_color = 1; break;
-        case 's': c.sink = optarg; break;
-        case 'n': c.conn = optarg; break;
-        case 'S': states = optarg; break;
-        case 'f': failed = 1; break;
-        case 'd': due = 1; break;
-        case 'r': reason = optarg; break;
+        case 's': c.sink = optarg; given |= O_SINK; break;
+        case 'n': c.conn = optarg; given |= O_CONN; break;
+        case 'S': states = optarg; given |= O_STATE; break;
+        case 'f': failed = 1; given |= O_FAILED; break;
+        case 'd': due = 1; given |= O_DUE; break;
+        case 'r': reason = optarg; given |= O_REASON; break;
         case 'l': {
+            given |= O_LIMIT;
             int64_t v;
             if (cs_parse_i64(optarg, 0, 100000000, &v) != 0) {
                 fprintf(stderr, "catalogsyncctl: --limit wants a number, got '%s'\n", optarg);
@@ -697,10 +707,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "catalogsyncctl: --sink is meta or woocommerce, got '%s'\n", c.sink);
         return CTL_USAGE;
     }
-    static const struct { const char *name; int min, max; } cmds[] = {
-        {"status", 0, 0}, {"show", 1, 1}, {"reset", 0, 100000}, {"queue", 0, 0},
-        {"stats", 0, 0}, {"pause", 1, 1}, {"resume", 1, 1}, {"exclude", 1, 1},
-        {"include", 1, 1}, {"doctor", 0, 0},
+    /* The options each command takes: any other is refused, never ignored. */
+    static const struct { const char *name; int min, max; unsigned opts; } cmds[] = {
+        {"status", 0, 0, O_SINK | O_CONN | O_STATE | O_LIMIT},
+        {"show", 1, 1, O_SINK | O_CONN},
+        {"reset", 0, 100000, O_SINK | O_CONN | O_FAILED},
+        {"queue", 0, 0, O_SINK | O_DUE | O_LIMIT},
+        {"stats", 0, 0, O_SINK | O_CONN},
+        {"pause", 1, 1, O_SINK | O_REASON},
+        {"resume", 1, 1, O_SINK},
+        {"exclude", 1, 1, O_SINK | O_CONN},
+        {"include", 1, 1, O_SINK | O_CONN},
+        {"doctor", 0, 0, O_SINK | O_CONN},
     };
     size_t ci = sizeof cmds / sizeof cmds[0];
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
@@ -710,6 +728,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "catalogsyncctl: unknown command '%s' (see --help)\n", command);
         return CTL_USAGE;
     }
+    for (size_t b = 0; b < sizeof OPT_NAMES / sizeof OPT_NAMES[0]; b++)
+        if ((given & ~cmds[ci].opts) & (1u << b)) {
+            fprintf(stderr, "catalogsyncctl: %s does not take %s (see --help)\n", command,
+                    OPT_NAMES[b]);
+            return CTL_USAGE;
+        }
     if (nargs < cmds[ci].min || nargs > cmds[ci].max) {
         fprintf(stderr, "catalogsyncctl: %s takes %s (see --help)\n", command,
                 cmds[ci].max == 0 ? "no arguments" : cmds[ci].min == cmds[ci].max ? "one argument"

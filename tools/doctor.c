@@ -125,7 +125,8 @@ static void check_kafka(doc *d)
     char errstr[512];
     printf("%sKafka%s %s\n", ctl_color(d->c, "bold"), ctl_color(d->c, "reset"),
            cfg->kafka_brokers);
-    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, "catalogsyncctl", errstr, sizeof errstr);
+    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, "catalogsyncctl", RD_KAFKA_PRODUCER,
+                                                errstr, sizeof errstr);
     rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr) : NULL;
     if (!rk) {
         if (conf)

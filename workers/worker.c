@@ -316,6 +316,12 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
     if (paused < 0)
         return -1;
     if (paused) {
+        char left[48] = "until resumed";
+        if (strcmp(kind, "operator") != 0)
+            snprintf(left, sizeof left, "for %llds more",
+                     (long long)((until - cs_now_ms()) / 1000));
+        CS_INFO(w->ops->name, "%zu product(s) wait for %s %s, paused (%s) %s: %.300s", n,
+                w->ops->conn_noun, id, kind, left, reason);
         for (size_t i = 0; i < n; i++) {
             cs_outcome *o = &todo[i]->out;
             o->kind = CS_OUT_PAUSED;
@@ -326,22 +332,33 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
         }
         return 0;
     }
+    cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync};
+    cs_conn_result res;
+    memset(&res, 0, sizeof res);
+    w->ops->push(w->sink, conn, todo, n, &ctx, &res);
+    /* Only the sink knows which products it skips (inactive and never
+     * synced, no longer linked) or merely forgets (a delete of what never
+     * reached the channel): the attempt lines follow the push. */
     for (size_t i = 0; i < n; i++) {
         const cs_product *p = &todo[i]->ev->product;
+        const cs_outcome *o = &todo[i]->out;
+        if (o->kind == CS_OUT_SKIPPED || o->kind == CS_OUT_RELEASE ||
+            (o->kind == CS_OUT_DELETED && !o->remote_id[0]))
+            continue;
         CS_INFO(w->ops->name, "Syncing product '%s' (id %s, SKU %s, version %lld) to %s %s - "
                 "attempt %d/%d", p->name ? p->name : "(no name)", p->id, p->sku ? p->sku : "-",
                 (long long)p->version, w->ops->conn_noun, id, todo[i]->st.attempts + 1,
                 w->cfg->retry_max_attempts);
     }
-    cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync};
-    cs_conn_result res;
-    memset(&res, 0, sizeof res);
-    w->ops->push(w->sink, conn, todo, n, &ctx, &res);
     if (res.redis_failed)
         return -1;
     if (res.pause) {
-        CS_ERROR(w->ops->name, "ALERT: %s %s paused (%s) for %llds: %s", w->ops->conn_noun, id,
-                 res.kind, (long long)((res.until_ms - cs_now_ms()) / 1000), res.reason);
+        /* ALERT is for what needs a person: a refused key or token.  A
+         * throttle ends by itself. */
+        int alert = strcmp(res.kind, "throttle") != 0;
+        CS_LOG(alert ? CS_LOG_ERROR : CS_LOG_WARN, w->ops->name,
+               "%s%s %s paused (%s) for %llds: %s", alert ? "ALERT: " : "", w->ops->conn_noun,
+               id, res.kind, (long long)((res.until_ms - cs_now_ms()) / 1000), res.reason);
         if (cs_sync_pause_set(w->sync, id, res.until_ms, res.kind, res.reason) != 0)
             return -1;
     }
@@ -660,7 +677,8 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
     }
     if (wdlq_init(&w->dlq, cfg, ops->name, errstr, errstr_size) != 0)
         goto fail;
-    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, ops->group, errstr, errstr_size);
+    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, ops->group, RD_KAFKA_CONSUMER, errstr,
+                                              errstr_size);
     if (!conf)
         goto fail;
     char e[512];

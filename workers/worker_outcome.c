@@ -22,15 +22,16 @@ static void log_error_block(const cs_sink_ops *ops, const cs_config *cfg, const 
     if (!strcmp(j->settle_result, "retry"))
         snprintf(next, sizeof next, " — next attempt in %lld.%llds", (long long)(in / 1000),
                  (long long)(in % 1000 / 100));
-    else if (!strcmp(j->settle_result, "paused"))
-        snprintf(next, sizeof next, " used; this try is not charged — next attempt in %lld.%llds",
-                 (long long)(in / 1000), (long long)(in % 1000 / 100));
     else if (!strcmp(j->settle_result, "failed"))
         snprintf(next, sizeof next, " — failed, waiting for an operator reset");
     char head[160], prod[1200], conn[160], code[200], type[96], msg[600], trace[96],
         attempt[240];
-    snprintf(head, sizeof head, "%s - %s", ops->error_title,
-             j->out.kind == CS_OUT_PAUSED ? "connection paused" : "product sync failed");
+    /* A product refused by our own mapping never reached the channel: its
+     * block is not the channel's API error. */
+    if (!strcmp(o->err_type, CS_ERR_TYPE_MAPPING))
+        snprintf(head, sizeof head, "PRODUCT NOT SENT - refused by the %s mapping", ops->name);
+    else
+        snprintf(head, sizeof head, "%s - product sync failed", ops->error_title);
     snprintf(prod, sizeof prod, "Product: %s (ID: %s, SKU: %s)", p->name ? p->name : "(no name)",
              p->id, p->sku ? p->sku : "(none)");
     snprintf(conn, sizeof conn, "%s: %s", ops->conn_noun, j->conn_id);
@@ -69,6 +70,12 @@ int wout_log(const cs_sink_ops *ops, const cs_config *cfg, worker_obs *obs, work
                 j->out.remote_id, ops->conn_noun, j->conn_id, (long long)p->version);
         break;
     case CS_OUT_DELETED:
+        if (!strcmp(j->settle_result, "cleaned")) {
+            CS_INFO(ops->name, "○ Deleted product '%s' (id %s) was never in %s %s: nothing to "
+                    "remove there, its records are gone", name, p->id, ops->conn_noun,
+                    j->conn_id);
+            break;
+        }
         t->deleted++;
         obs_pushed(obs, j->conn, OBS_DELETED);
         CS_INFO(ops->name, "✓ Removed product '%s' (id %s) from %s %s", name, p->id,
@@ -87,8 +94,13 @@ int wout_log(const cs_sink_ops *ops, const cs_config *cfg, worker_obs *obs, work
             t->failed++;
             obs_pushed(obs, j->conn, OBS_FAILED);
         } else if (j->out.kind == CS_OUT_PAUSED) {
+            /* The pause itself is one line (worker.c); its products wait
+             * uncharged. */
             t->paused++;
             obs_pushed(obs, j->conn, OBS_PAUSED);
+            CS_DEBUG(ops->name, "product %s waits for %s %s: %s", p->id, ops->conn_noun,
+                     j->conn_id, j->out.err_message);
+            break;
         } else {
             t->retry++;
             obs_pushed(obs, j->conn, OBS_RETRY);

@@ -1,8 +1,9 @@
 /*
  * worker_outcome: the worker's account of a settled job, for an operator.
- * A success, a removal or a skip is one INFO line; a retry, a failure or a
- * pause is the API error block (docs/OPERATIONS.md), whose attempt line says
- * when the next attempt is due.  Each outcome is counted for the exit
+ * A success, a removal or a skip is one INFO line; a retry or a failure is
+ * the error block (docs/OPERATIONS.md), whose attempt line says when the
+ * next attempt is due; a product waiting for a paused connection is a DEBUG
+ * line (the pause is logged once, by the worker).  Each outcome is counted for the exit
  * summary and in the metrics.
  *
  * Thread safety: used by the worker's single thread.

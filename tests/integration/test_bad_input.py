@@ -350,7 +350,7 @@ class DuplicateEventsTest(unittest.TestCase):
         st = s.wait_status("d1", "synced")
         self.assertEqual(st["synced_version"], "5")
         # ...then again once it is synced, and the same version under a new event id.
-        skipped = "product d1 version 5 already synced for main; skipped"
+        skipped = "product d1 version 5 for main not pushed now: already synced"
         s.publish([ev])
         w.wait_log(skipped)
         s.publish([dict(ev, event_id="dup-event-0002")])

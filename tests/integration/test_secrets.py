@@ -231,7 +231,7 @@ class SecretsTest(unittest.TestCase):
         # A redelivery and a product never exported: debug lines on both workers.
         s.publish([product(1)], "--type", "updated")
         s.publish([product(9)], "--type", "updated")
-        mw.wait_log("already synced for main; skipped")
+        mw.wait_log("for main not pushed now: already synced")
         ww.wait_log("already synced for 1; skipped")
         ww.wait_log("is not linked to store 1; not pushed")
 

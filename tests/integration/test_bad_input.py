@@ -358,7 +358,7 @@ class DuplicateEventsTest(unittest.TestCase):
                    what="the second redelivery skipped by the version gate")
         # An older version arriving late is skipped too.
         s.publish([dict(event("d1", version=4, sku="SKU-D1"), event_id="dup-event-0003")])
-        wait_until(lambda: "product d1 version 4 already superseded for main; skipped" in w.log(),
+        wait_until(lambda: "product d1 version 4 for main not pushed now: superseded" in w.log(),
                    timeout=20, what="the stale version skipped")
         s.publish([product(9)], "--type", "updated")
         s.wait_status("p9", "synced")

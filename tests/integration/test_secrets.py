@@ -232,7 +232,7 @@ class SecretsTest(unittest.TestCase):
         s.publish([product(1)], "--type", "updated")
         s.publish([product(9)], "--type", "updated")
         mw.wait_log("for main not pushed now: already synced")
-        ww.wait_log("already synced for 1; skipped")
+        ww.wait_log("for 1 not pushed now: already synced")
         ww.wait_log("is not linked to store 1; not pushed")
 
         # Item errors (the channel echoes the credentials in the message).

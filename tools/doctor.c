@@ -322,9 +322,16 @@ static int no_image_one(const cs_event *ev, void *arg)
     if (refused) {
         cs_buf_appendf(&key, "%s{meta}:state:%s:%s:%s", a->d->c->cfg->redis_prefix, a->cat->id,
                        ev->tenant, ev->product.id);
-        const char *argv[] = {"HGET", key.data, "synced_version"};
-        redisReply *rep = cs_redis_cmd(cs_ops_redis(a->d->c->ops), 3, argv, NULL);
-        int synced = rep && rep->type == REDIS_REPLY_STRING && rep->len > 0;
+        /* In the catalog: synced at the retailer id it has now (as meta.c). */
+        char rid[CS_META_RID_SIZE];
+        const char *argv[] = {"HMGET", key.data, "synced_version", "remote_id"};
+        redisReply *rep = cs_redis_cmd(cs_ops_redis(a->d->c->ops), 4, argv, NULL);
+        int synced = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                     rep->element[0]->type == REDIS_REPLY_STRING && rep->element[0]->len > 0 &&
+                     rep->element[1]->type == REDIS_REPLY_STRING &&
+                     cs_meta_retailer_id(&ev->product, ev->tenant, &a->map, rid, sizeof rid, why,
+                                         sizeof why) == CS_MAP_OK &&
+                     strcmp(rep->element[1]->str, rid) == 0;
         if (rep)
             freeReplyObject(rep);
         if (!synced && a->n++ < NO_IMAGE_LIST)

@@ -198,8 +198,10 @@ static void map_job(push *p, size_t j)
         job->out.resume_at = cs_now_ms();
         return;
     }
-    /* An item never confirmed may not exist at Meta: the record may create it. */
-    if (cs_meta_map_update(job->ev, &p->mc->map, !was_synced, &p->records, why,
+    /* An item never confirmed at this retailer id (new product, or its SKU
+     * changed) may not exist at Meta: the record may create it. */
+    int is_new = !was_synced || strcmp(st->remote_id, rid) != 0;
+    if (cs_meta_map_update(job->ev, &p->mc->map, is_new, &p->records, why,
                            sizeof why) != CS_MAP_OK) {
         set_simple(&job->out, CS_OUT_FAILED, "mapping", why);
         return;

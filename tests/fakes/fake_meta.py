@@ -403,6 +403,8 @@ class MetaApp(FakeApp):
                 for a in hits:
                     a[key] = f.get("message", "Item rejected by scripted fault" if key == "fault_message"
                                    else "Field not applied (scripted warning)")
+                    if key == "fault_message" and f.get("unnamed"):
+                        a["unnamed"] = True
                 self.consume_fault(f)
         self.count("batch_calls")
         self.count("records_received", len(reqs))
@@ -439,7 +441,10 @@ class MetaApp(FakeApp):
         for rec in records:
             msg = self._apply(catalog, rec, hd["allow_upsert"])
             if msg:
-                hd["errors"].append({"line": rec["line"], "id": rec["id"], "message": msg})
+                err = {"line": rec["line"], "id": rec["id"], "message": msg}
+                if rec.get("unnamed"):
+                    err["unnamed"] = True
+                hd["errors"].append(err)
                 self.count("records_failed")
             elif rec.get("warning_message"):
                 hd["warnings"].append({"line": rec["line"], "id": rec["id"],
@@ -481,11 +486,15 @@ class MetaApp(FakeApp):
         done = hd["status"] in ("finished", "error")
         errors = hd["errors"] if done else []
         warnings = hd["warnings"] if done else []
-        # "errors" and "warnings" are samples; the counts and the ids are complete.
-        return {"handle": h, "status": hd["status"], "errors": errors[:ERRORS_SAMPLE],
+        # "errors" and "warnings" are samples; the counts are complete, and so
+        # are the ids, but for errors scripted "unnamed" (counted, never named).
+        sample = [{k: v for k, v in e.items() if k != "unnamed" and not (k == "id" and e.get("unnamed"))}
+                  for e in errors[:ERRORS_SAMPLE]]
+        return {"handle": h, "status": hd["status"], "errors": sample,
                 "errors_total_count": len(errors), "warnings": warnings[:ERRORS_SAMPLE],
                 "warnings_total_count": len(warnings),
-                "ids_of_invalid_requests": sorted({e["id"] for e in errors}) if load_ids else []}
+                "ids_of_invalid_requests": sorted({e["id"] for e in errors if not e.get("unnamed")})
+                if load_ids else []}
 
     def _fields(self, params, allowed, node_type):
         raw = params.get("fields")

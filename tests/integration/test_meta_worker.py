@@ -439,6 +439,21 @@ class MetaApiFactsTest(unittest.TestCase):
         wait_until(lambda: s.state("p1").get("synced_version") == "2", what="p1 v2")
         self.assertNotIn("warnings", s.state("p1"))
 
+    def test_failure_the_status_cannot_name_is_never_synced(self):
+        # The status counts one failed record but names none: no record of
+        # that call may be reported synced; they are pushed again.
+        s = MetaStack(self, partitions=1, linger_ms=1000)
+        s.meta.faults({"action": "item_error", "retailer_id": "SKU-2", "unnamed": True,
+                       "message": "Something went wrong"})
+        s.publish([product(i) for i in (1, 2, 3)], "--type", "updated")
+        w = s.worker()
+        w.wait_log("Meta counts 1 failed records but names 0")
+        for i in (1, 2, 3):
+            st = s.wait_status("p%d" % i, "synced")
+            self.assertEqual(st["attempts"], "2")          # the first try was not a success
+        self.assertEqual(sorted(s.items()), ["SKU-1", "SKU-2", "SKU-3"])
+        self.assertEqual([len(r["json"]["requests"]) for r in s.meta.requests("items_batch")], [3, 3])
+
     def test_api_version_warning_and_external_update_time(self):
         s = MetaStack(self)
         w = s.worker(api_version="v21.0")

@@ -6,9 +6,13 @@
  * check_batch_request_status (reference §1.3, §1.4): a record is synced only
  * when Meta confirmed it.  Failures are classified once, by cs_graph_classify:
  * transient → retry, throttle → pause the catalog (no attempt charged),
- * auth/permission → pause the catalog and alert, bad item → failed at once.
- * A call rejected as a whole with a bad-item error is bisected so that one
- * bad record cannot fail its neighbours.
+ * auth/permission and a refused catalog (100/33, 368) → pause the catalog and
+ * alert, bad item → failed at once.  A call rejected as a whole with a
+ * bad-item error is bisected so that one bad record cannot fail its
+ * neighbours; one with too much data (code 1) is halved the same way.
+ * A record is synced only when the batch status names every failure it
+ * counts; Meta's warnings go to the product's state.  A new item is created
+ * only with an image (meta_map.h).
  */
 #include <stdio.h>
 #include <stdlib.h>

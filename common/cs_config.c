@@ -1,6 +1,7 @@
 #include "cs_config.h"
 #include "cs_config_schema.h"
 #include "cs_event.h"
+#include "cs_graph.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -69,6 +70,7 @@ static const opt catalog_opts[] = {
     {NULL, "tenants", T_STRLIST, offsetof(cs_meta_catalog, tenants),
      offsetof(cs_meta_catalog, n_tenants), 0, 0, 0, NULL},
     C("include_images", T_BOOL, include_images, 0, 0, 1, NULL),
+    C("placeholder_image_url", T_STR, placeholder_image_url, 0, 0, 0, NULL),
     C("media_base_url", T_STR, media_base_url, 0, 0, 0, NULL),
     C("link_base_url", T_STR, link_base_url, 0, 0, 0, NULL),
     C("default_brand", T_STR, default_brand, 0, 0, 0, NULL),
@@ -555,10 +557,10 @@ static int catalog_defaults(cs_meta_catalog *m)
         return -1;
     m->n_tenants = 1;
     return set_str(&m->base_url, "https://graph.facebook.com") ||
-           set_str(&m->api_version, "v21.0") || set_str(&m->app_secret, "") ||
+           set_str(&m->api_version, CS_GRAPH_DEFAULT_VERSION) || set_str(&m->app_secret, "") ||
            set_str(&m->retailer_id, "sku") || set_str(&m->inactive, "hide") ||
            set_str(&m->media_base_url, "") || set_str(&m->link_base_url, "") ||
-           set_str(&m->default_brand, "") || set_str(&m->ca_file, "") ||
+           set_str(&m->default_brand, "") || set_str(&m->placeholder_image_url, "") || set_str(&m->ca_file, "") ||
            set_str(&m->id, "") || set_str(&m->catalog_id, "") || set_str(&m->token, "")
            ? -1 : 0;
 }

@@ -35,7 +35,7 @@ typedef struct cs_kv {
 typedef struct cs_meta_catalog {
     char *id;                   /* operator's name for it; used in Redis keys and logs */
     char *base_url;             /* Graph API base, e.g. https://graph.facebook.com */
-    char *api_version;          /* e.g. v21.0 */
+    char *api_version;          /* e.g. v25.0 (CS_GRAPH_DEFAULT_VERSION) */
     char *catalog_id;
     char *token;                /* secret */
     char *app_secret;           /* secret; "" = no appsecret_proof */
@@ -44,6 +44,7 @@ typedef struct cs_meta_catalog {
     int qualify_ids;            /* set by the checks: serving several tenants, the
                                    retailer id is "<tenant>:<sku or id>" (docs/TENANTS.md) */
     int include_images;
+    char *placeholder_image_url; /* image_link of a new item without a usable image; "" = none */
     char *media_base_url;
     char *link_base_url;
     char *default_brand;

@@ -100,6 +100,14 @@ static int check_catalogs(cs_config *c, char *errstr, size_t errstr_size)
                      "is accepted only to this machine: 127.0.0.0/8, ::1, localhost)", i, m->id);
             return -1;
         }
+        if (*m->placeholder_image_url &&
+            ((strncmp(m->placeholder_image_url, "https://", 8) != 0 &&
+              strncmp(m->placeholder_image_url, "http://", 7) != 0) ||
+             cs_url_host(m->placeholder_image_url, host, sizeof host) != 0 || !host[0])) {
+            snprintf(errstr, errstr_size, "meta.catalogs[%zu] (%s): placeholder_image_url must "
+                     "be an absolute http(s) URL Meta can fetch", i, m->id);
+            return -1;
+        }
     }
     return 0;
 }

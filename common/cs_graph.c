@@ -95,6 +95,8 @@ const char *cs_class_name(cs_class c)
     case CS_CLASS_THROTTLE: return "throttle";
     case CS_CLASS_AUTH: return "auth";
     case CS_CLASS_BAD_ITEM: return "bad_item";
+    case CS_CLASS_REFUSED: return "refused";
+    case CS_CLASS_TOO_LARGE: return "too_large";
     }
     return "?";
 }
@@ -105,15 +107,21 @@ cs_class cs_graph_classify(const cs_graph_error *e)
     switch (e->code) {
     case 0:
         break;
-    case 1: case 2:
+    case 1:
+        if (strstr(e->message, "reduce the amount of data"))
+            return CS_CLASS_TOO_LARGE;
         return CS_CLASS_TRANSIENT;
+    case 2:
+        return CS_CLASS_TRANSIENT;
+    case 368:
+        return CS_CLASS_REFUSED;
     case 4: case 17: case 32: case 613:
     case 80001: case 80004: case 80009: case 80014:
         return CS_CLASS_THROTTLE;
     case 190: case 102: case 10:
         return CS_CLASS_AUTH;
     case 100:
-        return CS_CLASS_BAD_ITEM;
+        return e->subcode == 33 ? CS_CLASS_REFUSED : CS_CLASS_BAD_ITEM;
     default:
         if (e->code >= 200 && e->code <= 299)
             return CS_CLASS_AUTH;
@@ -197,6 +205,30 @@ int64_t cs_graph_throttle_pause_ms(const char *buc_header, const char *app_usage
     return (int64_t)ms;
 }
 
+static const struct { const char *version, *end; } graph_versions[] = {
+    {"v21.0", "2027-01-21"},
+    {"v22.0", "2027-05-20"},
+    {"v23.0", "2027-10-08"},
+    {"v24.0", "2028-02-18"},
+    {"v25.0", "2028-07-29"},
+    /* v26.0 (29 Jul 2026): end not announced yet */
+};
+
+int cs_graph_version_end(const char *version, int64_t *end_unix, char end[11])
+{
+    for (size_t i = 0; version && i < sizeof graph_versions / sizeof graph_versions[0]; i++) {
+        if (strcmp(version, graph_versions[i].version) != 0)
+            continue;
+        char ts[32];
+        snprintf(ts, sizeof ts, "%sT00:00:00Z", graph_versions[i].end);
+        if (cs_rfc3339_unix(ts, end_unix) != 0)
+            return 0;
+        memcpy(end, graph_versions[i].end, 11);
+        return 1;
+    }
+    return 0;
+}
+
 void cs_graph_appsecret_proof(const char *app_secret, const char *token, char out[65])
 {
     unsigned char mac[CS_SHA256_LEN];
@@ -238,8 +270,9 @@ void cs_graph_batch_reply_free(cs_graph_batch_reply *r)
     if (!r)
         return;
     free(r->invalid);
-    r->invalid = NULL;
-    r->n_invalid = 0;
+    free(r->warned);
+    r->invalid = r->warned = NULL;
+    r->n_invalid = r->n_warned = 0;
 }
 
 int cs_graph_parse_items_batch(const char *body, size_t len, cs_graph_batch_reply *out,
@@ -279,7 +312,8 @@ int cs_graph_parse_items_batch(const char *body, size_t len, cs_graph_batch_repl
         json_t *el;
         if (n) {
             out->invalid = calloc(n, sizeof *out->invalid);
-            if (!out->invalid) {
+            out->warned = calloc(n, sizeof *out->warned);
+            if (!out->invalid || !out->warned) {
                 snprintf(errstr, errstr_size, "out of memory");
                 goto fail;
             }
@@ -294,8 +328,19 @@ int cs_graph_parse_items_batch(const char *body, size_t len, cs_graph_batch_repl
                 snprintf(errstr, errstr_size, "validation_status[%zu].errors is not an array", i);
                 goto fail;
             }
-            if (json_array_size(errs) == 0)
-                continue;      /* warnings only */
+            json_t *warns = json_object_get(el, "warnings");
+            if (json_array_size(errs) == 0) {
+                /* Accepted, but Meta did not apply everything sent. */
+                json_t *first = json_array_get(warns, 0);
+                cs_graph_item_error *w = &out->warned[out->n_warned];
+                if (!first || copy_json_id(w->retailer_id, sizeof w->retailer_id,
+                                           json_object_get(el, "retailer_id")) != 0)
+                    continue;
+                copy_json_str(w->message, sizeof w->message, json_object_get(first, "message"));
+                if (w->message[0])
+                    out->n_warned++;
+                continue;
+            }
             cs_graph_item_error *ie = &out->invalid[out->n_invalid];
             if (copy_json_id(ie->retailer_id, sizeof ie->retailer_id,
                              json_object_get(el, "retailer_id")) != 0) {
@@ -324,32 +369,34 @@ void cs_graph_batch_status_free(cs_graph_batch_status *s)
     if (!s)
         return;
     free(s->errors);
+    free(s->warnings);
     for (size_t i = 0; i < s->n_invalid_ids; i++)
         free(s->invalid_ids[i]);
     free(s->invalid_ids);
-    s->errors = NULL;
+    s->errors = s->warnings = NULL;
     s->invalid_ids = NULL;
-    s->n_errors = s->n_invalid_ids = 0;
+    s->n_errors = s->n_warnings = s->n_invalid_ids = 0;
 }
 
-static int parse_status_errors(json_t *errs, cs_graph_batch_status *out,
-                               char *errstr, size_t errstr_size)
+/* The "errors" or "warnings" sample (name) of a batch status into *list. */
+static int parse_status_errors(json_t *errs, const char *name, cs_graph_item_error **list,
+                               size_t *n_list, char *errstr, size_t errstr_size)
 {
     size_t n = json_array_size(errs), i;
     json_t *el;
     if (!n)
         return 0;
-    out->errors = calloc(n, sizeof *out->errors);
-    if (!out->errors) {
+    *list = calloc(n, sizeof **list);
+    if (!*list) {
         snprintf(errstr, errstr_size, "out of memory");
         return -1;
     }
     json_array_foreach(errs, i, el) {
         if (!json_is_object(el)) {
-            snprintf(errstr, errstr_size, "errors[%zu] is not an object", i);
+            snprintf(errstr, errstr_size, "%s[%zu] is not an object", name, i);
             return -1;
         }
-        cs_graph_item_error *ie = &out->errors[out->n_errors++];
+        cs_graph_item_error *ie = &(*list)[(*n_list)++];
         /* A sample error may concern the whole file rather than one id. */
         if (copy_json_id(ie->retailer_id, sizeof ie->retailer_id, json_object_get(el, "id")) != 0)
             ie->retailer_id[0] = '\0';
@@ -412,13 +459,18 @@ int cs_graph_parse_batch_status(const char *body, size_t len, cs_graph_batch_sta
     json_t *errs = json_object_get(d, "errors");
     json_t *ids = json_object_get(d, "ids_of_invalid_requests");
     json_t *total = json_object_get(d, "errors_total_count");
+    json_t *warns = json_object_get(d, "warnings");
     if ((errs && !json_is_array(errs) && !json_is_null(errs)) ||
+        (warns && !json_is_array(warns) && !json_is_null(warns)) ||
         (ids && !json_is_array(ids) && !json_is_null(ids)) ||
         (total && !json_is_integer(total) && !json_is_null(total))) {
         snprintf(errstr, errstr_size, "batch status fields have unexpected types");
         goto fail;
     }
-    if (parse_status_errors(errs, out, errstr, errstr_size) != 0 ||
+    if (parse_status_errors(errs, "errors", &out->errors, &out->n_errors, errstr,
+                            errstr_size) != 0 ||
+        parse_status_errors(warns, "warnings", &out->warnings, &out->n_warnings, errstr,
+                            errstr_size) != 0 ||
         parse_invalid_ids(ids, out, errstr, errstr_size) != 0)
         goto fail;
     if (json_is_integer(total) && json_integer_value(total) >= 0)

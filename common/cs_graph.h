@@ -38,10 +38,14 @@ typedef enum {
     CS_CLASS_TRANSIENT,   /* retry with backoff */
     CS_CLASS_THROTTLE,    /* pause the catalog (cs_graph_throttle_pause_ms) */
     CS_CLASS_AUTH,        /* token or permission: pause the connection, alert */
-    CS_CLASS_BAD_ITEM     /* the request itself is wrong: park the item */
+    CS_CLASS_BAD_ITEM,    /* the request itself is wrong: park the item */
+    CS_CLASS_REFUSED,     /* the catalog refuses every call (gone or not assigned,
+                             disallowed): pause the connection, alert */
+    CS_CLASS_TOO_LARGE    /* the call carried too much data: split it */
 } cs_class;
 
-const char *cs_class_name(cs_class c);   /* "ok","transient","throttle","auth","bad_item" */
+/* "ok","transient","throttle","auth","bad_item","refused","too_large" */
+const char *cs_class_name(cs_class c);
 
 /*
  * The one place that classifies Graph failures (reference section 4.2).
@@ -49,7 +53,11 @@ const char *cs_class_name(cs_class c);   /* "ok","transient","throttle","auth","
  *   transient  1, 2
  *   throttle   4, 17, 32, 613, 80001, 80004, 80009, 80014
  *   auth       190 (any subcode), 102, 10, 200-299
- *   bad item   100 (100/33 included)
+ *   refused    100/33 (the catalog does not exist or the system user lost
+ *              it), 368 (deemed abusive or otherwise disallowed): the whole
+ *              call, not one record (field notes in tests/fakes/README.md)
+ *   too large  1 with "Please reduce the amount of data"
+ *   bad item   100 (other subcodes)
  * Unknown codes: is_transient or HTTP 5xx -> transient, HTTP 429 ->
  * throttle, anything else -> bad item.
  * Without an envelope (code 0): no HTTP answer (http_status 0), 5xx, 408 and
@@ -72,6 +80,21 @@ cs_class cs_graph_classify(const cs_graph_error *e);
 int64_t cs_graph_throttle_pause_ms(const char *buc_header, const char *app_usage_header,
                                    int64_t retry_after_ms, int64_t default_ms, int *max_pct);
 
+/* The Graph API version a catalog uses unless meta.catalogs[].api_version
+ * says otherwise: a current one (see cs_graph_version_end). */
+#define CS_GRAPH_DEFAULT_VERSION "v25.0"
+
+/* Days before a Graph API version warns at start that it ends soon. */
+#define CS_GRAPH_VERSION_WARN_DAYS 90
+
+/*
+ * The one table of Graph API versions and the day each stops working (Meta's
+ * changelog; docs/CONFIGURATION.md).  Returns 1 and sets *end_unix (00:00 UTC
+ * of that day) and end (YYYY-MM-DD, 11 bytes) for a version whose end is
+ * known; 0 for a version without a known end (the newest, or unknown).
+ */
+int cs_graph_version_end(const char *version, int64_t *end_unix, char end[11]);
+
 /* appsecret_proof = hex(HMAC-SHA256(key=app_secret, msg=access_token)). */
 void cs_graph_appsecret_proof(const char *app_secret, const char *token, char out[65]);
 
@@ -82,9 +105,12 @@ typedef struct cs_graph_item_error {
 
 typedef struct cs_graph_batch_reply {
     char handle[256];                 /* empty when "handles" is [] */
-    cs_graph_item_error *invalid;     /* validation_status entries with errors (warnings
-                                         ignored); message = the first error's message */
+    cs_graph_item_error *invalid;     /* validation_status entries with errors;
+                                         message = the first error's message */
     size_t n_invalid;
+    cs_graph_item_error *warned;      /* validation_status entries with warnings only;
+                                         message = the first warning's message */
+    size_t n_warned;
 } cs_graph_batch_reply;
 
 /* Parses a 200 answer of POST /{catalog}/items_batch.  0 ok; -1 on a
@@ -97,9 +123,11 @@ void cs_graph_batch_reply_free(cs_graph_batch_reply *r);   /* accepts NULL */
 typedef struct cs_graph_batch_status {
     char status[32];                  /* scheduled dispatched started finished canceled error */
     int finished;                     /* 1 for finished, canceled, error */
-    long errors_total_count;
+    long errors_total_count;          /* every failed record; "errors" is only a sample */
     cs_graph_item_error *errors;      /* the sample in "errors" (id -> retailer_id) */
     size_t n_errors;
+    cs_graph_item_error *warnings;    /* the sample in "warnings": fields not applied */
+    size_t n_warnings;
     char **invalid_ids;               /* ids_of_invalid_requests */
     size_t n_invalid_ids;
 } cs_graph_batch_status;

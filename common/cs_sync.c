@@ -175,6 +175,8 @@ static const char LUA_SETTLE[] =
     "if kind == 'synced' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'synced', 'synced_version', ARGV[2], 'last_success', now,\n"
     "    'last_attempt', now, 'attempts', attempts + 1, 'remote_id', ARGV[6])\n"
+    "  if ARGV[19] ~= '' then redis.call('HSET', KEYS[1], 'warnings', ARGV[19])\n"
+    "  else redis.call('HDEL', KEYS[1], 'warnings') end\n"
     "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'skip_reason')\n"
     "  redis.call('ZREM', KEYS[2], m)\n"
     "  redis.call('HINCRBY', KEYS[7], 'synced_total', 1)\n"
@@ -667,6 +669,7 @@ static void cs_sync_redact_outcome(cs_outcome *o)
     cs_log_redact(o->err_type, sizeof o->err_type);
     cs_log_redact(o->err_message, sizeof o->err_message);
     cs_log_redact(o->err_trace, sizeof o->err_trace);
+    cs_log_redact(o->warnings, sizeof o->warnings);
 }
 
 int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
@@ -725,7 +728,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
                               j->member, ver, j->from_retry ? j->token : "", kind_arg(o->kind),
                               now, o->remote_id, o->err_code, o->err_subcode, o->err_type,
                               o->err_message, o->err_trace, resume, maxa, s->delays, jit, rnd,
-                              pkey.data, o->handle};
+                              pkey.data, o->handle, o->warnings};
         if (cs_redis_pipe_add(s->r, (int)(sizeof argv / sizeof argv[0]), argv, NULL) != 0)
             goto out;
         idx[queued++] = i;

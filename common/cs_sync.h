@@ -56,6 +56,8 @@ typedef struct cs_outcome {
     char err_type[64];
     char err_message[512];
     char err_trace[64];         /* fbtrace_id */
+    char warnings[512];         /* CS_OUT_SYNCED: what the channel accepted but did not
+                                   apply ("" = none); kept in the state's "warnings" */
 } cs_outcome;
 
 typedef struct cs_sync_state {

@@ -164,6 +164,31 @@ int cs_rfc3339_ok(const char *s)
     return 0;
 }
 
+int cs_rfc3339_unix(const char *s, int64_t *out)
+{
+    if (!cs_rfc3339_ok(s))
+        return -1;
+    /* Days from the civil date (H. Hinnant's algorithm). */
+    int64_t y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    int64_t days = era * 146097 + doe - 719468;
+    int64_t t = days * 86400 + num(s + 11, 2) * 3600 + num(s + 14, 2) * 60 + num(s + 17, 2);
+    const char *p = s + 19;
+    if (*p == '.')
+        for (p++; isdigit((unsigned char)*p); p++)
+            ;
+    if (*p == '+' || *p == '-') {
+        int64_t off = num(p + 1, 2) * 3600 + num(p + 4, 2) * 60;
+        t += *p == '+' ? -off : off;
+    }
+    *out = t;
+    return 0;
+}
+
 int cs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     char *end;

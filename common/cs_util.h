@@ -25,6 +25,10 @@ int cs_currency_code_ok(const char *s);
  * a Z or +hh:mm offset).  Returns 1 when valid. */
 int cs_rfc3339_ok(const char *s);
 
+/* Seconds since the Unix epoch of a valid RFC 3339 date-time (offset
+ * applied, fraction dropped); 0, or -1 when cs_rfc3339_ok says no. */
+int cs_rfc3339_unix(const char *s, int64_t *out);
+
 /* Strict integer parse of the whole string into [min,max]; 0 on success. */
 int cs_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
 

@@ -371,6 +371,8 @@ static int cmd_show(ctl *c, const char *arg)
             show_time("next attempt", jms(st, "next_attempt"), now);
         if (jstr(st, "skip_reason")[0])
             printf("  %-18s %s\n", "skipped because", jstr(st, "skip_reason"));
+        if (jstr(st, "warnings")[0])
+            printf("  %-18s %s\n", "warnings", jstr(st, "warnings"));
         if (jstr(st, "last_error_message")[0]) {
             show_time("last error at", jms(st, "last_error_at"), now);
             printf("  %-18s %s%s%s%s%s\n", "last error code", jstr(st, "last_error_code"),

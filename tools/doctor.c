@@ -26,6 +26,7 @@
 #include "cs_util.h"
 #include "cs_woo.h"
 #include "ctl.h"
+#include "meta_map.h"
 
 typedef struct doc {
     ctl *c;
@@ -166,18 +167,21 @@ static void check_kafka(doc *d)
 
 /* The first image of a stored product of this connection, as stored; 0
  * when found. */
-static int sample_image(doc *d, const char *sink, const char *conn, char *img, size_t size)
+/* Calls fn on each stored product snapshot of connection conn of sink (at
+ * most 20 HSCAN rounds) until fn returns 0. */
+static void scan_snaps(doc *d, const char *sink, const char *conn,
+                       int (*fn)(const cs_event *ev, void *arg), void *arg)
 {
     cs_buf key;
     char match[300];
-    int found = -1;
+    int more = 1;
     cs_redis *r = cs_ops_redis(d->c->ops);
     cs_buf_init(&key, 256);
     cs_buf_appendf(&key, "%s{%s}:snap", d->c->cfg->redis_prefix, sink);
     snprintf(match, sizeof match, "%s|*", conn);
     char cursor[32] = "0";
     cs_event_limits lim = {(size_t)d->c->cfg->event_max_bytes};
-    for (int rounds = 0; found != 0 && rounds < 20; rounds++) {
+    for (int rounds = 0; more && rounds < 20; rounds++) {
         const char *argv[] = {"HSCAN", key.data, cursor, "MATCH", match, "COUNT", "200"};
         redisReply *rep = cs_redis_cmd(r, 7, argv, NULL);
         if (!rep || rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
@@ -187,16 +191,13 @@ static int sample_image(doc *d, const char *sink, const char *conn, char *img, s
         }
         snprintf(cursor, sizeof cursor, "%s", rep->element[0]->str);
         const redisReply *kv = rep->element[1];
-        for (size_t i = 0; found != 0 && i + 1 < kv->elements; i += 2) {
+        for (size_t i = 0; more && i + 1 < kv->elements; i += 2) {
             cs_event *ev = NULL;
             char err[256];
             if (cs_event_parse(kv->element[i + 1]->str, kv->element[i + 1]->len, &lim, &ev, err,
                                sizeof err) != CS_EVENT_OK)
                 continue;
-            if (ev->product.n_images > 0) {
-                snprintf(img, size, "%s", ev->product.images[0]);
-                found = 0;
-            }
+            more = fn(ev, arg);
             cs_event_destroy(ev);
         }
         freeReplyObject(rep);
@@ -204,7 +205,29 @@ static int sample_image(doc *d, const char *sink, const char *conn, char *img, s
             break;
     }
     cs_buf_free(&key);
-    return found;
+}
+
+typedef struct {
+    char *img;
+    size_t size;
+    int found;
+} sample_arg;
+
+static int sample_one(const cs_event *ev, void *arg)
+{
+    sample_arg *a = arg;
+    if (ev->product.n_images == 0)
+        return 1;
+    snprintf(a->img, a->size, "%s", ev->product.images[0]);
+    a->found = 1;
+    return 0;
+}
+
+static int sample_image(doc *d, const char *sink, const char *conn, char *img, size_t size)
+{
+    sample_arg a = {img, size, 0};
+    scan_snaps(d, sink, conn, sample_one, &a);
+    return a.found ? 0 : -1;
 }
 
 /* The URL doctor may probe for img: a relative path joined to media_base, or
@@ -273,6 +296,89 @@ static void check_image(doc *d, const char *sink, const char *conn, const char *
 
 /* ---- channels ---- */
 
+#define NO_IMAGE_LIST 10
+
+typedef struct {
+    doc *d;
+    const cs_meta_catalog *cat;
+    cs_meta_map_opts map;
+    size_t n;                   /* products concerned */
+    cs_buf ids;                 /* the first NO_IMAGE_LIST of them */
+} no_image_arg;
+
+/* Counts a product Meta does not hold yet (never synced at this catalog)
+ * that the worker would refuse to create for want of an image: the same
+ * decision, by the same code (cs_meta_map_update). */
+static int no_image_one(const cs_event *ev, void *arg)
+{
+    no_image_arg *a = arg;
+    char why[512];
+    if (ev->type == CS_EV_DELETED || !ev->product.is_active)
+        return 1;
+    cs_buf rec, key;
+    cs_buf_init(&rec, 0);
+    cs_buf_init(&key, 256);
+    int refused = cs_meta_map_update(ev, &a->map, 1, &rec, why, sizeof why) != CS_MAP_OK &&
+                  strncmp(why, CS_META_NO_IMAGE_WHY, strlen(CS_META_NO_IMAGE_WHY)) == 0;
+    if (refused) {
+        cs_buf_appendf(&key, "%s{meta}:state:%s:%s:%s", a->d->c->cfg->redis_prefix, a->cat->id,
+                       ev->tenant, ev->product.id);
+        /* In the catalog: synced at the retailer id it has now (as meta.c). */
+        char rid[CS_META_RID_SIZE];
+        const char *argv[] = {"HMGET", key.data, "synced_version", "remote_id"};
+        redisReply *rep = cs_redis_cmd(cs_ops_redis(a->d->c->ops), 4, argv, NULL);
+        int synced = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+                     rep->element[0]->type == REDIS_REPLY_STRING && rep->element[0]->len > 0 &&
+                     rep->element[1]->type == REDIS_REPLY_STRING &&
+                     cs_meta_retailer_id(&ev->product, ev->tenant, &a->map, rid, sizeof rid, why,
+                                         sizeof why) == CS_MAP_OK &&
+                     strcmp(rep->element[1]->str, rid) == 0;
+        if (rep)
+            freeReplyObject(rep);
+        if (!synced && a->n++ < NO_IMAGE_LIST)
+            cs_buf_appendf(&a->ids, "%s%s:%s", a->ids.len ? ", " : "", ev->tenant,
+                           ev->product.id);
+    }
+    cs_buf_free(&rec);
+    cs_buf_free(&key);
+    return 1;
+}
+
+/* Meta creates no item without image_link: which products would fail. */
+static void check_new_item_images(doc *d, const cs_meta_catalog *cat)
+{
+    static const char fix[] = "set meta.catalogs[].placeholder_image_url to a public image, or "
+        "include_images = true with public media; then catalogsyncctl reset --failed";
+    if (cat->placeholder_image_url[0]) {
+        ok(d, "new products without an image are created with placeholder_image_url %s",
+           cat->placeholder_image_url);
+        return;
+    }
+    no_image_arg a;
+    memset(&a, 0, sizeof a);
+    a.d = d;
+    a.cat = cat;
+    a.map.rid_source = strcmp(cat->retailer_id, "product_id") == 0 ? CS_RID_PRODUCT_ID
+                                                                   : CS_RID_SKU;
+    a.map.include_images = cat->include_images;
+    a.map.media_base_url = cat->media_base_url;
+    a.map.link_base_url = cat->link_base_url[0] ? cat->link_base_url : NULL;
+    a.map.default_brand = cat->default_brand[0] ? cat->default_brand : NULL;
+    a.map.qualify_tenant = cat->qualify_ids;
+    cs_buf_init(&a.ids, 0);
+    scan_snaps(d, "meta", cat->id, no_image_one, &a);
+    if (a.n)
+        bad(d, fix, "%zu product(s) not in the catalog yet have no image and cannot be created "
+            "(Meta creates no item without one): %s%s", a.n, a.ids.data,
+            a.n > NO_IMAGE_LIST ? ", ..." : "");
+    else if (!cat->include_images)
+        bad(d, fix, "images are off and placeholder_image_url is not set: every new product "
+            "will fail (Meta creates no item without an image)");
+    else
+        ok(d, "no product waiting to be created lacks an image");
+    cs_buf_free(&a.ids);
+}
+
 static void check_meta(doc *d, const cs_meta_catalog *cat)
 {
     printf("%smeta catalog %s%s\n", ctl_color(d->c, "bold"), cat->id, ctl_color(d->c, "reset"));
@@ -322,7 +428,9 @@ static void check_meta(doc *d, const cs_meta_catalog *cat)
     if (cat->include_images)
         check_image(d, "meta", cat->id, cat->media_base_url, cat->doctor_allow_private_media);
     else
-        note(d, "images off (include_images = false): products sync without images");
+        note(d, "images off (include_images = false): items already in the catalog are "
+             "updated without images");
+    check_new_item_images(d, cat);
 }
 
 static void check_woo(doc *d, const cs_woo_store *st)

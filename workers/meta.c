@@ -6,9 +6,13 @@
  * check_batch_request_status (reference §1.3, §1.4): a record is synced only
  * when Meta confirmed it.  Failures are classified once, by cs_graph_classify:
  * transient → retry, throttle → pause the catalog (no attempt charged),
- * auth/permission → pause the catalog and alert, bad item → failed at once.
- * A call rejected as a whole with a bad-item error is bisected so that one
- * bad record cannot fail its neighbours.
+ * auth/permission and a refused catalog (100/33, 368) → pause the catalog and
+ * alert, bad item → failed at once.  A call rejected as a whole with a
+ * bad-item error is bisected so that one bad record cannot fail its
+ * neighbours; one with too much data (code 1) is halved the same way.
+ * A record is synced only when the batch status names every failure it
+ * counts; Meta's warnings go to the product's state.  A new item is created
+ * only with an image (meta_map.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +35,7 @@ typedef struct meta_rec {
     char rid[CS_META_RID_SIZE];
     int extra;                  /* deletion of an old retailer id: outcome not tied to the job */
     size_t off, len;            /* the record's JSON inside the push's record buffer */
+    char warn[512];             /* what Meta accepted but did not apply ("" = nothing) */
 } meta_rec;
 
 typedef struct meta_conn {
@@ -91,14 +96,16 @@ static void set_simple(cs_outcome *o, cs_outcome_kind k, const char *type, const
     snprintf(o->err_message, sizeof o->err_message, "%s", msg);
 }
 
-/* Outcome of a job whose records Meta confirmed. */
-static void confirmed(push *p, size_t j, const char *rid)
+/* Outcome of a job whose records Meta confirmed; warn = Meta's warnings
+ * about the record ("" = none). */
+static void confirmed(push *p, size_t j, const char *rid, const char *warn)
 {
     cs_outcome *o = &p->jobs[j]->out;
     memset(o, 0, sizeof *o);
     switch (p->act[j]) {
     case ACT_UPDATE:
         o->kind = CS_OUT_SYNCED;
+        snprintf(o->warnings, sizeof o->warnings, "%s", warn);
         break;
     case ACT_DELETE:
         o->kind = CS_OUT_DELETED;
@@ -133,6 +140,7 @@ static int add_rec(push *p, size_t job, const char *rid, int extra, size_t off)
     snprintf(r->rid, sizeof r->rid, "%.400s", rid);
     r->off = off;
     r->len = p->records.len - off;
+    r->warn[0] = '\0';
     return 0;
 }
 
@@ -204,7 +212,11 @@ static void map_job(push *p, size_t j)
         job->out.resume_at = cs_now_ms();
         return;
     }
-    if (cs_meta_map_update(job->ev, &p->mc->map, &p->records, why, sizeof why) != CS_MAP_OK) {
+    /* An item never confirmed at this retailer id (new product, or its SKU
+     * changed) may not exist at Meta: the record may create it. */
+    int is_new = !was_synced || strcmp(st->remote_id, rid) != 0;
+    if (cs_meta_map_update(job->ev, &p->mc->map, is_new, &p->records, why,
+                           sizeof why) != CS_MAP_OK) {
         set_simple(&job->out, CS_OUT_FAILED, "mapping", why);
         return;
     }
@@ -263,7 +275,7 @@ static cs_class failed_answer(const cs_http_resp *resp, cs_graph_error *e)
     return cs_graph_classify(e);
 }
 
-/* Applies a connection-level throttle or auth verdict to the push. */
+/* Applies a connection-level verdict (throttle, auth, refused) to the push. */
 static void pause_conn(push *p, cs_class cls, const cs_http_resp *resp, const cs_graph_error *e)
 {
     const cs_config *cfg = p->ms->cfg;
@@ -276,8 +288,8 @@ static void pause_conn(push *p, cs_class cls, const cs_http_resp *resp, const cs
                                         cfg->retry_throttle_default_ms, &pct);
         snprintf(p->res->kind, sizeof p->res->kind, "throttle");
     } else {
-        ms = cfg->retry_auth_pause_ms;
-        snprintf(p->res->kind, sizeof p->res->kind, "auth");
+        ms = cfg->retry_auth_pause_ms;     /* auth, refused: a person must act; alerted */
+        snprintf(p->res->kind, sizeof p->res->kind, "%s", cs_class_name(cls));
     }
     p->res->pause = 1;
     p->res->until_ms = now + ms;
@@ -301,6 +313,15 @@ static void outcome_for_recs(push *p, size_t a, size_t b, cs_outcome_kind k,
     }
 }
 
+/* Appends Meta's warning msg about record r (shown by catalogsyncctl show). */
+static void warn_rec(meta_rec *r, const char *msg)
+{
+    size_t n = strlen(r->warn);
+    if (r->extra || !msg[0] || strstr(r->warn, msg))
+        return;
+    snprintf(r->warn + n, sizeof r->warn - n, "%s%s", n ? "; " : "", msg);
+}
+
 static meta_rec *find_rec(push *p, size_t a, size_t b, const char *rid)
 {
     for (size_t i = a; i < b; i++)
@@ -317,10 +338,42 @@ static void fail_rec(push *p, meta_rec *r, const char *msg)
         return;
     }
     cs_sync_job *j = p->jobs[r->job];
+    if (p->act[r->job] != ACT_UPDATE) {
+        /* A DELETE or hide of an item Meta does not hold (removed by hand in
+         * Commerce Manager, or never created): nothing is left to remove. */
+        CS_INFO("meta", "catalog %s: %s of retailer id %s counts as done (Meta: %s)",
+                p->mc->cat->id, p->act[r->job] == ACT_HIDE ? "hide" : "delete", r->rid, msg);
+        confirmed(p, r->job, r->rid, "");
+        r->rid[0] = '\0';
+        return;
+    }
     set_simple(&j->out, CS_OUT_FAILED, "item", msg);
     snprintf(j->out.err_code, sizeof j->out.err_code, "item");
     snprintf(j->out.remote_id, sizeof j->out.remote_id, "%s", r->rid);
     r->rid[0] = '\0';   /* settled: not confirmed below */
+}
+
+/* Number of distinct retailer ids a finished batch status names as failed
+ * (ids_of_invalid_requests and the errors sample). */
+static long named_failures(const cs_graph_batch_status *st)
+{
+    long n = 0;
+    for (size_t i = 0; i < st->n_invalid_ids; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = strcmp(st->invalid_ids[k], st->invalid_ids[i]) == 0;
+        n += !dup;
+    }
+    for (size_t i = 0; i < st->n_errors; i++) {
+        const char *id = st->errors[i].retailer_id;
+        int dup = !id[0];
+        for (size_t k = 0; k < st->n_invalid_ids && !dup; k++)
+            dup = strcmp(st->invalid_ids[k], id) == 0;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = strcmp(st->errors[k].retailer_id, id) == 0;
+        n += !dup;
+    }
+    return n;
 }
 
 /* What polling a handle found out (docs/DESIGN.md, "Confirmed means confirmed"). */
@@ -351,7 +404,7 @@ static confirm_result confirm(push *p, const char *handle, size_t a, size_t b)
     base_url(mc, &url, "check_batch_request_status?handle=");
     cs_http_urlencode(&url, handle);
     cs_buf_appends(&url, "&load_ids_of_invalid_requests=true&fields=handle,status,errors,"
-                         "errors_total_count,ids_of_invalid_requests");
+                         "errors_total_count,warnings,ids_of_invalid_requests");
     add_proof(mc, &url, 0);
     for (;;) {
         graph_call(mc, "GET", url.data, NULL, 0, &resp);
@@ -372,6 +425,27 @@ static confirm_result confirm(push *p, const char *handle, size_t a, size_t b)
                         meta_rec *r = find_rec(p, a, b, st.errors[k].retailer_id);
                         if (r && r->rid[0])
                             fail_rec(p, r, st.errors[k].message);
+                    }
+                    for (size_t k = 0; k < st.n_warnings; k++) {
+                        meta_rec *r = find_rec(p, a, b, st.warnings[k].retailer_id);
+                        if (r && r->rid[0])
+                            warn_rec(r, st.warnings[k].message);
+                    }
+                    long named = named_failures(&st);
+                    if (st.errors_total_count > named) {
+                        /* "errors" is a sample: records failed that neither it nor
+                         * ids_of_invalid_requests names, so none left is known good. */
+                        cs_graph_error e;
+                        memset(&e, 0, sizeof e);
+                        snprintf(e.type, sizeof e.type, "unconfirmed");
+                        snprintf(e.message, sizeof e.message, "batch %s: Meta counts %ld failed "
+                                 "records but names %ld; the others cannot be told apart, so "
+                                 "they are pushed again", handle, st.errors_total_count, named);
+                        for (size_t i = a; i < b; i++)
+                            if (p->recs[i].rid[0] && !p->recs[i].extra) {
+                                set_error(&p->jobs[p->recs[i].job]->out, CS_OUT_RETRY, &e);
+                                p->recs[i].rid[0] = '\0';
+                            }
                     }
                     if (strcmp(st.status, "finished") == 0) {
                         result = CONF_FINISHED;
@@ -400,7 +474,7 @@ static confirm_result confirm(push *p, const char *handle, size_t a, size_t b)
         } else {
             cs_graph_error e;
             cs_class cls = failed_answer(&resp, &e);
-            if (cls == CS_CLASS_AUTH) {
+            if (cls == CS_CLASS_AUTH || cls == CS_CLASS_REFUSED) {
                 pause_conn(p, cls, &resp, &e);
                 outcome_for_recs(p, a, b, CS_OUT_PAUSED, &e);
                 result = CONF_PAUSED;
@@ -481,7 +555,10 @@ static void send_range(push *p, size_t a, size_t b)
     if (resp.err != CS_HTTP_OK || resp.status != 200) {
         cs_graph_error e;
         cs_class cls = failed_answer(&resp, &e);
-        if (cls == CS_CLASS_BAD_ITEM && b - a > 1) {
+        /* Split a call rejected as a whole for one bad record (bisection) or
+         * for its size; a refused catalog pauses below instead: every record
+         * would fail the same way. */
+        if ((cls == CS_CLASS_BAD_ITEM || cls == CS_CLASS_TOO_LARGE) && b - a > 1) {
             size_t mid = a + (b - a) / 2;
             cs_buf_free(&body);
             cs_buf_free(&url);
@@ -490,11 +567,12 @@ static void send_range(push *p, size_t a, size_t b)
             send_range(p, mid, b);
             return;
         }
-        if (cls == CS_CLASS_THROTTLE || cls == CS_CLASS_AUTH) {
+        if (cls == CS_CLASS_THROTTLE || cls == CS_CLASS_AUTH || cls == CS_CLASS_REFUSED) {
             pause_conn(p, cls, &resp, &e);
             outcome_for_recs(p, a, b, CS_OUT_PAUSED, &e);
         } else {
-            outcome_for_recs(p, a, b, cls == CS_CLASS_BAD_ITEM ? CS_OUT_FAILED : CS_OUT_RETRY, &e);
+            outcome_for_recs(p, a, b, cls == CS_CLASS_BAD_ITEM || cls == CS_CLASS_TOO_LARGE
+                                      ? CS_OUT_FAILED : CS_OUT_RETRY, &e);
         }
         goto out;
     }
@@ -512,6 +590,11 @@ static void send_range(push *p, size_t a, size_t b)
         meta_rec *r = find_rec(p, a, b, rep.invalid[i].retailer_id);
         if (r && r->rid[0])
             fail_rec(p, r, rep.invalid[i].message);
+    }
+    for (size_t i = 0; i < rep.n_warned; i++) {
+        meta_rec *r = find_rec(p, a, b, rep.warned[i].retailer_id);
+        if (r && r->rid[0])
+            warn_rec(r, rep.warned[i].message);
     }
     size_t waiting = 0;
     cs_sync_job **pend = malloc((b - a) * sizeof *pend);
@@ -539,7 +622,7 @@ static void send_range(push *p, size_t a, size_t b)
         if (confirm(p, rep.handle, a, b) == CONF_FINISHED)
             for (size_t i = a; i < b; i++)
                 if (p->recs[i].rid[0] && !p->recs[i].extra)
-                    confirmed(p, p->recs[i].job, p->recs[i].rid);
+                    confirmed(p, p->recs[i].job, p->recs[i].rid, p->recs[i].warn);
     }
     free(pend);
     cs_graph_batch_reply_free(&rep);
@@ -566,7 +649,7 @@ static int confirm_recorded(push *p, size_t j)
     add_rec(p, j, rid, 0, p->records.len);
     confirm_result r = confirm(p, job->st.handle, save, save + 1);
     if (r == CONF_FINISHED && p->recs[save].rid[0]) {
-        confirmed(p, j, rid);
+        confirmed(p, j, rid, p->recs[save].warn);
         CS_INFO("meta", "product %s: earlier batch %s confirmed; not pushed again",
                 job->ev->product.id, job->st.handle);
     } else if (r == CONF_RUNNING) {
@@ -599,7 +682,6 @@ static void meta_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const 
             set_simple(&jobs[k]->out, CS_OUT_RETRY, "memory", "out of memory");
         goto out;
     }
-    size_t todo = 0;
     for (size_t k = 0; k < n; k++) {
         if (confirm_recorded(&p, k))
             continue;
@@ -609,7 +691,6 @@ static void meta_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const 
             continue;
         }
         map_job(&p, k);
-        todo++;
     }
     /* Calls of at most batch_size records and 28 MB. */
     size_t a = 0, bytes = 0;
@@ -631,11 +712,28 @@ static void meta_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const 
                 jobs[k]->out.resume_at = res->until_ms;
             }
     }
-    (void)todo;
 out:
     free(p.act);
     free(p.recs);
     cs_buf_free(&p.records);
+}
+
+/* A WARN at start when the catalog's Graph API version stops working within
+ * CS_GRAPH_VERSION_WARN_DAYS days (or has: Meta then serves the next one). */
+static void warn_version(const cs_meta_catalog *cat)
+{
+    int64_t end_s, now_s = cs_now_ms() / 1000;
+    char end[11];
+    if (!cs_graph_version_end(cat->api_version, &end_s, end))
+        return;
+    if (end_s <= now_s)
+        CS_WARN("meta", "catalog %s: Graph API %s stopped working on %s (Meta answers with a "
+                "newer version); set meta.catalogs[].api_version = \"%s\"", cat->id,
+                cat->api_version, end, CS_GRAPH_DEFAULT_VERSION);
+    else if (end_s - now_s <= (int64_t)CS_GRAPH_VERSION_WARN_DAYS * 86400)
+        CS_WARN("meta", "catalog %s: Graph API %s stops working on %s (in %lld days); set "
+                "meta.catalogs[].api_version = \"%s\"", cat->id, cat->api_version, end,
+                (long long)((end_s - now_s + 86399) / 86400), CS_GRAPH_DEFAULT_VERSION);
 }
 
 static void *meta_create(const cs_config *cfg, char *errstr, size_t errstr_size)
@@ -679,6 +777,9 @@ static void *meta_create(const cs_config *cfg, char *errstr, size_t errstr_size)
         mc->map.link_base_url = cat->link_base_url[0] ? cat->link_base_url : NULL;
         mc->map.default_brand = cat->default_brand[0] ? cat->default_brand : NULL;
         mc->map.qualify_tenant = cat->qualify_ids;
+        mc->map.placeholder_image_url = cat->placeholder_image_url[0] ? cat->placeholder_image_url
+                                                                      : NULL;
+        warn_version(cat);
         if (cat->app_secret[0]) {
             cs_graph_appsecret_proof(cat->app_secret, cat->token, mc->proof);
             cs_log_add_secret(mc->proof);

@@ -9,7 +9,7 @@
 
 #include "cs_money.h"
 
-static const cs_meta_map_opts DEFAULT_OPTS = { CS_RID_SKU, 0, NULL, NULL, NULL, 0 };
+static const cs_meta_map_opts DEFAULT_OPTS = { CS_RID_SKU, 0, NULL, NULL, NULL, 0, NULL };
 
 static int is_space(unsigned char c)
 {
@@ -484,6 +484,16 @@ static int image_url(const char *img, const char *base, cs_buf *u)
     return 1;
 }
 
+/* 1 when write_images will give the item an image_link (images on and one
+ * of the product's images usable), else 0. */
+static int has_main_image(const cs_product *p, const cs_meta_map_opts *o, cs_buf *scratch)
+{
+    for (size_t i = 0; o->include_images && i < p->n_images; i++)
+        if (image_url(p->images[i], o->media_base_url, scratch) == 1)
+            return 1;
+    return 0;
+}
+
 static void write_images(jw *w, const cs_product *p, const cs_meta_map_opts *o,
                          cs_buf *scratch)
 {
@@ -552,12 +562,13 @@ typedef struct {
     char sale[CS_MONEY_STR_MAX];   /* "" = no sale: Meta clears it */
     const char *brand;
     size_t brand_len;
+    const char *placeholder;       /* image_link of a new item without an image, or NULL */
 } mapped;
 
 /* Checks everything that can make a product unmappable, before writing. */
 static cs_map_result check_product(const cs_product *p, const char *tenant,
-                                   const cs_meta_map_opts *o, mapped *m,
-                                   char *why, size_t why_size)
+                                   const cs_meta_map_opts *o, int is_new, mapped *m,
+                                   cs_buf *scratch, char *why, size_t why_size)
 {
     char msg[200];
     int64_t price_minor, sale_minor;
@@ -612,11 +623,24 @@ static cs_map_result check_product(const cs_product *p, const char *tenant,
     m->brand_len = strlen(brand);
     m->brand = trim(brand, &m->brand_len);
     m->brand_len = clip(m->brand, m->brand_len, CS_META_BRAND_MAX);
+    /* Meta creates no item without image_link (reference: a "required
+     * field" error in the status poll); an update of an existing item may
+     * leave its image as it is. */
+    m->placeholder = NULL;
+    if (is_new && !has_main_image(p, o, scratch)) {
+        if (is_blank(o->placeholder_image_url)) {
+            cs_set_why(why, why_size, "%s: Meta creates no item without an image (image_link); "
+                       "set meta.catalogs[].placeholder_image_url to a public image, or "
+                       "include_images = true with public media", CS_META_NO_IMAGE_WHY);
+            return CS_MAP_FAIL;
+        }
+        m->placeholder = o->placeholder_image_url;
+    }
     return CS_MAP_OK;
 }
 
-static void write_data(jw *w, const cs_product *p, const cs_meta_map_opts *o,
-                       const mapped *m, cs_buf *scratch)
+static void write_data(jw *w, const cs_product *p, int64_t occurred,
+                       const cs_meta_map_opts *o, const mapped *m, cs_buf *scratch)
 {
     char num[32];
     jw_str(w, "id", m->rid);
@@ -648,9 +672,17 @@ static void write_data(jw *w, const cs_product *p, const cs_meta_map_opts *o,
     }
     if (o->include_images)
         write_images(w, p, o, scratch);
+    if (m->placeholder)
+        jw_str(w, "image_link", m->placeholder);
     jw_strn(w, "brand", m->brand, m->brand_len);
     jw_str(w, "item_group_id", m->rid);
     jw_str(w, "visibility", "published");
+    if (occurred >= 0) {
+        /* Lets Meta order updates of one item (reference §7). */
+        snprintf(num, sizeof num, "%" PRId64, occurred);
+        jw_key(w, "external_update_time");
+        jw_raw(w, num);
+    }
     if (p->has_stock && p->stock_quantity >= 0) {
         snprintf(num, sizeof num, "%" PRId64, p->stock_quantity);
         jw_key(w, "quantity_to_sell_on_facebook");
@@ -673,7 +705,7 @@ static void write_data(jw *w, const cs_product *p, const cs_meta_map_opts *o,
     }
 }
 
-cs_map_result cs_meta_map_update(const cs_event *ev, const cs_meta_map_opts *o,
+cs_map_result cs_meta_map_update(const cs_event *ev, const cs_meta_map_opts *o, int is_new,
                                  cs_buf *out, char *why, size_t why_size)
 {
     mapped m;
@@ -684,17 +716,22 @@ cs_map_result cs_meta_map_update(const cs_event *ev, const cs_meta_map_opts *o,
         return CS_MAP_FAIL;
     }
     const cs_product *p = &ev->product;
-    if (check_product(p, ev->tenant, o, &m, why, why_size) != CS_MAP_OK)
+    cs_buf rec, scratch;
+    cs_buf_init(&scratch, 0);
+    if (check_product(p, ev->tenant, o, is_new, &m, &scratch, why, why_size) != CS_MAP_OK) {
+        cs_buf_free(&scratch);
         return CS_MAP_FAIL;
+    }
+    int64_t occurred;
+    if (!ev->occurred_at || cs_rfc3339_unix(ev->occurred_at, &occurred) != 0)
+        occurred = -1;
 
     /* The record is built aside and appended whole, so a failure (cap
      * reached) leaves out exactly as it was. */
-    cs_buf rec, scratch;
     cs_buf_init(&rec, out->len < out->cap ? out->cap - out->len : 1);
-    cs_buf_init(&scratch, 0);
     jw w = { &rec, 0, 0 };
     jw_raw(&w, "{\"method\":\"UPDATE\",\"data\":{");
-    write_data(&w, p, o, &m, &scratch);
+    write_data(&w, p, occurred, o, &m, &scratch);
     jw_raw(&w, "}}");
     int rc = w.err ? -1 : cs_buf_append(out, rec.data, rec.len);
     cs_buf_free(&rec);

@@ -49,7 +49,13 @@ typedef struct cs_meta_map_opts {
     const char *default_brand;  /* brand for a product without one; NULL = it fails */
     int qualify_tenant;         /* retailer id "<tenant>:<sku or id>" (a catalog serving
                                    several tenants, docs/TENANTS.md) */
+    const char *placeholder_image_url; /* image_link of a new item that has no usable
+                                   image of its own; NULL or "" = such an item fails */
 } cs_meta_map_opts;
+
+/* Start of the message of a new item refused for want of an image (doctor
+ * and tests look for it). */
+#define CS_META_NO_IMAGE_WHY "no image for a new item"
 
 typedef enum { CS_MAP_OK = 0, CS_MAP_FAIL } cs_map_result;
 
@@ -65,11 +71,16 @@ cs_map_result cs_meta_retailer_id(const cs_product *p, const char *tenant,
                                   char *why, size_t why_size);
 
 /* Appends one whole {"method":"UPDATE","data":{...}} record for ev's product
- * (NULL o = defaults).  Fails with nothing appended and why filled when: no
- * retailer id; no name; no price; price or sale price not representable in
- * its currency; sale price in another currency than the price; no link and no
- * link_base_url; no brand and no default_brand; out's cap reached. */
-cs_map_result cs_meta_map_update(const cs_event *ev, const cs_meta_map_opts *o,
+ * (NULL o = defaults), with external_update_time = the event's occurred_at in
+ * Unix seconds.  is_new: the item may not exist at Meta yet, so the record
+ * creates it and needs an image_link (the product's, else
+ * o->placeholder_image_url).  Fails with nothing appended and why filled
+ * when: no retailer id; no name; no price; price or sale price not
+ * representable in its currency; sale price in another currency than the
+ * price; no link and no link_base_url; no brand and no default_brand; new and
+ * no image nor placeholder (why starts with CS_META_NO_IMAGE_WHY); out's cap
+ * reached. */
+cs_map_result cs_meta_map_update(const cs_event *ev, const cs_meta_map_opts *o, int is_new,
                                  cs_buf *out, char *why, size_t why_size);
 
 /* Appends {"method":"DELETE","data":{"id":"<rid>"}}.  0, or -1 when the id

@@ -106,7 +106,8 @@ class Run:
                     'jitter_pct = 20; lease_ms = 4000; throttle_default_ms = 300; '
                     'auth_pause_ms = 500; };\n'
                     'meta = { catalogs = ( { id = "main"; base_url = "http://%s"; '
-                    'api_version = "v21.0"; catalog_id = "%s"; token = "env:MT"; } ); };\n'
+                    'api_version = "v25.0"; catalog_id = "%s"; token = "env:MT"; '
+                    'placeholder_image_url = "https://shop.example/no-image.png"; } ); };\n'
                     'woocommerce = { connections = ( %s ); };\n'
                     % (self.broker.brokers, self.redis.port, self.meta.addr, CATALOG, stores))
         for n in range(self.a.workers):

@@ -25,6 +25,7 @@ import meta_rules as rules  # noqa: E402
 GRAPH_PATH_RE = re.compile(r"^/v(\d+)\.0(/.*)?$")
 STATUSES = ("scheduled", "dispatched", "started", "finished")
 MAX_REQUESTS = 5000
+ERRORS_SAMPLE = 5                       # entries of "errors"/"warnings" in a batch status
 MAX_PAYLOAD = 28 * 1000 * 1000          # "28 MB", read as decimal megabytes (the stricter one)
 TRANSIENT_CODES = {1, 2, 4, 17, 32, 613, 80001, 80004, 80009, 80014}
 THROTTLE_MESSAGES = {
@@ -99,7 +100,7 @@ class MetaApp(FakeApp):
     epilog = "Control API under /_fake/ (no auth); see tests/fakes/README.md."
     redact_params = ("access_token",)
     extra_request_actions = ("batch_error",)
-    item_actions = ("item_error",)
+    item_actions = ("item_error", "item_warning")
     default_max_body = 32 * 1024 * 1024
     stat_keys = ("batch_calls", "records_received", "records_rejected", "handles_created", "status_polls",
                  "items_written", "items_created", "items_updated", "items_deleted", "records_failed")
@@ -118,8 +119,15 @@ class MetaApp(FakeApp):
                        help="a batch stays started until MS ms after items_batch accepted it, "
                             "however often it is polled (Meta processes batches on its own clock; "
                             "default 0)")
-        p.add_argument("--require-image", action="store_true",
-                       help="image_link is a required field for creates (default off)")
+        p.add_argument("--require-image", dest="require_image", action="store_true", default=True,
+                       help="image_link is a required field for creates (the default, as at Meta)")
+        p.add_argument("--no-require-image", dest="require_image", action="store_false",
+                       help="let items be created without image_link (laxer than Meta)")
+        p.add_argument("--max-payload", type=int, default=MAX_PAYLOAD, metavar="BYTES",
+                       help="largest items_batch body; a larger one gets code 1 \"Please reduce "
+                            "the amount of data\" (default 28,000,000)")
+        p.add_argument("--today", metavar="YYYY-MM-DD",
+                       help="the date the Graph API version table is read at (default: today)")
         p.add_argument("--business-id", default="1000000000000001",
                        help="key of X-Business-Use-Case-Usage for calls not addressed to a catalog")
 
@@ -129,6 +137,10 @@ class MetaApp(FakeApp):
             parser.error("--polls-per-state must be >= 0")
         if args.batch_ms < 0:
             parser.error("--batch-ms must be >= 0")
+        if args.max_payload < 1:
+            parser.error("--max-payload must be >= 1")
+        if args.today and not re.match(r"^\d{4}-\d{2}-\d{2}$", args.today):
+            parser.error("--today is YYYY-MM-DD")
         for c in args.catalog:
             if not c.isdigit():
                 parser.error("--catalog ids are digits")
@@ -142,6 +154,7 @@ class MetaApp(FakeApp):
         self.usage = {t: dict.fromkeys(USAGE_KEYS, 0) for t in ("catalog_batch", "catalog_management")}
         self.app_usage = {"call_count": 0, "total_time": 0, "total_cputime": 0}
         self.usage_headers = True
+        self.outages = {}       # catalog id -> {"error", "until" (time) or "calls" left}
 
     # ---- helpers -------------------------------------------------------
     def route_of(self, req):
@@ -228,7 +241,10 @@ class MetaApp(FakeApp):
 
     def decorate(self, req, resp):
         m = GRAPH_PATH_RE.match(req.path)
-        resp.set_header("facebook-api-version", "v%s.0" % (m.group(1) if m else "25"))
+        today = self.args.today or time.strftime("%Y-%m-%d", time.gmtime())
+        asked = "v%s.0" % m.group(1) if m else rules.CURRENT_VERSION
+        # An expired version is answered by a newer one, which the header names.
+        resp.set_header("facebook-api-version", rules.served_version(asked, today) or asked)
         resp.set_header("x-fb-trace-id", secrets.token_urlsafe(8)[:11])
         if self.usage_headers:
             if resp.get_header("X-Business-Use-Case-Usage") is None:
@@ -264,8 +280,8 @@ class MetaApp(FakeApp):
         return self._error(e)
 
     def validate_fault(self, f):
-        if f["action"] == "item_error" and not isinstance(f.get("retailer_id"), str):
-            return "item_error needs retailer_id (string)"
+        if f["action"] in self.item_actions and not isinstance(f.get("retailer_id"), str):
+            return "%s needs retailer_id (string)" % f["action"]
         if f["action"] in ("error", "rate_limit") and "code" in f and not isinstance(f["code"], int):
             return "code must be an integer"
         return None
@@ -289,6 +305,7 @@ class MetaApp(FakeApp):
         if len(parts) > 2:
             raise GraphError(100, "Unknown path components: /%s" % "/".join(parts[2:]))
         cid, edge = parts[0], (parts[1] if len(parts) == 2 else None)
+        self._outage(req, cid)
         catalog = self._catalog(cid)
         if catalog is None:
             raise _unsupported(req.method, cid)
@@ -312,9 +329,27 @@ class MetaApp(FakeApp):
                              % edge)
         return fn(req, params, cid, catalog)
 
+    def _outage(self, req, cid):
+        """A catalog made unusable with POST /_fake/catalog_outage answers every
+        call as Meta does while it lasts (field notes: whole-call errors)."""
+        o = self.outages.get(cid)
+        if o is None:
+            return
+        if ("until" in o and time.time() >= o["until"]) or o.get("calls") == 0:
+            del self.outages[cid]
+            return
+        if "calls" in o:
+            o["calls"] -= 1
+        if o["error"] == "missing":
+            raise _unsupported(req.method, cid)
+        raise GraphError(368, "The action attempted has been deemed abusive or is otherwise disallowed",
+                         type_="OAuthException")
+
     def _items_batch(self, req, params, cid, catalog):
-        if len(req.body) > MAX_PAYLOAD:
-            raise GraphError(100, "(#100) Payload too large: an items_batch call may carry at most 28 MB")
+        if len(req.body) > self.args.max_payload:
+            # Field notes: a body too large is answered code 1, not 100.
+            raise GraphError(1, "Please reduce the amount of data you're asking for, then retry "
+                             "your request", http_status=500)
         item_type = params.get("item_type")
         if item_type is None:
             raise GraphError(100, "(#100) The parameter item_type is required")
@@ -368,10 +403,14 @@ class MetaApp(FakeApp):
             accepted.append({"line": i, "method": method, "id": rid,
                              "data": {k: v for k, v in data.items() if k != "id"}})
         for f in self.item_faults(req):
-            hits = [a for a in accepted if a["id"] == f["retailer_id"] and "fault_message" not in a]
+            key = "fault_message" if f["action"] == "item_error" else "warning_message"
+            hits = [a for a in accepted if a["id"] == f["retailer_id"] and key not in a]
             if hits:
                 for a in hits:
-                    a["fault_message"] = f.get("message", "Item rejected by scripted fault")
+                    a[key] = f.get("message", "Item rejected by scripted fault" if key == "fault_message"
+                                   else "Field not applied (scripted warning)")
+                    if key == "fault_message" and f.get("unnamed"):
+                        a["unnamed"] = True
                 self.consume_fault(f)
         self.count("batch_calls")
         self.count("records_received", len(reqs))
@@ -381,7 +420,7 @@ class MetaApp(FakeApp):
             h = "Ac" + secrets.token_urlsafe(33)
             self.handles[h] = {"catalog": cid, "records": accepted, "allow_upsert": allow_upsert,
                                "state": 0, "polls_in_state": 0, "polls": 0, "status": STATUSES[0],
-                               "errors": [], "created": time.time(),
+                               "errors": [], "warnings": [], "created": time.time(),
                                "batch_error": req.fault if req.fault and req.fault["action"] == "batch_error" else None}
             handles.append(h)
             self.count("handles_created")
@@ -410,8 +449,14 @@ class MetaApp(FakeApp):
         for rec in records:
             msg = self._apply(catalog, rec, hd["allow_upsert"])
             if msg:
-                hd["errors"].append({"line": rec["line"], "id": rec["id"], "message": msg})
+                err = {"line": rec["line"], "id": rec["id"], "message": msg}
+                if rec.get("unnamed"):
+                    err["unnamed"] = True
+                hd["errors"].append(err)
                 self.count("records_failed")
+            elif rec.get("warning_message"):
+                hd["warnings"].append({"line": rec["line"], "id": rec["id"],
+                                       "message": rec["warning_message"]})
 
     def _apply(self, catalog, rec, allow_upsert):
         if rec.get("fault_message"):
@@ -448,9 +493,16 @@ class MetaApp(FakeApp):
     def _status_view(self, h, hd, load_ids):
         done = hd["status"] in ("finished", "error")
         errors = hd["errors"] if done else []
-        return {"handle": h, "status": hd["status"], "errors": errors[:5],
-                "errors_total_count": len(errors), "warnings": [], "warnings_total_count": 0,
-                "ids_of_invalid_requests": sorted({e["id"] for e in errors}) if load_ids else []}
+        warnings = hd["warnings"] if done else []
+        # "errors" and "warnings" are samples; the counts are complete, and so
+        # are the ids, but for errors scripted "unnamed" (counted, never named).
+        sample = [{k: v for k, v in e.items() if k != "unnamed" and not (k == "id" and e.get("unnamed"))}
+                  for e in errors[:ERRORS_SAMPLE]]
+        return {"handle": h, "status": hd["status"], "errors": sample,
+                "errors_total_count": len(errors), "warnings": warnings[:ERRORS_SAMPLE],
+                "warnings_total_count": len(warnings),
+                "ids_of_invalid_requests": sorted({e["id"] for e in errors if not e.get("unnamed")})
+                if load_ids else []}
 
     def _fields(self, params, allowed, node_type):
         raw = params.get("fields")
@@ -550,6 +602,7 @@ class MetaApp(FakeApp):
                           "batch_error": hd["batch_error"] is not None}
         return {"catalogs": {c: {"items": items} for c, items in self.catalogs.items()},
                 "handles": handles, "expired_tokens": sorted(self.expired),
+                "outages": {c: dict(o) for c, o in self.outages.items()},
                 "usage": self.usage, "app_usage": self.app_usage, "usage_headers": self.usage_headers}
 
     def control(self, req, name):
@@ -576,6 +629,24 @@ class MetaApp(FakeApp):
             if "headers" in body:
                 self.usage_headers = bool(body["headers"])
             return json_response(200, {"usage": self.usage, "app_usage": self.app_usage})
+        if name == "catalog_outage":
+            cid = str(body.get("catalog", ""))
+            if body.get("error") not in ("missing", "disallowed"):
+                raise ValueError("catalog_outage needs error: missing (100/33) or disallowed (368)")
+            o = {"error": body["error"]}
+            if isinstance(body.get("seconds"), (int, float)) and body["seconds"] > 0:
+                o["until"] = time.time() + body["seconds"]
+            elif isinstance(body.get("calls"), int) and body["calls"] > 0:
+                o["calls"] = body["calls"]
+            else:
+                raise ValueError("catalog_outage needs seconds (> 0) or calls (> 0)")
+            self.outages[cid] = o
+            return json_response(200, {"ok": True})
+        if name == "remove":
+            catalog = self.catalogs.get(str(body.get("catalog", "")))
+            if catalog is None or not isinstance(body.get("retailer_id"), str):
+                raise ValueError("remove needs a known catalog and retailer_id")
+            return json_response(200, {"removed": catalog.pop(body["retailer_id"], None) is not None})
         if name == "settle":
             done = []
             for h, hd in self.handles.items():

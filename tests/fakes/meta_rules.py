@@ -146,6 +146,26 @@ def validate_record_fields(method, data):
     return errors
 
 
+# Graph API versions and the day each stops working (reference §5). A call to
+# an expired version is served by the oldest version still usable.
+VERSION_ENDS = (("v21.0", "2027-01-21"), ("v22.0", "2027-05-20"), ("v23.0", "2027-10-08"),
+                ("v24.0", "2028-02-18"), ("v25.0", "2028-07-29"), ("v26.0", None))
+CURRENT_VERSION = "v25.0"
+
+
+def served_version(version, today):
+    """The version that answers a call to `version` on `today` (YYYY-MM-DD):
+    itself while it works, else the oldest one still working; None when the
+    version is not in the table."""
+    names = [v for v, _ in VERSION_ENDS]
+    if version not in names:
+        return None
+    for v, end in VERSION_ENDS[names.index(version):]:
+        if end is None or today < end:
+            return v
+    return None
+
+
 def missing_required(fields, require_image):
     """Display name of the first required field missing from `fields`, or None."""
     for key, label in REQUIRED_FOR_CREATE:

@@ -108,11 +108,11 @@ static void map_meta(const cs_event *ev, const cs_meta_map_opts *o)
     size_t p = strlen(PREFIX);
 
     buf_with_prefix(&b, 0);
-    if (cs_meta_map_update(ev, o, &b, why, sizeof why) == CS_MAP_OK) {
+    if (cs_meta_map_update(ev, o, 0, &b, why, sizeof why) == CS_MAP_OK) {
         check_json(&b, p, "cs_meta_map_update()");
         /* The same record into a buffer one byte too small must fail cleanly. */
         buf_with_prefix(&small, b.len - 1);
-        if (cs_meta_map_update(ev, o, &small, why, sizeof why) == CS_MAP_OK)
+        if (cs_meta_map_update(ev, o, 0, &small, why, sizeof why) == CS_MAP_OK)
             fail("cs_meta_map_update() went past the buffer cap", b.data, small.data);
         check_untouched(&small, p, "cs_meta_map_update() at the cap");
         cs_buf_free(&small);

@@ -28,9 +28,10 @@ AUTH = {"Authorization": "Bearer " + TOKEN}
 def full_item(rid, **over):
     data = {"id": rid, "title": "Mug " + rid, "description": "A blue mug", "availability": "in stock",
             "condition": "new", "price": "10.00 USD", "link": "https://shop.example/p/" + rid,
-            "brand": "Acme", "visibility": "published", "sale_price": ""}
+            "brand": "Acme", "visibility": "published", "sale_price": "",
+            "image_link": "https://shop.example/i/%s.jpg" % rid}
     data.update(over)
-    return data
+    return {k: v for k, v in data.items() if v is not None}      # None: the field left out
 
 
 class MetaFakeBase(unittest.TestCase):
@@ -369,10 +370,56 @@ class TestFaults(MetaFakeBase):
         self.assertEqual(self.fake.state()["handles"], {})
 
 
+class TestWholeCallErrorsWarningsVersions(MetaFakeBase):
+    def test_catalog_outage_then_recovery(self):
+        for error, code, sub in (("missing", 100, 33), ("disallowed", 368, None)):
+            self.fake.control("POST", "catalog_outage", {"catalog": CAT, "error": error, "calls": 2})
+            for _ in range(2):
+                st, _, body = self.batch([{"method": "UPDATE", "data": full_item("O1")}])
+                self.assertGraphError(st, body, code, sub)
+            st, _, body = self.batch([{"method": "UPDATE", "data": full_item("O1")}])
+            self.assertEqual(st, 200, body)
+
+    def test_update_of_existing_item_needs_no_image(self):
+        h = self.batch([{"method": "UPDATE", "data": full_item("I1")},
+                        {"method": "UPDATE", "data": full_item("I2", image_link=None)}])[2]["handles"][0]
+        view = self.poll_until_done(h, load_ids=True)
+        self.assertEqual(view["ids_of_invalid_requests"], ["I2"])
+        self.assertIn("without required field Image Link", view["errors"][0]["message"])
+        h = self.batch([{"method": "UPDATE", "data": full_item("I1", image_link=None)}])[2]["handles"][0]
+        self.assertEqual(self.poll_until_done(h)["errors_total_count"], 0)
+
+    def test_errors_are_a_sample_and_warnings(self):
+        self.fake.add_faults(*[{"action": "item_error", "retailer_id": "E%d" % i} for i in range(7)],
+                             {"action": "item_warning", "retailer_id": "W1", "message": "Field x not applied"})
+        reqs = [{"method": "UPDATE", "data": full_item("E%d" % i)} for i in range(7)]
+        h = self.batch(reqs + [{"method": "UPDATE", "data": full_item("W1")}])[2]["handles"][0]
+        view = self.poll_until_done(h, load_ids=True)
+        self.assertEqual((len(view["errors"]), view["errors_total_count"]), (5, 7))
+        self.assertEqual(view["ids_of_invalid_requests"], ["E%d" % i for i in range(7)])
+        self.assertEqual(view["warnings"], [{"line": 7, "id": "W1", "message": "Field x not applied"}])
+        self.assertEqual(view["warnings_total_count"], 1)
+        self.assertIn("W1", self.items())
+
+    def test_too_much_data_and_expired_version(self):
+        big = full_item("B1", description="x" * 5000)
+        body = {"item_type": "PRODUCT_ITEM", "requests": [{"method": "UPDATE", "data": big}] * 1}
+        fake = FakeProcess("fake_meta.py", ["--token", TOKEN, "--catalog", CAT, "--max-payload", "3000",
+                                            "--today", "2027-02-01"])
+        self.addCleanup(fake.stop)
+        st, _, out = fake.json("POST", "%s/%s/items_batch" % (V, CAT), body, AUTH)
+        self.assertEqual((st, out["error"]["code"]), (500, 1))
+        self.assertIn("Please reduce the amount of data", out["error"]["message"])
+        st, hdrs, _ = fake.json("GET", "/v21.0/%s/products" % CAT, None, AUTH)
+        self.assertEqual(dict((k.lower(), v) for k, v in hdrs.items())["facebook-api-version"], "v22.0")
+        st, hdrs, _ = fake.json("GET", "/v25.0/%s/products" % CAT, None, AUTH)
+        self.assertEqual(dict((k.lower(), v) for k, v in hdrs.items())["facebook-api-version"], "v25.0")
+
+
 class TestAppSecretProofAndProcess(unittest.TestCase):
     def test_appsecret_proof(self):
         fake = FakeProcess("fake_meta.py", ["--token", TOKEN, "--app-secret", "s3cret", "--catalog", CAT,
-                                            "--polls-per-state", "0", "--require-image"])
+                                            "--polls-per-state", "0"])
         self.addCleanup(fake.stop)
         path = "%s/%s/products" % (V, CAT)
         st, _, body = fake.json("GET", path, None, AUTH)
@@ -383,10 +430,10 @@ class TestAppSecretProofAndProcess(unittest.TestCase):
         proof = hmac.new(b"s3cret", TOKEN.encode(), hashlib.sha256).hexdigest()
         st, _, body = fake.json("GET", path + "?appsecret_proof=" + proof, None, AUTH)
         self.assertEqual(st, 200, body)
-        # --require-image and --polls-per-state 0: finished at the first poll
+        # image_link required (the default) and --polls-per-state 0: finished at the first poll
         st, _, body = fake.json("POST", "%s/%s/items_batch?appsecret_proof=%s" % (V, CAT, proof),
                                 {"item_type": "PRODUCT_ITEM", "requests": [{"method": "UPDATE",
-                                                                            "data": full_item("N")}]}, AUTH)
+                                                                            "data": full_item("N", image_link=None)}]}, AUTH)
         st, _, cb = fake.json("GET", "%s/%s/check_batch_request_status?handle=%s&appsecret_proof=%s"
                               % (V, CAT, body["handles"][0], proof), None, AUTH)
         self.assertEqual(cb["data"][0]["status"], "finished")

@@ -109,7 +109,8 @@ class Stream:
                     'retry = { schedule_ms = [100, 200, 400, 800]; max_attempts = 50; '
                     'jitter_pct = 0; lease_ms = 5000; throttle_default_ms = 300; };\n'
                     'meta = { catalogs = ( { id = "main"; base_url = "http://%s"; '
-                    'api_version = "v21.0"; catalog_id = "%s"; token = "env:CS_META_TOKEN"; } ); };\n'
+                    'api_version = "v25.0"; catalog_id = "%s"; token = "env:CS_META_TOKEN"; '
+                    'placeholder_image_url = "https://shop.example/no-image.png"; } ); };\n'
                     % (brokers, topic, topic, ", ".join(json.dumps(p) for p in props),
                        self.redis.port, linger_ms, self.fake.addr, CATALOG))
         self.workers = {}

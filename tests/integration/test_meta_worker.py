@@ -1,5 +1,6 @@
 """catalogsync-worker --sink meta end to end: the dev broker, a real
 redis-server and the fake Meta Graph API."""
+import datetime
 import json
 import os
 import signal
@@ -11,6 +12,7 @@ from harness import (Broker, Fake, FakeClient, Redis, Worker, program, run, wait
 
 TOKEN = "meta-test-token-7f3a"
 CATALOG = "880011"
+PLACEHOLDER = "https://shop.example/static/no-image.png"
 
 
 def product(i, version=1, **extra):
@@ -38,8 +40,11 @@ class MetaStack:
         self.linger_ms = linger_ms
 
     def config(self, token_env="CS_META_TOKEN", **catalog):
-        cat = {"id": "main", "base_url": "http://" + self.fake.addr, "api_version": "v21.0",
-               "catalog_id": CATALOG, "token": "env:" + token_env}
+        # Meta creates no item without an image and images are off by
+        # default: new items get the placeholder.
+        cat = {"id": "main", "base_url": "http://" + self.fake.addr, "api_version": "v25.0",
+               "catalog_id": CATALOG, "token": "env:" + token_env,
+               "placeholder_image_url": PLACEHOLDER}
         cat.update(catalog)
         fields = "; ".join('%s = %s' % (k, json.dumps(v) if not isinstance(v, bool)
                                         else ("true" if v else "false")) for k, v in cat.items())
@@ -102,7 +107,11 @@ class MetaWorkerTest(unittest.TestCase):
         f = s.items()["SKU-1"]["fields"]
         self.assertEqual(f["title"], "Product 1 v2")
         self.assertEqual(f["price"], "9.99 USD")
-        self.assertNotIn("image_link", f)          # images are off by default
+        # Images are off by default: the item was created with the placeholder,
+        # and the update sent no image (Meta keeps the one it has).
+        self.assertEqual(f["image_link"], PLACEHOLDER)
+        v2 = [r["data"] for r in s.batch_records() if r["data"]["title"] == "Product 1 v2"]
+        self.assertNotIn("image_link", v2[0])
         # Plain http is accepted only because the fake is on loopback: said at start.
         self.assertRegex(w.log(), r"(?m)^\S+ WARN  meta: catalog main: plain http:// to "
                                   r"http://127\.0\.0\.1:\d+: the token is sent without TLS")
@@ -316,6 +325,158 @@ class MetaWorkerTest(unittest.TestCase):
         s.wait_status("p1", "synced")
         self.assertEqual(w.stop(), 0)
         self.assertIn("stopping:", w.log())
+
+
+def ctl(stack, worker, *args):
+    r = run([program("catalogsyncctl"), "--config", worker.conf] + list(args),
+            env={"NO_COLOR": "1", "CS_META_TOKEN": TOKEN})
+    stack.test.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+    return r.stdout
+
+
+class MetaApiFactsTest(unittest.TestCase):
+    """Issue 15: what the real Graph API does that the fake now does too."""
+
+    def test_new_item_without_image_fails_before_any_call(self):
+        # No placeholder: a new product without a usable image fails locally,
+        # saying what to do; one with an image is created, and its later
+        # update without an image is sent (Meta keeps the image it has).
+        s = MetaStack(self)
+        w = s.worker(placeholder_image_url="", include_images=True)
+        s.publish([product(1), product(2, images=["https://cdn.example/2.jpg"])], "--type", "updated")
+        st = s.wait_status("p1", "failed")
+        self.assertIn("no image for a new item", st["last_error_message"])
+        self.assertIn("placeholder_image_url", st["last_error_message"])
+        self.assertEqual(st["attempts"], "1")
+        s.wait_status("p2", "synced")
+        self.assertEqual(s.items()["SKU-2"]["fields"]["image_link"], "https://cdn.example/2.jpg")
+        s.publish([product(2, version=2, images=[])], "--type", "updated")
+        wait_until(lambda: s.state("p2").get("synced_version") == "2", what="v2 of p2 synced")
+        self.assertNotIn("SKU-1", [r["data"]["id"] for r in s.batch_records()])
+        self.assertNotIn("image_link", s.batch_records()[-1]["data"])
+        self.assertEqual(s.items()["SKU-2"]["fields"]["image_link"], "https://cdn.example/2.jpg")
+        w.wait_log("no image for a new item")
+        # doctor names the products concerned.
+        r = run([program("catalogsyncctl"), "--config", w.conf, "doctor"],
+                env={"NO_COLOR": "1", "CS_META_TOKEN": TOKEN})
+        self.assertIn("✗ 1 product(s) not in the catalog yet have no image and cannot be "
+                      "created (Meta creates no item without one): default:p1\n", r.stdout)
+        self.assertIn("fix: set meta.catalogs[].placeholder_image_url", r.stdout)
+
+    def test_catalog_gone_pauses_then_converges(self):
+        # items_batch answers 100/33 (catalog gone or not assigned) for 3 s:
+        # one pause with an ALERT, no attempt charged, nothing failed, no
+        # bisection; every product syncs once the catalog is back.
+        s = MetaStack(self, partitions=1, linger_ms=500)
+        w = s.worker()
+        w.wait_log("assigned")
+        s.meta.call("POST", "/_fake/catalog_outage", {"catalog": CATALOG, "error": "missing",
+                                                      "seconds": 3})
+        s.publish([product(i) for i in range(1, 21)], "--type", "updated")
+        w.wait_log("ALERT: catalog main paused (refused)")
+        for i in range(1, 21):
+            st = s.wait_status("p%d" % i, "synced", timeout=40)
+            self.assertEqual(st["attempts"], "1")
+        self.assertEqual(len(s.items()), 20)
+        refused = [r for r in s.meta.requests("items_batch") if r["status"] == 400]
+        self.assertTrue(refused)
+        self.assertTrue(all(len(r["json"]["requests"]) == len(refused[0]["json"]["requests"])
+                            for r in refused), "a refused call is never bisected")
+        stats = json.loads(ctl(s, w, "stats", "--json"))["connections"][0]
+        self.assertEqual(stats["last_hour"]["failed"], 0)
+        # 368 (deemed abusive / disallowed) pauses the same way.
+        s.meta.call("POST", "/_fake/catalog_outage", {"catalog": CATALOG, "error": "disallowed",
+                                                      "calls": 1})
+        s.publish([product(1, version=2)], "--type", "updated")
+        w.wait_log("code 368")
+        wait_until(lambda: s.state("p1").get("synced_version") == "2", timeout=20,
+                   what="p1 v2 synced after the 368")
+        self.assertEqual(s.state("p1")["attempts"], "1")
+
+    def test_too_much_data_splits_the_call(self):
+        # Code 1 "Please reduce the amount of data": the call is halved, not
+        # retried unchanged (which would fail the same way five times).
+        s = MetaStack(self, partitions=1, linger_ms=2000, fake_args=["--max-payload", "3000"])
+        s.publish([product(i) for i in range(1, 11)], "--type", "updated")
+        s.worker()
+        for i in range(1, 11):
+            st = s.wait_status("p%d" % i, "synced", timeout=30)
+            self.assertEqual(st["attempts"], "1")
+        sizes = [len(r["json"]["requests"]) for r in s.meta.requests("items_batch")]
+        self.assertEqual(sizes[0], 10, sizes)
+        self.assertTrue(all(r["body_len"] <= 3000 for r in s.meta.requests("items_batch")
+                            if r["status"] == 200))
+
+    def test_batch_status_sample_warnings_and_missing_items(self):
+        s = MetaStack(self, partitions=1, linger_ms=1000)
+        # Seven records fail: "errors" holds five of them, ids_of_invalid_requests all.
+        s.meta.faults(*[{"action": "item_error", "retailer_id": "SKU-%d" % i,
+                         "message": "Bad item %d" % i} for i in range(11, 18)],
+                      {"action": "item_warning", "retailer_id": "SKU-1",
+                       "message": "Field quantity_to_sell_on_facebook was not applied"})
+        s.publish([product(i) for i in [1, 2, 3] + list(range(11, 19))], "--type", "updated")
+        w = s.worker()
+        msgs = [s.wait_status("p%d" % i, "failed")["last_error_message"] for i in range(11, 18)]
+        # Meta's own message where the sample has it, else that the id was listed.
+        self.assertEqual(sum(m == "Bad item %d" % i for m, i in zip(msgs, range(11, 18))), 5, msgs)
+        self.assertEqual(sum("listed in ids_of_invalid_requests" in m for m in msgs), 2, msgs)
+        s.wait_status("p18", "synced")
+        st = s.wait_status("p1", "synced")
+        self.assertEqual(st["warnings"], "Field quantity_to_sell_on_facebook was not applied")
+        self.assertIn("Field quantity_to_sell_on_facebook was not applied", ctl(s, w, "show", "p1"))
+        s.wait_status("p2", "synced")
+        s.wait_status("p3", "synced")
+        # Removed by hand in Commerce Manager: hiding or deleting it is done.
+        for rid in ("SKU-2", "SKU-3"):
+            s.meta.call("POST", "/_fake/remove", {"catalog": CATALOG, "retailer_id": rid})
+        s.publish([product(2, version=2, is_active=False)], "--type", "updated")
+        s.publish([{"id": "p3", "version": 2, "sku": "SKU-3"}], "--type", "deleted")
+        s.wait_status("p2", "skipped")
+        wait_until(lambda: s.state("p3") == {}, what="p3 state cleaned up")
+        self.assertNotIn("SKU-2", s.items())
+        # A newer version without warnings clears them.
+        s.publish([product(1, version=2)], "--type", "updated")
+        wait_until(lambda: s.state("p1").get("synced_version") == "2", what="p1 v2")
+        self.assertNotIn("warnings", s.state("p1"))
+
+    def test_failure_the_status_cannot_name_is_never_synced(self):
+        # The status counts one failed record but names none: no record of
+        # that call may be reported synced; they are pushed again.
+        s = MetaStack(self, partitions=1, linger_ms=1000)
+        s.meta.faults({"action": "item_error", "retailer_id": "SKU-2", "unnamed": True,
+                       "message": "Something went wrong"})
+        s.publish([product(i) for i in (1, 2, 3)], "--type", "updated")
+        w = s.worker()
+        w.wait_log("Meta counts 1 failed records but names 0")
+        for i in (1, 2, 3):
+            st = s.wait_status("p%d" % i, "synced")
+            self.assertEqual(st["attempts"], "2")          # the first try was not a success
+        self.assertEqual(sorted(s.items()), ["SKU-1", "SKU-2", "SKU-3"])
+        self.assertEqual([len(r["json"]["requests"]) for r in s.meta.requests("items_batch")], [3, 3])
+
+    def test_api_version_warning_and_external_update_time(self):
+        s = MetaStack(self)
+        w = s.worker(api_version="v21.0")
+        s.publish([product(1)], "--type", "updated")
+        s.wait_status("p1", "synced")
+        # v21.0 ends on 21 Jan 2027: within 90 days of today, or already past.
+        ends = datetime.datetime(2027, 1, 21, tzinfo=datetime.timezone.utc)
+        if ends - datetime.datetime.now(datetime.timezone.utc) <= datetime.timedelta(days=90):
+            self.assertRegex(w.log(), r"(?m)^\S+ WARN  meta: catalog main: Graph API v21\.0 "
+                                      r"(stops|stopped) working on 2027-01-21")
+        ev = json.loads(s.broker.consume(count=1)[0]["value"])
+        occurred = datetime.datetime.fromisoformat(ev["occurred_at"].replace("Z", "+00:00"))
+        rec = s.batch_records()[0]["data"]
+        self.assertEqual(rec["external_update_time"], int(occurred.timestamp()))
+        self.assertTrue(all(r["path"].startswith("/v21.0/") for r in s.meta.requests("items_batch")))
+        # The default is a current version, which draws no warning.
+        self.assertEqual(w.stop(), 0)
+        w2 = Worker(self, "meta", s.config().replace('api_version = "v25.0"; ', ""),
+                    env={"CS_META_TOKEN": TOKEN}, name="worker2")
+        s.publish([product(2)], "--type", "updated")
+        s.wait_status("p2", "synced")
+        self.assertTrue(s.meta.requests("items_batch")[-1]["path"].startswith("/v25.0/"))
+        self.assertNotIn("Graph API v25.0", w2.log())
 
 
 class MetaReliabilityTest(unittest.TestCase):

@@ -54,7 +54,7 @@ static void test_graph_classify(void **state)
         {32, 0, 400, CS_CLASS_THROTTLE}, {613, 0, 400, CS_CLASS_THROTTLE},
         {80001, 0, 400, CS_CLASS_THROTTLE}, {80004, 0, 400, CS_CLASS_THROTTLE},
         {80009, 0, 400, CS_CLASS_THROTTLE}, {80014, 0, 400, CS_CLASS_THROTTLE},
-        {100, 0, 400, CS_CLASS_BAD_ITEM}, {100, 33, 400, CS_CLASS_BAD_ITEM},
+        {100, 0, 400, CS_CLASS_BAD_ITEM}, {100, 33, 400, CS_CLASS_REFUSED}, {368, 0, 400, CS_CLASS_REFUSED},
         {10800, 0, 400, CS_CLASS_BAD_ITEM},
         {12345, 0, 500, CS_CLASS_TRANSIENT}, {12345, 0, 429, CS_CLASS_THROTTLE},
     };
@@ -101,8 +101,9 @@ static void test_graph_classify(void **state)
     assert_int_equal(strlen(e.message), strlen("HTTP 502: ") + 200);
     assert_memory_equal(e.message, "HTTP 502:  ?jj", 14);
 
-    static const char *names[] = {"ok", "transient", "throttle", "auth", "bad_item"};
-    for (int c = CS_CLASS_OK; c <= CS_CLASS_BAD_ITEM; c++)
+    static const char *names[] = {"ok", "transient", "throttle", "auth", "bad_item", "refused",
+                                  "too_large"};
+    for (int c = CS_CLASS_OK; c <= CS_CLASS_TOO_LARGE; c++)
         assert_string_equal(cs_class_name((cs_class)c), names[c]);
 }
 

@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "cs_event.h"
+#include "cs_util.h"
 #include "meta_map.h"
 
 /* A product every test starts from; tests change it with jansson. */
@@ -60,7 +61,7 @@ static json_t *map_ok(json_t *product, const cs_meta_map_opts *o)
     cs_buf b;
     char why[300] = "";
     cs_buf_init(&b, 0);
-    if (cs_meta_map_update(ev, o, &b, why, sizeof why) != CS_MAP_OK)
+    if (cs_meta_map_update(ev, o, 0, &b, why, sizeof why) != CS_MAP_OK)
         fail_msg("mapping failed: %s", why);
     json_error_t jerr;
     json_t *rec = json_loadb(b.data, b.len, JSON_REJECT_DUPLICATES, &jerr);
@@ -87,7 +88,7 @@ static void map_fail(json_t *product, const cs_meta_map_opts *o, const char *wan
     char why[300] = "";
     cs_buf_init(&b, 0);
     cs_buf_appends(&b, "[earlier record]");
-    if (cs_meta_map_update(ev, o, &b, why, sizeof why) != CS_MAP_FAIL)
+    if (cs_meta_map_update(ev, o, 0, &b, why, sizeof why) != CS_MAP_FAIL)
         fail_msg("mapping succeeded, want failure \"%s\": %s", want, b.data);
     if (!strstr(why, want))
         fail_msg("why \"%s\" lacks \"%s\"", why, want);
@@ -119,7 +120,8 @@ static void test_basic_record(void **state)
     json_t *d = map_ok(p, NULL);
     static const char *const order[] = {
         "id", "title", "description", "availability", "condition", "price", "sale_price",
-        "link", "brand", "item_group_id", "visibility", "quantity_to_sell_on_facebook",
+        "link", "brand", "item_group_id", "visibility", "external_update_time",
+        "quantity_to_sell_on_facebook",
     };
     assert_int_equal(json_object_size(d), sizeof order / sizeof *order);
     size_t i = 0;
@@ -152,17 +154,60 @@ static void test_exact_bytes_and_appending(void **state)
     cs_buf b;
     char why[200];
     cs_buf_init(&b, 0);
-    assert_int_equal(cs_meta_map_update(ev, NULL, &b, why, sizeof why), CS_MAP_OK);
+    assert_int_equal(cs_meta_map_update(ev, NULL, 0, &b, why, sizeof why), CS_MAP_OK);
     assert_string_equal(b.data,
         "{\"method\":\"UPDATE\",\"data\":{\"id\":\"SKU-1\",\"title\":\"Blue Mug\","
         "\"description\":\"A blue mug\",\"availability\":\"in stock\",\"condition\":\"new\","
         "\"price\":\"189.99 USD\",\"sale_price\":\"\",\"link\":\"https://shop/p/1\","
-        "\"brand\":\"Acme\",\"item_group_id\":\"SKU-1\",\"visibility\":\"published\"}}");
+        "\"brand\":\"Acme\",\"item_group_id\":\"SKU-1\",\"visibility\":\"published\","
+        "\"external_update_time\":1767225600}}");
     size_t one = b.len;
     assert_int_equal(cs_buf_appendc(&b, ','), 0);
-    assert_int_equal(cs_meta_map_update(ev, NULL, &b, why, sizeof why), CS_MAP_OK);
+    assert_int_equal(cs_meta_map_update(ev, NULL, 0, &b, why, sizeof why), CS_MAP_OK);
     assert_int_equal(b.len, 2 * one + 1);
     assert_memory_equal(b.data, b.data + one + 1, one);
+    cs_buf_free(&b);
+    cs_event_destroy(ev);
+}
+
+/* A new item needs image_link (Meta creates none without it): the
+ * product's own image, else the placeholder, else a local failure; an update
+ * of an item Meta holds may go without one. */
+static void test_new_item_needs_an_image(void **state)
+{
+    (void)state;
+    json_t *p = base_product();
+    cs_event *ev = event_of(p);
+    cs_buf b;
+    char why[400];
+    cs_buf_init(&b, 0);
+    assert_int_equal(cs_meta_map_update(ev, NULL, 1, &b, why, sizeof why), CS_MAP_FAIL);
+    assert_int_equal(b.len, 0);
+    assert_memory_equal(why, CS_META_NO_IMAGE_WHY, strlen(CS_META_NO_IMAGE_WHY));
+    assert_non_null(strstr(why, "placeholder_image_url"));
+
+    cs_meta_map_opts o = { .placeholder_image_url = "https://shop/none.png" };
+    assert_int_equal(cs_meta_map_update(ev, &o, 1, &b, why, sizeof why), CS_MAP_OK);
+    assert_non_null(strstr(b.data, "\"image_link\":\"https://shop/none.png\""));
+    /* external_update_time: occurred_at in Unix seconds, offset applied. */
+    assert_non_null(strstr(b.data, "\"external_update_time\":1767225600}"));
+    int64_t t;
+    assert_int_equal(cs_rfc3339_unix("2026-12-03T10:00:00.5+01:00", &t), 0);
+    assert_int_equal(t, 1796288400);
+    assert_int_equal(cs_rfc3339_unix("2026-12-03", &t), -1);
+    cs_buf_reset(&b);
+    assert_int_equal(cs_meta_map_update(ev, &o, 0, &b, why, sizeof why), CS_MAP_OK);
+    assert_null(strstr(b.data, "image_link"));
+    cs_event_destroy(ev);
+
+    p = base_product();
+    set(p, "images", json_pack("[s]", "https://cdn/a.jpg"));
+    ev = event_of(p);
+    o.include_images = 1;
+    cs_buf_reset(&b);
+    assert_int_equal(cs_meta_map_update(ev, &o, 1, &b, why, sizeof why), CS_MAP_OK);
+    assert_non_null(strstr(b.data, "\"image_link\":\"https://cdn/a.jpg\""));
+    assert_null(strstr(b.data, "none.png"));
     cs_buf_free(&b);
     cs_event_destroy(ev);
 }
@@ -654,7 +699,7 @@ static void test_buffer_cap_appends_nothing(void **state)
     char why[300] = "";
     cs_buf_init(&b, 64);
     assert_int_equal(cs_buf_appends(&b, "head"), 0);
-    assert_int_equal(cs_meta_map_update(ev, NULL, &b, why, sizeof why), CS_MAP_FAIL);
+    assert_int_equal(cs_meta_map_update(ev, NULL, 0, &b, why, sizeof why), CS_MAP_FAIL);
     assert_non_null(strstr(why, "does not fit"));
     assert_string_equal(b.data, "head");
     cs_buf_free(&b);
@@ -666,6 +711,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_basic_record),
         cmocka_unit_test(test_exact_bytes_and_appending),
+        cmocka_unit_test(test_new_item_needs_an_image),
         cmocka_unit_test(test_no_sku_fails),
         cmocka_unit_test(test_product_id_source),
         cmocka_unit_test(test_retailer_id_limits),

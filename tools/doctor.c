@@ -350,6 +350,15 @@ static void check_woo(doc *d, const cs_woo_store *st)
             "and TLS (ca_file)", "store unreachable: %s", r.errstr);
     } else if (r.status == 200) {
         ok(d, "keys accepted; REST API reachable at %s", st->base_url);
+        char cur[4];
+        cs_woo_request(h, &conn, "GET", "data/currencies/current", NULL, 0, &r);
+        if (r.err == CS_HTTP_OK && r.status == 200 &&
+            cs_woo_parse_currency(r.body.data, r.body.len, cur) == 0)
+            ok(d, "store currency %s: products priced in another currency are refused", cur);
+        else
+            bad(d, "the worker reads it before pushing; check the key's permissions and that "
+                "WooCommerce is 3.5 or later", "store currency not readable (GET "
+                "data/currencies/current: HTTP %ld %s)", r.status, r.err ? r.errstr : "");
     } else {
         cs_woo_error e;
         cs_woo_parse_error(r.body.data ? r.body.data : "", r.body.len, r.status, &e);

@@ -189,6 +189,9 @@ static void test_parse_error(void **state)
     parse("{\"ok\":true}", 404, &e);
     assert_string_equal(e.code, "");
     assert_string_equal(e.message, "HTTP 404");
+    assert_int_equal(e.not_wp, 1);
+    parse("{\"code\":\"rest_no_route\",\"message\":\"x\",\"data\":{\"status\":404}}", 404, &e);
+    assert_int_equal(e.not_wp, 0);
     parse(NULL, 0, &e);
     assert_int_equal(e.http_status, 0);
     assert_string_equal(e.message, "no HTTP answer");
@@ -276,7 +279,11 @@ static void test_classify(void **state)
         {401, "", CS_CLASS_AUTH},
         {403, "<html>Forbidden by WAF</html>", CS_CLASS_AUTH},
         {413, "<html>413 Request Entity Too Large</html>", CS_CLASS_BAD_ITEM},
-        {404, "<html>Not Found</html>", CS_CLASS_BAD_ITEM},
+        /* Not WordPress answering: the store's setup (issue 15, item 10). */
+        {404, "<html>Not Found</html>", CS_CLASS_AUTH},
+        {406, "<html>Not Acceptable! ... Mod_Security</html>", CS_CLASS_AUTH},
+        {400, "<html>400 Bad Request (cloudflare)</html>", CS_CLASS_AUTH},
+        {400, "{\"error\":\"bad request\"}", CS_CLASS_AUTH},
         {301, "", CS_CLASS_AUTH},
         {200, "[]", CS_CLASS_OK},
         {201, "{\"id\":5}", CS_CLASS_OK},

@@ -522,6 +522,37 @@ static void test_sku_lookup(void **state)
 }
 
 
+/* Issue 15: the images of an adopted product, the store's currency. */
+static void test_lookup_images_and_currency(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "[{\"id\":7,\"sku\":\"A\",\"images\":[]},"
+        "{\"id\":12,\"sku\":\"B\",\"images\":[{\"id\":13,\"src\":"
+        "\"https://s.example/wp-content/uploads/2026/12/a-1.jpg\"},"
+        "{\"id\":14,\"src\":\"https://s.example/u/b.png?x=1\"},{\"id\":0}]}]";
+    long ids[4];
+    char files[4][CS_WOO_FILE_MAX];
+    assert_int_equal(cs_woo_parse_lookup_images(body, strlen(body), 12, ids, files, 4), 2);
+    assert_int_equal(ids[0], 13);
+    assert_string_equal(files[0], "a-1.jpg");
+    assert_int_equal(ids[1], 14);
+    assert_string_equal(files[1], "b.png");
+    assert_int_equal(cs_woo_parse_lookup_images(body, strlen(body), 12, ids, files, 1), 1);
+    assert_int_equal(cs_woo_parse_lookup_images(body, strlen(body), 7, ids, files, 4), 0);
+    assert_int_equal(cs_woo_parse_lookup_images(body, strlen(body), 99, ids, files, 4), 0);
+    assert_int_equal(cs_woo_parse_lookup_images("<html>", 6, 12, ids, files, 4), 0);
+
+    char cur[4];
+    static const char c1[] = "{\"code\":\"EUR\",\"name\":\"Euro\",\"symbol\":\"&euro;\"}";
+    assert_int_equal(cs_woo_parse_currency(c1, strlen(c1), cur), 0);
+    assert_string_equal(cur, "EUR");
+    static const char *const bad[] = {"{\"code\":\"eur\"}", "{\"code\":\"EURO\"}", "{}",
+                                      "[\"USD\"]", "<html>"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(cs_woo_parse_currency(bad[i], strlen(bad[i]), cur), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_batch_body),
         cmocka_unit_test(test_parse_batch),
         cmocka_unit_test(test_sku_lookup),
+        cmocka_unit_test(test_lookup_images_and_currency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

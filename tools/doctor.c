@@ -6,7 +6,7 @@
  * events and dead-letter topics exist; per Meta catalog: catalog id set,
  * token valid and catalog reachable (one authenticated GET of the catalog);
  * per WooCommerce store: keys accepted and the REST API reachable (one GET of
- * one product); where images are sent, a sample image of a stored product
+ * one product) and the store's currency (GET data/currencies/current); where images are sent, a sample image of a stored product
  * answers 200 to HEAD — probed only under the connection's media_base_url,
  * and never on a loopback or private address unless
  * doctor_allow_private_media is set (the URL comes from product data).

@@ -78,9 +78,11 @@ static void call_failed(push *p, cs_sync_job **jobs, size_t n, const cs_http_res
         p->res->until_ms = now + cs_woo_pause_ms(cls, ra, cfg->retry_throttle_default_ms,
                                                  cfg->retry_auth_pause_ms);
         /* A store-level answer (a WAF's page, a 404 page of plain
-         * permalinks) pauses like auth, named for what it is. */
+         * permalinks) pauses like auth, named for what it is; a 401 asks
+         * for credentials whoever sends it. */
         snprintf(p->res->kind, sizeof p->res->kind, "%s",
-                 cls == CS_CLASS_THROTTLE ? "throttle" : e.not_wp ? "store" : "auth");
+                 cls == CS_CLASS_THROTTLE ? "throttle"
+                 : e.not_wp && e.http_status != 401 ? "store" : "auth");
         snprintf(p->res->reason, sizeof p->res->reason, "HTTP %ld %s: %.400s", e.http_status,
                  e.code, e.message);
         p->stopped = 1;

@@ -3,10 +3,12 @@
 attachments, answers of a WAF instead of WooCommerce, timeouts, the store's
 currency and stock setting.  Real Kafka, redis-server, the worker binary and
 the fake store over TLS (WooStack of test_woo_worker.py)."""
+import os
+import tempfile
 import unittest
 
-from harness import wait_until
-from test_woo_worker import PREFIX, WooStack, product
+from harness import program, run, wait_until
+from test_woo_worker import CK, CS, PREFIX, WooStack, product
 
 IMG = "https://cdn.shop.example/%s.jpg"
 
@@ -167,6 +169,17 @@ class WooStoreAnswersTest(unittest.TestCase):
         self.assertEqual(s.by_sku(1, "SKU-1"), [])
         self.assertEqual(s.by_sku(1, "SKU-2")[0]["regular_price"], "12.50")
         w.wait_log("store 1: currency EUR")
+
+    def test_doctor_shows_the_store_currency(self):
+        s = WooStack(self, stores=(("trash",),))
+        s.clients[0].call("POST", "/_fake/config", {"currency": "KWD"})
+        conf = os.path.join(tempfile.mkdtemp(prefix="cs-doctor-"), "c.conf")
+        with open(conf, "w") as f:
+            f.write(s.config())
+        r = run([program("catalogsyncctl"), "--config", conf, "--no-color", "doctor",
+                 "--sink", "woocommerce"], env={"WOO_KEY": CK, "WOO_SECRET": CS})
+        self.assertIn("store currency KWD", r.stdout + r.stderr)
+        self.assertNotIn(CS, r.stdout + r.stderr)
 
     def test_store_ignoring_stock_quantity_is_warned(self):
         s = WooStack(self, stores=(("trash",),))

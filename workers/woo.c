@@ -579,6 +579,12 @@ static void woo_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const c
                 snprintf(jobs[k]->out.err_message, sizeof jobs[k]->out.err_message, "%s",
                          res->reason);
                 jobs[k]->out.resume_at = res->until_ms;
+            } else {
+                /* Both passes used (e.g. an image id refused, then the SKU
+                 * found taken): the next attempt starts from the lookup. */
+                outcome(jobs[k], CS_OUT_RETRY, NULL, "transient");
+                snprintf(jobs[k]->out.err_message, sizeof jobs[k]->out.err_message,
+                         "store %s needs another round for this product", p.st->cfg->id_str);
             }
         }
     }

@@ -26,6 +26,7 @@ struct cs_http {
     char *user_agent;
     int insecure;
     int public_only;
+    int fresh_writes;
     size_t max_response;
     cs_http_observer observer;
     void *observer_ud;
@@ -101,6 +102,7 @@ cs_http *cs_http_new(const cs_http_opts *o, char *errstr, size_t errstr_size)
     h->max_response = o->max_response ? o->max_response : HTTP_DEFAULT_MAX_BODY;
     h->insecure = o->insecure ? 1 : 0;
     h->public_only = o->public_only ? 1 : 0;
+    h->fresh_writes = o->fresh_writes ? 1 : 0;
     h->ca_file = dup_or_null(o->ca_file, &failed);
     h->user_agent = dup_or_null(o->user_agent ? o->user_agent : HTTP_DEFAULT_UA, &failed);
     h->curl = failed ? NULL : curl_easy_init();
@@ -406,6 +408,10 @@ cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
 #define SETOPT(opt, val) do { if (rc == CURLE_OK) rc = curl_easy_setopt(c, opt, val); } while (0)
     SETOPT(CURLOPT_URL, url);
     SETOPT(CURLOPT_HTTPHEADER, list);
+    /* libcurl re-sends a request on its own only over a reused connection
+     * (Curl_retry_request); a new one keeps every retry of a write ours. */
+    if (h->fresh_writes && !is_get && !is_head)
+        SETOPT(CURLOPT_FRESH_CONNECT, 1L);
     if (is_head) {
         SETOPT(CURLOPT_NOBODY, 1L);
         SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);  /* no body: its size is no limit */

@@ -43,6 +43,15 @@ typedef struct cs_http_opts {
                                   (loopback, private, link-local...): for URLs that come
                                   from data; checked on the address actually connected to,
                                   so a name resolving to one is refused too (CS_HTTP_ENET) */
+    int fresh_writes;          /* 1 = every request but GET and HEAD goes over a new
+                                  connection (CURLOPT_FRESH_CONNECT): libcurl silently
+                                  sends a request again on a fresh connection when a
+                                  reused one dies before any answer byte ("Connection
+                                  died, retrying a fresh connect"), which for a POST that
+                                  the server applied means a second write nobody logged.
+                                  On a new connection libcurl never does that: a lost
+                                  answer comes back as CS_HTTP_ENET and the retry is
+                                  the caller's */
 } cs_http_opts;
 
 /* resp->errstr of a request public_only refused. */

@@ -500,6 +500,7 @@ void cs_woo_parse_error(const char *body, size_t len, long http_status, cs_woo_e
         return;
     }
     status_message(e);
+    e->not_wp = e->http_status > 0;
     if (!root && body && len) {
         char snip[WOO_SNIPPET + 1];
         size_t n = len < WOO_SNIPPET ? len : WOO_SNIPPET;
@@ -535,6 +536,8 @@ cs_class cs_woo_classify(const cs_woo_error *e)
     }
     if (st <= 0)
         return CS_CLASS_TRANSIENT;
+    if (e->not_wp && st >= 400 && st < 500 && st != 408 && st != 413 && st != 429)
+        return CS_CLASS_AUTH;      /* the store's setup answered, not WooCommerce */
     if (st == 429 || st == 503)
         return CS_CLASS_THROTTLE;
     if (st == 408 || st >= 500)
@@ -581,6 +584,8 @@ static void parse_item(json_t *el, cs_woo_item_result *r)
             r->err.http_status = 400;
     }
     copy_json_str(r->sku, sizeof r->sku, json_object_get(el, "sku"));
+    json_t *ms = json_object_get(el, "manage_stock"), *qty = json_object_get(el, "stock_quantity");
+    r->stock_managed = !ms ? -1 : json_is_true(ms) && json_is_number(qty);
     json_t *imgs = json_object_get(el, "images");
     size_t i;
     json_t *img;
@@ -785,4 +790,47 @@ int64_t cs_woo_pause_ms(cs_class cls, int64_t retry_after_ms, int64_t throttle_d
     if (retry_after_ms <= 0)
         return throttle_default_ms;
     return retry_after_ms > CS_CHANNEL_MAX_PAUSE_MS ? CS_CHANNEL_MAX_PAUSE_MS : retry_after_ms;
+}
+
+size_t cs_woo_parse_lookup_images(const char *body, size_t len, long id, long *ids,
+                                  char (*files)[CS_WOO_FILE_MAX], size_t max)
+{
+    size_t n = 0, i, k;
+    json_t *el, *img;
+    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    json_array_foreach(root, i, el) {
+        if (json_long(json_object_get(el, "id")) != id)
+            continue;
+        json_array_foreach(json_object_get(el, "images"), k, img) {
+            const char *src = json_string_value(json_object_get(img, "src"));
+            long aid = json_long(json_object_get(img, "id"));
+            if (n == max || aid <= 0 || !src)
+                break;
+            const char *slash = strrchr(src, '/');
+            const char *file = slash ? slash + 1 : src;
+            size_t fl = strcspn(file, "?#");
+            if (fl >= CS_WOO_FILE_MAX)
+                break;
+            memcpy(files[n], file, fl);
+            files[n][fl] = '\0';
+            ids[n++] = aid;
+        }
+        break;
+    }
+    json_decref(root);
+    return n;
+}
+
+int cs_woo_parse_currency(const char *body, size_t len, char out[4])
+{
+    json_t *root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    const char *c = json_string_value(json_object_get(root, "code"));
+    int rc = -1;
+    if (c && strlen(c) == 3 && c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z' &&
+        c[2] >= 'A' && c[2] <= 'Z') {
+        memcpy(out, c, 4);
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
 }

@@ -106,6 +106,9 @@ typedef struct cs_woo_error {
     char code[96];             /* WP error code, e.g. "product_invalid_sku"; "" for HTML / no body */
     char message[512];
     long resource_id;          /* data.resource_id (product_invalid_sku), 0 if absent */
+    int not_wp;                /* an HTTP answer whose body is not a WordPress error
+                                  {"code",...}: an HTML page or other JSON, from a WAF,
+                                  CDN, proxy or a URL that is not the REST API */
 } cs_woo_error;
 
 /* Parses a WP REST error body {"code","message","data":{"status",...}}.
@@ -129,8 +132,11 @@ void cs_woo_parse_error(const char *body, size_t len, long http_status, cs_woo_e
  *              also answers that mean the connection itself is misconfigured
  *              and would fail for every product: rest_no_route (wrong base
  *              URL, permalinks off) and 3xx (redirects are not followed:
- *              http->https or www redirects on the base URL);
- *   bad item   400 (rest_invalid_param, rest_invalid_json, product_invalid_sku,
+ *              http->https or www redirects on the base URL); and 4xx
+ *              answers that are not WordPress errors (not_wp, except 408,
+ *              413 and 429): a WAF's HTML 403/406, a plain-permalink 404
+ *              page, a CDN's 400 say nothing about any product;
+ *   bad item   400 WordPress errors (rest_invalid_param, rest_invalid_json, product_invalid_sku,
  *              woocommerce_rest_product_not_created, image errors...), 404
  *              (product gone: the caller resolves by SKU), 410, 413 (callers
  *              split batches before classifying), 501 trash_not_supported
@@ -169,6 +175,11 @@ typedef struct cs_woo_item_result {
      * remember src -> id); at most CS_WOO_IMAGES_MAX are kept */
     long image_ids[CS_WOO_IMAGES_MAX];
     size_t n_images;
+    /* stock as the answer shows it: 1 managed with a stock_quantity, 0 not
+     * (manage_stock false or stock_quantity null: the store ignores
+     * stock_quantity when its option woocommerce_manage_stock is "no"), -1
+     * not in the answer */
+    int stock_managed;
 } cs_woo_item_result;
 
 typedef struct cs_woo_batch_reply {
@@ -210,5 +221,18 @@ int cs_woo_batch_body(cs_buf *out, const char *const *creates, size_t n_create,
  * (its id is returned), else 0.  Note status=any excludes trash: query
  * status=trash too to find trashed products. */
 long cs_woo_parse_sku_lookup(const char *body, size_t len, const char *sku, int *trashed);
+
+/* The images of product id in the answer of a products lookup (add images
+ * to its _fields): their attachment ids and the file names of the store's
+ * copies (the last path segment of images[].src, at most
+ * CS_WOO_FILE_MAX - 1 bytes), in order, at most max.  Returns the count, 0
+ * when the product or its images are not in the answer. */
+#define CS_WOO_FILE_MAX 256
+size_t cs_woo_parse_lookup_images(const char *body, size_t len, long id, long *ids,
+                                  char (*files)[CS_WOO_FILE_MAX], size_t max);
+
+/* The currency code of GET data/currencies/current ({"code":"USD",...}):
+ * 0 with out = three upper-case letters, or -1. */
+int cs_woo_parse_currency(const char *body, size_t len, char out[4]);
 
 #endif

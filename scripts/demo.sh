@@ -165,9 +165,10 @@ build/bin/catalogsync-publish -b "$BROKERS" --type updated --quiet deploy/sample
 echo "  (the samples were published again as updates: nothing reaches the store, they are not linked)"
 head -2 deploy/samples/products.jsonl | build/bin/catalogsync-publish -b "$BROKERS" --type export_requested \
   --connections 1 --fields name,sku,price,description,stock,COLOR,WEIGHT
-wait_link 1001 synced; wait_link 1002 synced
-echo "  exported 1001 and 1002 to store 1:"
+wait_link 1001 synced; wait_link 1002 failed
+echo "  exported 1001 and 1002 to store 1 (a USD store; 1002 is priced in JPY, so it is refused):"
 woo_state
+echo "  1002: $(redis-cli -p "$REDIS_PORT" HGET 'catalogsync:{woocommerce}:link:1:default:1002' error_message)"
 echo "  link record: redis-cli -p $REDIS_PORT HGETALL 'catalogsync:{woocommerce}:link:1:default:1001'"
 redis-cli -p "$REDIS_PORT" HGETALL 'catalogsync:{woocommerce}:link:1:default:1001' | paste - - | sed 's/^/    /'
 

@@ -6,7 +6,7 @@
  * events and dead-letter topics exist; per Meta catalog: catalog id set,
  * token valid and catalog reachable (one authenticated GET of the catalog);
  * per WooCommerce store: keys accepted and the REST API reachable (one GET of
- * one product); where images are sent, a sample image of a stored product
+ * one product) and the store's currency (GET data/currencies/current); where images are sent, a sample image of a stored product
  * answers 200 to HEAD — probed only under the connection's media_base_url,
  * and never on a loopback or private address unless
  * doctor_allow_private_media is set (the URL comes from product data).
@@ -459,6 +459,15 @@ static void check_woo(doc *d, const cs_woo_store *st)
             "and TLS (ca_file)", "store unreachable: %s", r.errstr);
     } else if (r.status == 200) {
         ok(d, "keys accepted; REST API reachable at %s", st->base_url);
+        char cur[4];
+        cs_woo_request(h, &conn, "GET", "data/currencies/current", NULL, 0, &r);
+        if (r.err == CS_HTTP_OK && r.status == 200 &&
+            cs_woo_parse_currency(r.body.data, r.body.len, cur) == 0)
+            ok(d, "store currency %s: products priced in another currency are refused", cur);
+        else
+            bad(d, "the worker reads it before pushing; check the key's permissions and that "
+                "WooCommerce is 3.5 or later", "store currency not readable (GET "
+                "data/currencies/current: HTTP %ld %s)", r.status, r.err ? r.errstr : "");
     } else {
         cs_woo_error e;
         cs_woo_parse_error(r.body.data ? r.body.data : "", r.body.len, r.status, &e);

@@ -23,7 +23,7 @@
 typedef struct cs_conn_result {
     int pause;
     int64_t until_ms;
-    char kind[16];          /* "throttle" | "auth" */
+    char kind[16];          /* "throttle" | "auth" | "store" (WooCommerce: not WooCommerce answering) */
     char reason[512];
     int redis_failed;       /* the sink's own records could not be written */
 } cs_conn_result;

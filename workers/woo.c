@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cs_log.h"
 #include "cs_sha256.h"
@@ -28,6 +29,7 @@
 #include "woo_sink.h"
 
 #define LOOKUP_CHUNK 20
+#define BATCH_REGROW 16     /* batches answered in a row before a halved cap doubles again */
 
 enum { OP_NONE = 0, OP_CREATE, OP_UPDATE };
 
@@ -75,7 +77,12 @@ static void call_failed(push *p, cs_sync_job **jobs, size_t n, const cs_http_res
         /* Capped: a Retry-After of 9e15 s would overflow now + ra. */
         p->res->until_ms = now + cs_woo_pause_ms(cls, ra, cfg->retry_throttle_default_ms,
                                                  cfg->retry_auth_pause_ms);
-        snprintf(p->res->kind, sizeof p->res->kind, cls == CS_CLASS_AUTH ? "auth" : "throttle");
+        /* A store-level answer (a WAF's page, a 404 page of plain
+         * permalinks) pauses like auth, named for what it is; a 401 asks
+         * for credentials whoever sends it. */
+        snprintf(p->res->kind, sizeof p->res->kind, "%s",
+                 cls == CS_CLASS_THROTTLE ? "throttle"
+                 : e.not_wp && e.http_status != 401 ? "store" : "auth");
         snprintf(p->res->reason, sizeof p->res->reason, "HTTP %ld %s: %.400s", e.http_status,
                  e.code, e.message);
         p->stopped = 1;
@@ -140,6 +147,107 @@ static void do_deletes(push *p)
 
 /* ---- SKU resolution ---- */
 
+/* The file name WordPress gave a sideloaded copy of src starts with src's
+ * own name without its extension (it may add "-1", "-scaled"...). */
+static int same_file(const char *src, const char *copy)
+{
+    const char *slash = strrchr(src, '/');
+    const char *name = slash ? slash + 1 : src;
+    size_t n = strcspn(name, "?#");
+    const char *dot = memrchr(name, '.', n);
+    if (dot)
+        n = (size_t)(dot - name);
+    return n > 0 && strncasecmp(name, copy, n) == 0;
+}
+
+/* An adopted product (a create whose answer was lost, most often) already
+ * holds images: remember their attachment ids against the product's srcs
+ * (same count, same order, file names matching), so the update sends ids
+ * instead of making the store download every image again. */
+static void learn_images(push *p, cs_sync_job *j, const cs_http_resp *r)
+{
+    woo_job *w = wj(j);
+    char (*srcs)[CS_WOO_SRC_MAX] = calloc(CS_WOO_IMAGES_MAX, sizeof *srcs);
+    char (*files)[CS_WOO_FILE_MAX] = calloc(CS_WOO_IMAGES_MAX, sizeof *files);
+    long ids[CS_WOO_IMAGES_MAX];
+    size_t ns = 0, nf = 0, k = 0;
+    if (srcs && files) {
+        ns = cs_woo_image_srcs(&j->ev->product, p->st->cfg->media_base_url[0]
+                               ? p->st->cfg->media_base_url : NULL, srcs, CS_WOO_IMAGES_MAX);
+        nf = cs_woo_parse_lookup_images(r->body.data, r->body.len, w->remote_id, ids, files,
+                                        CS_WOO_IMAGES_MAX);
+    }
+    if (ns && ns == nf) {
+        woo_free_strs(w->img_src, w->n_img);
+        free(w->img_id);
+        w->n_img = 0;
+        w->img_src = calloc(ns, sizeof *w->img_src);
+        w->img_id = calloc(ns, sizeof *w->img_id);
+        for (size_t i = 0; w->img_src && w->img_id && i < ns; i++) {
+            if (!same_file(srcs[i], files[i]) || !(w->img_src[k] = strdup(srcs[i])))
+                continue;
+            w->img_id[k++] = ids[i];
+        }
+        w->n_img = k;
+    }
+    if (k)
+        CS_INFO("woocommerce", "product %s: store %s #%ld already holds %zu of its images; "
+                "sent by id", j->ev->product.id, p->st->cfg->id_str, w->remote_id, k);
+    free(srcs);
+    free(files);
+}
+
+/* One GET products?status=<status>&sku=A,B,... for the jobs of [a, b) not
+ * resolved yet.  0, or -1 when the call failed (the jobs have outcomes). */
+static int lookup_skus(push *p, cs_sync_job **todo, size_t a, size_t b, const char *status,
+                       cs_buf *path, cs_http_resp *r)
+{
+    size_t asked = 0;
+    cs_buf_reset(path);
+    cs_buf_appendf(path, "products?status=%s&per_page=100&"
+                   "_fields=id,sku,status,parent_id,type,images&sku=", status);
+    for (size_t i = a; i < b; i++) {
+        const char *sku = todo[i]->ev->product.sku;
+        if (!sku || strchr(sku, ',') || wj(todo[i])->remote_id > 0)
+            continue;   /* no SKU: the mapping fails it; a comma would split the lookup */
+        if (asked++)
+            cs_buf_appends(path, "%2C");
+        cs_http_urlencode(path, sku);
+    }
+    if (!asked)
+        return 0;
+    cs_http_resp_reset(r);
+    cs_woo_request(p->st->http, &p->st->conn, "GET", path->data, NULL, 0, r);
+    if (r->err != CS_HTTP_OK || r->status != 200) {
+        call_failed(p, todo + a, b - a, r);
+        return -1;
+    }
+    for (size_t i = a; i < b; i++) {
+        const char *sku = todo[i]->ev->product.sku;
+        woo_job *w = wj(todo[i]);
+        int trashed = 0;
+        long id = sku && w->remote_id <= 0
+                  ? cs_woo_parse_sku_lookup(r->body.data, r->body.len, sku, &trashed) : 0;
+        if (id <= 0)
+            continue;
+        w->remote_id = id;
+        w->adopted = 1;
+        w->restore = trashed;
+        if (trashed)
+            CS_INFO("woocommerce", "product %s: SKU %s is in store %s's trash as #%ld "
+                    "(it holds the SKU for creates); restored and updated",
+                    todo[i]->ev->product.id, sku, p->st->cfg->id_str, id);
+        else
+            CS_INFO("woocommerce", "product %s: SKU %s already in store %s as #%ld; adopted",
+                    todo[i]->ev->product.id, sku, p->st->cfg->id_str, id);
+        learn_images(p, todo[i], r);
+    }
+    return 0;
+}
+
+/* Live products first; a SKU not found there may be held by a trashed
+ * product, which WooCommerce 9.3+ counts for creates (its SKU lock answers
+ * woocommerce_rest_product_not_created): look there too. */
 static void resolve_skus(push *p, cs_sync_job **todo, size_t n)
 {
     cs_buf path;
@@ -147,36 +255,9 @@ static void resolve_skus(push *p, cs_sync_job **todo, size_t n)
     cs_buf_init(&path, 0);
     cs_http_resp_init(&r);
     for (size_t a = 0; a < n && !p->stopped; a += LOOKUP_CHUNK) {
-        size_t b = a + LOOKUP_CHUNK < n ? a + LOOKUP_CHUNK : n, asked = 0;
-        cs_buf_reset(&path);
-        cs_buf_appends(&path, "products?status=any&per_page=100&_fields=id,sku,status,parent_id,type&sku=");
-        for (size_t i = a; i < b; i++) {
-            const char *sku = todo[i]->ev->product.sku;
-            if (!sku || strchr(sku, ','))
-                continue;   /* no SKU: the mapping fails it; a comma would split the lookup */
-            if (asked++)
-                cs_buf_appends(&path, "%2C");
-            cs_http_urlencode(&path, sku);
-        }
-        if (!asked)
-            continue;
-        cs_http_resp_reset(&r);
-        cs_woo_request(p->st->http, &p->st->conn, "GET", path.data, NULL, 0, &r);
-        if (r.err != CS_HTTP_OK || r.status != 200) {
-            call_failed(p, todo + a, b - a, &r);
-            continue;
-        }
-        for (size_t i = a; i < b; i++) {
-            const char *sku = todo[i]->ev->product.sku;
-            int trashed = 0;
-            long id = sku ? cs_woo_parse_sku_lookup(r.body.data, r.body.len, sku, &trashed) : 0;
-            if (id > 0) {
-                wj(todo[i])->remote_id = id;
-                wj(todo[i])->adopted = 1;
-                CS_INFO("woocommerce", "product %s: SKU %s already in store %s as #%ld; adopted",
-                        todo[i]->ev->product.id, sku, p->st->cfg->id_str, id);
-            }
-        }
+        size_t b = a + LOOKUP_CHUNK < n ? a + LOOKUP_CHUNK : n;
+        if (lookup_skus(p, todo, a, b, "any", &path, &r) == 0 && !p->stopped)
+            lookup_skus(p, todo, a, b, "trash", &path, &r);
     }
     cs_buf_free(&path);
     cs_http_resp_free(&r);
@@ -184,13 +265,50 @@ static void resolve_skus(push *p, cs_sync_job **todo, size_t n)
 
 /* ---- batches ---- */
 
+/* The item as sent asked the store to manage stock with a quantity (woo_map
+ * writes manage_stock just before stock_quantity). */
+static int sent_stock(const push *p, const woo_job *w)
+{
+    static const char key[] = "\"manage_stock\":true,\"stock_quantity\":";
+    return memmem(p->items.data + w->off, w->len, key, sizeof key - 1) != NULL;
+}
+
+/* A cached attachment id the store refused (deleted in its media library):
+ * forget it, so the image goes by src again.  1 when one was dropped. */
+static int drop_image_id(woo_job *w, const cs_woo_error *e)
+{
+    long bad = 0;
+    size_t k = 0;
+    if (sscanf(e->message, "#%ld", &bad) != 1)
+        bad = 0;                                /* which one is not said: all of them */
+    for (size_t i = 0; i < w->n_img; i++) {
+        if (bad > 0 && w->img_id[i] != bad) {
+            w->img_src[k] = w->img_src[i];
+            w->img_id[k++] = w->img_id[i];
+        } else {
+            free(w->img_src[i]);
+        }
+    }
+    int dropped = k < w->n_img;
+    w->n_img = k;
+    return dropped;
+}
+
 static void item_done(push *p, cs_sync_job *j, const cs_woo_item_result *it, int created)
 {
     woo_job *w = wj(j);
-    (void)p;
     if (it->ok) {
         w->remote_id = it->id;
+        w->restore = 0;
         outcome(j, CS_OUT_SYNCED, NULL, NULL);
+        if (it->stock_managed == 0 && !p->st->stock_warned && sent_stock(p, w)) {
+            p->st->stock_warned = 1;
+            CS_WARN("woocommerce", "store %s ignores stock_quantity (product %s was sent one, "
+                    "the store shows none): its stock management is off "
+                    "(woocommerce_manage_stock = no; WooCommerce -> Settings -> Products -> "
+                    "Inventory -> Enable stock management)", p->st->cfg->id_str,
+                    j->ev->product.id);
+        }
         /* Remember attachment ids so images are not downloaded again. */
         char srcs[CS_WOO_IMAGES_MAX][CS_WOO_SRC_MAX];
         size_t ns = cs_woo_image_srcs(&j->ev->product, p->st->cfg->media_base_url[0]
@@ -215,6 +333,16 @@ static void item_done(push *p, cs_sync_job *j, const cs_woo_item_result *it, int
         !w->adopted) {
         w->remote_id = it->err.resource_id;     /* adopt the product that has the SKU */
         w->adopted = 1;
+        j->out.kind = CS_OUT_NONE;
+        w->op = OP_NONE;
+        return;
+    }
+    if (!strcmp(it->err.code, "woocommerce_product_invalid_image_id") && !w->images_reset &&
+        drop_image_id(w, &it->err)) {
+        CS_WARN("woocommerce", "product %s: store %s refused a remembered image id (%s); "
+                "the image is sent by src", j->ev->product.id, p->st->cfg->id_str,
+                it->err.message);
+        w->images_reset = 1;                    /* sent again by src in the second pass */
         j->out.kind = CS_OUT_NONE;
         w->op = OP_NONE;
         return;
@@ -265,6 +393,21 @@ static void send_batch(push *p, cs_sync_job **jobs, size_t n)
     }
     cs_woo_batch_body(&body, creates, nc, updates, nu, NULL, 0);
     cs_woo_request(p->st->http, &p->st->conn, "POST", "products/batch", body.data, body.len, &r);
+    if (r.err == CS_HTTP_ETIMEOUT && n > 1) {
+        /* Not sent again now: the store may have applied the batch (creates
+         * included).  The retry resolves SKUs first, in smaller batches. */
+        p->st->batch_cap = n / 2;
+        p->st->batch_ok = 0;
+        CS_WARN("woocommerce", "store %s: a batch of %zu timed out; halving (batches of at "
+                "most %zu)", p->st->cfg->id_str, n, p->st->batch_cap);
+    }
+    if (r.err == CS_HTTP_OK && r.status == 200 && p->st->batch_cap &&
+        ++p->st->batch_ok >= BATCH_REGROW) {
+        p->st->batch_cap *= 2;
+        p->st->batch_ok = 0;
+        if (p->st->batch_cap >= (size_t)p->st->cfg->batch_size)
+            p->st->batch_cap = 0;
+    }
     if (r.err != CS_HTTP_OK || r.status != 200) {
         int split = n > 1 && r.err == CS_HTTP_OK && (r.status == 413 || r.status >= 500);
         if (split) {
@@ -319,7 +462,7 @@ static size_t map_jobs(push *p, cs_sync_job **todo, size_t n, cs_sync_job **read
         cs_woo_map_opts o = {(const char *const *)w->fields, w->n_fields,
                              w->partial && w->remote_id > 0 && j->ev->type != CS_EV_EXPORT_REQUESTED,
                              p->st->cfg->media_base_url[0] ? p->st->cfg->media_base_url : NULL,
-                             &ids};
+                             &ids, p->st->currency[0] ? p->st->currency : NULL, w->restore};
         w->off = p->items.len;
         cs_woo_map_result mr = cs_woo_map_product(j->ev, &o, w->remote_id, &p->items, why,
                                                   sizeof why);
@@ -345,8 +488,36 @@ static size_t map_jobs(push *p, cs_sync_job **todo, size_t n, cs_sync_job **read
 static void send_all(push *p, cs_sync_job **ready, size_t k)
 {
     size_t size = (size_t)p->st->cfg->batch_size;
+    if (p->st->batch_cap && p->st->batch_cap < size)
+        size = p->st->batch_cap;
     for (size_t a = 0; a < k && !p->stopped; a += size)
         send_batch(p, ready + a, a + size < k ? size : k - a);
+}
+
+/* The store's currency, once per process before its first push: prices in
+ * another currency are refused (woo_map), never written as the store's. */
+static void read_currency(push *p, cs_sync_job **jobs, size_t n)
+{
+    cs_http_resp r;
+    cs_http_resp_init(&r);
+    cs_woo_request(p->st->http, &p->st->conn, "GET", "data/currencies/current", NULL, 0, &r);
+    if (r.err == CS_HTTP_OK && r.status == 200 &&
+        cs_woo_parse_currency(r.body.data, r.body.len, p->st->currency) == 0) {
+        CS_INFO("woocommerce", "store %s: currency %s", p->st->cfg->id_str, p->st->currency);
+    } else if (r.err == CS_HTTP_OK && r.status == 200) {
+        cs_woo_error e;
+        memset(&e, 0, sizeof e);
+        snprintf(e.code, sizeof e.code, "bad_answer");
+        snprintf(e.message, sizeof e.message, "data/currencies/current: no currency code in "
+                 "the answer");
+        for (size_t i = 0; i < n; i++)
+            outcome(jobs[i], CS_OUT_RETRY, &e, "transient");
+        p->stopped = 1;
+    } else {
+        call_failed(p, jobs, n, &r);
+        p->stopped = 1;
+    }
+    cs_http_resp_free(&r);
 }
 
 static void woo_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const cs_push_ctx *ctx,
@@ -384,6 +555,8 @@ static void woo_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const c
         }
         todo[nt++] = jobs[k];
     }
+    if (nt && !p.st->currency[0])
+        read_currency(&p, todo, nt);
     /* Creates are always preceded by a SKU lookup: an earlier create whose
      * answer was lost is adopted, never created twice. */
     size_t nlook = 0;
@@ -395,7 +568,8 @@ static void woo_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const c
     nr = p.stopped ? 0 : map_jobs(&p, todo, nt, ready);
     send_all(&p, ready, nr);
     /* Creates refused because the SKU exists (product_invalid_sku): update
-     * the product that has it, once. */
+     * the product that has it, once; items whose remembered image id the
+     * store refused go again with that image by src. */
     nr = p.stopped ? 0 : map_jobs(&p, todo, nt, ready);
     send_all(&p, ready, nr);
     for (size_t k = 0; k < n; k++) {
@@ -405,6 +579,12 @@ static void woo_push(void *sink, size_t i, cs_sync_job **jobs, size_t n, const c
                 snprintf(jobs[k]->out.err_message, sizeof jobs[k]->out.err_message, "%s",
                          res->reason);
                 jobs[k]->out.resume_at = res->until_ms;
+            } else {
+                /* Both passes used (e.g. an image id refused, then the SKU
+                 * found taken): the next attempt starts from the lookup. */
+                outcome(jobs[k], CS_OUT_RETRY, NULL, "transient");
+                snprintf(jobs[k]->out.err_message, sizeof jobs[k]->out.err_message,
+                         "store %s needs another round for this product", p.st->cfg->id_str);
             }
         }
     }
@@ -458,6 +638,7 @@ static void *woo_create(const cs_config *cfg, char *errstr, size_t errstr_size)
         o.timeout_ms = cfg->worker_http_timeout_ms;
         o.ca_file = sc->ca_file[0] ? sc->ca_file : NULL;
         o.insecure = sc->insecure_tls;
+        o.fresh_writes = 1;     /* no write is ever re-sent behind our back */
         if (sc->insecure_tls)
             CS_WARN("woocommerce", "store %s: TLS certificate verification is OFF "
                     "(insecure_tls); never use this in production", sc->id_str);

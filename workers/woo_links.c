@@ -298,6 +298,12 @@ int woo_save_links(push *p)
             cs_redis_pipe_add(rd, 3, c, NULL);
             queued++;
         }
+        if (w->images_reset) {
+            key_for(p->ctx, &key, "images", j);
+            const char *c[] = {"DEL", key.data};
+            cs_redis_pipe_add(rd, 2, c, NULL);
+            queued++;
+        }
         if (k == CS_OUT_SYNCED && w->n_img) {
             key_for(p->ctx, &key, "images", j);
             for (size_t m = 0; m < w->n_img; m++) {

@@ -298,11 +298,19 @@ static int money_str(const cs_money *m, const char *what, int64_t *minor, char *
     return 0;
 }
 
-static int map_prices(const cs_product *p, prices *pr, char *why, size_t why_size)
+static int map_prices(const cs_product *p, const char *store_currency, prices *pr, char *why,
+                      size_t why_size)
 {
     int64_t price_minor = 0, sale_minor = 0;
     char sale[CS_MONEY_STR_MAX];
     pr->regular[0] = pr->sale[0] = '\0';
+    const cs_money *priced = p->price.amount ? &p->price : p->sale_price.amount ? &p->sale_price
+                                                                                 : NULL;
+    if (priced && store_currency && strcmp(priced->currency, store_currency) != 0) {
+        cs_set_why(why, why_size, "price in %.3s, but the store's currency is %.3s: not written "
+                   "(one currency per store)", priced->currency, store_currency);
+        return -1;
+    }
     if (p->price.amount &&
         money_str(&p->price, "price", &price_minor, pr->regular, why, why_size) != 0)
         return -1;
@@ -371,7 +379,9 @@ cs_woo_map_result cs_woo_map_product(const cs_event *ev, const cs_woo_map_opts *
         return CS_WOO_MAP_FAIL;
     }
     unsigned f = select_fields(ev, o, create, &sel);
-    if ((f & F_PRICE) && map_prices(p, &pr, why, why_size) != 0)
+    if (o->restore)
+        f |= F_STATUS;
+    if ((f & F_PRICE) && map_prices(p, o->currency, &pr, why, why_size) != 0)
         return CS_WOO_MAP_FAIL;
 
     /* Built aside and appended whole, so a failure leaves out as it was. */

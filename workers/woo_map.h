@@ -71,6 +71,13 @@ typedef struct cs_woo_map_opts {
     const char *media_base_url;
     /* Reuse attachment ids instead of re-uploading the same src; may be NULL. */
     const cs_woo_image_ids *images;
+    /* The store's currency (GET data/currencies/current); a price or sale
+     * price in another currency fails the product instead of being written
+     * as if it were the store's.  NULL = not checked. */
+    const char *currency;
+    /* The remote product is in the store's trash: status is sent (publish or
+     * draft) whatever the field list, which restores it. */
+    int restore;
 } cs_woo_map_opts;
 
 typedef enum { CS_WOO_MAP_OK = 0, CS_WOO_MAP_EMPTY, CS_WOO_MAP_FAIL } cs_woo_map_result;
@@ -96,7 +103,9 @@ typedef enum { CS_WOO_MAP_OK = 0, CS_WOO_MAP_EMPTY, CS_WOO_MAP_FAIL } cs_woo_map
  * CS_WOO_MAP_FAIL with why: a create without SKU ("product has no SKU
  * (WooCommerce export needs one to avoid duplicates)"), a price or sale
  * price not representable in its currency, a sale price in another currency
- * than the price, out's cap reached.
+ * than the price, a price in another currency than opts->currency ("price in
+ * EUR, but the store's currency is USD: not written (one currency per
+ * store)"), out's cap reached.
  */
 cs_woo_map_result cs_woo_map_product(const cs_event *ev, const cs_woo_map_opts *o,
                                      long remote_id, cs_buf *out, char *why, size_t why_size);

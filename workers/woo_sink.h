@@ -16,6 +16,10 @@ typedef struct woo_store {
     const cs_woo_store *cfg;
     cs_http *http;
     cs_woo_conn conn;
+    char currency[4];       /* the store's currency, read before the first push; "" = not yet */
+    int stock_warned;       /* "ignores stock_quantity" logged once */
+    size_t batch_cap;       /* items per batch after a timeout (halved); 0 = batch_size */
+    unsigned batch_ok;      /* batches answered in a row since the cap was last changed */
 } woo_store;
 
 typedef struct woo_sink {
@@ -37,6 +41,9 @@ typedef struct woo_job {
     int op;
     int adopted;            /* the remote id came from a SKU lookup or a SKU error */
     int reset_remote;       /* the remote product is gone: resolve by SKU next time */
+    int restore;            /* the remote product was found in the store's trash */
+    int images_reset;       /* a cached attachment id was refused: the image records are
+                               rewritten from scratch */
     size_t off, len;        /* the item's JSON in the push buffer */
 } woo_job;
 

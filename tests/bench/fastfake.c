@@ -8,6 +8,7 @@
  *   GET  .../check_batch_request_status  Meta: "finished" at the first poll
  *   GET  .../products?sku=A,B            WooCommerce SKU lookup (products it created)
  *   POST .../products/batch              WooCommerce: creates and updates, by position
+ *   GET  .../data/currencies/current     WooCommerce: the store's currency (EUR)
  *
  * Records are recognised by a marker the benchmark puts at the start of
  * every product name, "[bench:<product>:<version>]", which reaches the Meta
@@ -365,6 +366,10 @@ static void on_request(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp)
     } else if (strcmp(method, "GET") != 0 && ends_with(path, "/products/batch")) {
         st_woo_batch++;
         woo_batch(body, len, resp);
+    } else if (!strcmp(method, "GET") && ends_with(path, "/data/currencies/current")) {
+        /* the store's currency, read once per worker (bench.py prices in EUR) */
+        cs_httpd_resp_type(resp, "application/json");
+        cs_buf_appendf(cs_httpd_resp_body(resp), "{\"code\":\"EUR\",\"name\":\"Euro\"}");
     } else if (!strcmp(method, "GET") && ends_with(path, "/products")) {
         st_woo_lookup++;
         woo_lookup(cs_httpd_req_query(req, "sku"), resp);

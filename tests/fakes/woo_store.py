@@ -189,6 +189,7 @@ class Store:
         self.image_fail_re = None
         self.image_fail_message = "cURL error 28: Operation timed out after 300000 milliseconds"
         self.on_upload = None   # called for each counted upload (stats)
+        self.manage_stock_option = True   # woocommerce_manage_stock = yes (WooCommerce's default)
 
     def new_post_id(self):
         self.next_post += 1
@@ -331,7 +332,7 @@ class Store:
             p["manage_stock"] = rest_bool(b["manage_stock"])
         if "backorders" in b:
             p["backorders"] = b["backorders"] if b["backorders"] in BACKORDERS_ENUM else "no"
-        if "stock_quantity" in b and p["manage_stock"]:
+        if "stock_quantity" in b and p["manage_stock"] and self.manage_stock_option:
             v = b["stock_quantity"]
             p["stock_quantity"] = to_int(v)
         for f in ("upsell_ids", "cross_sell_ids"):
@@ -408,7 +409,7 @@ class Store:
         if not p["manage_stock"]:
             p["stock_quantity"] = None
             p["backorders"] = "no"
-        else:
+        elif self.manage_stock_option:
             if p["stock_quantity"] is None:
                 p["stock_quantity"] = 0
             if p["stock_quantity"] > 0:

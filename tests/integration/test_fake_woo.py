@@ -235,6 +235,42 @@ class TestWooTLS(WooBase):
         self.assertEqual(body["message"], "#777 is an invalid image ID.")
         self.assertEqual(len(self.fake.state()["products"]), 2)
 
+    def test_store_answers_of_issue_15(self):
+        # A trashed product holds its SKU for creates (9.3 SKU lock) and is
+        # found only with status=trash.
+        p = self.create(name="T", sku="TR-1")
+        self.assertEqual(self.call("DELETE", P + "/%d" % p["id"])[0], 200)
+        self.assertEqual(self.call("GET", P + "?sku=TR-1")[2], [])
+        self.assertEqual([x["id"] for x in self.call("GET", P + "?sku=TR-1&status=trash")[2]], [p["id"]])
+        self.assertWooError(self.call("POST", P, {"name": "again", "sku": "TR-1"}),
+                            400, "woocommerce_rest_product_not_created")
+        st, _, back = self.call("PUT", P + "/%d" % p["id"], {"status": "publish"})
+        self.assertEqual((st, back["status"]), (200, "publish"))
+        # A deleted attachment.
+        q = self.create(name="I", images=[{"src": "https://cdn.example/x.jpg"}])
+        aid = q["images"][0]["id"]
+        self.fake.control("POST", "delete_attachments", {"ids": [aid]})
+        body = self.assertWooError(self.call("PUT", P + "/%d" % q["id"], {"images": [{"id": aid}]}),
+                                   400, "woocommerce_product_invalid_image_id")
+        self.assertEqual(body["message"], "#%d is an invalid image ID." % aid)
+        # The store's currency.
+        st, _, cur = self.call("GET", "/wp-json/wc/v3/data/currencies/current")
+        self.assertEqual((st, cur["code"]), (200, "USD"))
+        self.fake.control("POST", "config", {"currency": "EUR", "manage_stock": "no"})
+        self.assertEqual(self.call("GET", "/wp-json/wc/v3/data/currencies/current")[2]["code"], "EUR")
+        self.assertWooError(self.fake.json("GET", "/wp-json/wc/v3/data/currencies/current"),
+                            401, "woocommerce_rest_cannot_view")
+        # woocommerce_manage_stock = no: stock_quantity ignored.
+        r = self.create(name="S", manage_stock=True, stock_quantity=5)
+        self.assertIsNone(r["stock_quantity"])
+        # A WAF in front of the store: HTML 406, nothing applied.
+        self.fake.add_faults({"match": {"method": "POST"}, "action": "waf"})
+        st, hdrs, raw = self.fake.http("POST", P, body=b'{"name":"w"}',
+                                       headers=dict(basic(), **{"Content-Type": "application/json"}))
+        self.assertEqual(st, 406)
+        self.assertIn(b"Mod_Security", raw)
+        self.assertFalse(any(x["name"] == "w" for x in self.fake.state()["products"].values()))
+
     def test_auth_over_tls(self):
         st, _, _ = self.fake.json("GET", P + "?consumer_key=%s&consumer_secret=%s" % (CK, CS))
         self.assertEqual(st, 200)

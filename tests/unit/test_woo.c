@@ -189,6 +189,9 @@ static void test_parse_error(void **state)
     parse("{\"ok\":true}", 404, &e);
     assert_string_equal(e.code, "");
     assert_string_equal(e.message, "HTTP 404");
+    assert_int_equal(e.not_wp, 1);
+    parse("{\"code\":\"rest_no_route\",\"message\":\"x\",\"data\":{\"status\":404}}", 404, &e);
+    assert_int_equal(e.not_wp, 0);
     parse(NULL, 0, &e);
     assert_int_equal(e.http_status, 0);
     assert_string_equal(e.message, "no HTTP answer");
@@ -276,7 +279,11 @@ static void test_classify(void **state)
         {401, "", CS_CLASS_AUTH},
         {403, "<html>Forbidden by WAF</html>", CS_CLASS_AUTH},
         {413, "<html>413 Request Entity Too Large</html>", CS_CLASS_BAD_ITEM},
-        {404, "<html>Not Found</html>", CS_CLASS_BAD_ITEM},
+        /* Not WordPress answering: the store's setup (issue 15, item 10). */
+        {404, "<html>Not Found</html>", CS_CLASS_AUTH},
+        {406, "<html>Not Acceptable! ... Mod_Security</html>", CS_CLASS_AUTH},
+        {400, "<html>400 Bad Request (cloudflare)</html>", CS_CLASS_AUTH},
+        {400, "{\"error\":\"bad request\"}", CS_CLASS_AUTH},
         {301, "", CS_CLASS_AUTH},
         {200, "[]", CS_CLASS_OK},
         {201, "{\"id\":5}", CS_CLASS_OK},
@@ -515,6 +522,37 @@ static void test_sku_lookup(void **state)
 }
 
 
+/* Issue 15: the images of an adopted product, the store's currency. */
+static void test_lookup_images_and_currency(void **state)
+{
+    (void)state;
+    static const char body[] =
+        "[{\"id\":7,\"sku\":\"A\",\"images\":[]},"
+        "{\"id\":12,\"sku\":\"B\",\"images\":[{\"id\":13,\"src\":"
+        "\"https://s.example/wp-content/uploads/2026/12/a-1.jpg\"},"
+        "{\"id\":14,\"src\":\"https://s.example/u/b.png?x=1\"},{\"id\":0}]}]";
+    long ids[4];
+    char files[4][CS_WOO_FILE_MAX];
+    assert_int_equal(cs_woo_parse_lookup_images(body, strlen(body), 12, ids, files, 4), 2);
+    assert_int_equal(ids[0], 13);
+    assert_string_equal(files[0], "a-1.jpg");
+    assert_int_equal(ids[1], 14);
+    assert_string_equal(files[1], "b.png");
+    assert_int_equal(cs_woo_parse_lookup_images(body, strlen(body), 12, ids, files, 1), 1);
+    assert_int_equal(cs_woo_parse_lookup_images(body, strlen(body), 7, ids, files, 4), 0);
+    assert_int_equal(cs_woo_parse_lookup_images(body, strlen(body), 99, ids, files, 4), 0);
+    assert_int_equal(cs_woo_parse_lookup_images("<html>", 6, 12, ids, files, 4), 0);
+
+    char cur[4];
+    static const char c1[] = "{\"code\":\"EUR\",\"name\":\"Euro\",\"symbol\":\"&euro;\"}";
+    assert_int_equal(cs_woo_parse_currency(c1, strlen(c1), cur), 0);
+    assert_string_equal(cur, "EUR");
+    static const char *const bad[] = {"{\"code\":\"eur\"}", "{\"code\":\"EURO\"}", "{}",
+                                      "[\"USD\"]", "<html>"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(cs_woo_parse_currency(bad[i], strlen(bad[i]), cur), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +564,7 @@ int main(void)
         cmocka_unit_test(test_batch_body),
         cmocka_unit_test(test_parse_batch),
         cmocka_unit_test(test_sku_lookup),
+        cmocka_unit_test(test_lookup_images_and_currency),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -657,8 +657,10 @@ static int confirm_recorded(push *p, size_t j)
                 job->ev->product.id, job->st.handle);
     }
     p->n_recs = save;
-    if (r == CONF_NOT_APPLIED)
-        memset(&job->out, 0, sizeof job->out);   /* Meta did not apply it: push it now */
+    /* Meta did not apply it, or finished the batch without being able to say
+     * whether this record failed (a retry, not a named failure): push it now. */
+    if (r == CONF_NOT_APPLIED || (r == CONF_FINISHED && job->out.kind == CS_OUT_RETRY))
+        memset(&job->out, 0, sizeof job->out);
     return job->out.kind != CS_OUT_NONE;
 }
 

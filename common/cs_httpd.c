@@ -259,10 +259,10 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+static void on_completed(void *cls __attribute__((unused)), struct MHD_Connection *conn,
+                         void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
-    (void)cls;
     if (why == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         conn_receiving(conn, 1);
     cs_httpd_req *r = *con_cls;
@@ -315,12 +315,11 @@ static enum MHD_Result send_too_big(struct MHD_Connection *conn, size_t cap)
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
+                                 const char *method, const char *version __attribute__((unused)),
                                  const char *upload, size_t *upload_size, void **con_cls)
 {
     cs_httpd *d = cls;
     cs_httpd_req *r = *con_cls;
-    (void)version;
     if (!r) {
         /* Headers are in: set up the request, refuse a declared oversize
          * body before reading it (the connection is then closed). */

@@ -16,17 +16,17 @@ struct cs_publisher {
     cs_buf scratch;
 };
 
-static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+static void kafka_log_cb(const rd_kafka_t *rk __attribute__((unused)), int level, const char *fac,
+                         const char *buf)
 {
-    (void)rk;
     cs_log_level l = level <= 3 ? CS_LOG_ERROR : level <= 4 ? CS_LOG_WARN
                    : level <= 6 ? CS_LOG_INFO : CS_LOG_DEBUG;
     CS_LOG(l, "kafka", "%s: %s", fac, buf);
 }
 
-static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason,
+                           void *opaque __attribute__((unused)))
 {
-    (void)opaque;
     char fatal[512];
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
         rd_kafka_fatal_error(rk, fatal, sizeof fatal);
@@ -110,9 +110,9 @@ fail:
     return NULL;
 }
 
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+static void dr_cb(rd_kafka_t *rk __attribute__((unused)), const rd_kafka_message_t *m,
+                  void *opaque)
 {
-    (void)rk;
     cs_publisher *p = opaque;
     const char *err = NULL;
     if (m->err) {

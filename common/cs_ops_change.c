@@ -120,9 +120,9 @@ static int each_conn(cs_ops *o, const char *sink, const char *conn, conn_fn *fn,
     return changed;
 }
 
-static long pause_one(cs_ops *o, const cs_ops_conn *c, const void *reason, long *extra)
+static long pause_one(cs_ops *o, const cs_ops_conn *c, const void *reason,
+                      long *extra __attribute__((unused)))
 {
-    (void)extra;
     return cs_sync_pause_set(cs_ops_sync_of(o, c->sink), c->id,
                              cs_now_ms() + CS_SYNC_OPERATOR_PAUSE_MS, "operator", reason) == 0
            ? 1 : -1;
@@ -134,9 +134,9 @@ int cs_ops_pause(cs_ops *o, const char *sink, const char *conn, const char *reas
                      reason && reason[0] ? reason : "paused by an operator", NULL);
 }
 
-static long resume_one(cs_ops *o, const cs_ops_conn *c, const void *arg, long *requeued)
+static long resume_one(cs_ops *o, const cs_ops_conn *c, const void *arg __attribute__((unused)),
+                       long *requeued)
 {
-    (void)arg;
     long r = cs_sync_resume(cs_ops_sync_of(o, c->sink), c->id);
     if (r == -2)
         return -1;
@@ -151,9 +151,9 @@ int cs_ops_resume(cs_ops *o, const char *sink, const char *conn, long *requeued)
     return each_conn(o, sink, conn, resume_one, NULL, requeued);
 }
 
-static long exclude_one(cs_ops *o, const cs_ops_conn *c, const void *pkey, long *extra)
+static long exclude_one(cs_ops *o, const cs_ops_conn *c, const void *pkey,
+                        long *extra __attribute__((unused)))
 {
-    (void)extra;
     return cs_sync_exclude(cs_ops_sync_of(o, c->sink), c->id, pkey);
 }
 

@@ -83,7 +83,6 @@ int cs_sync_reset_many(cs_sync *s, const char *conn, const char *const *pkeys, s
     cs_buf member;
     char now[24];
     int rc = -1;
-    size_t queued = 0;
     cs_sync_keys_init(&k);
     cs_buf_init(&member, 512);
     cs_sync_keys_fill(s, &k, conn);
@@ -106,7 +105,6 @@ int cs_sync_reset_many(cs_sync *s, const char *conn, const char *const *pkeys, s
         }
         if (cs_redis_pipe_add(s->r, (int)(sizeof argv / sizeof argv[0]), argv, NULL) != 0)
             goto out;
-        queued++;
     }
     for (size_t i = 0; i < n; i++) {
         if (!strchr(pkeys[i], ':'))
@@ -126,7 +124,6 @@ int cs_sync_reset_many(cs_sync *s, const char *conn, const char *const *pkeys, s
                    : !strcmp(r->str, "no_snapshot") ? CS_RESET_NO_SNAPSHOT : CS_RESET_NO_STATE;
         freeReplyObject(r);
     }
-    (void)queued;
     rc = 0;
 out:
     cs_sync_keys_free(&k);

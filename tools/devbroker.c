@@ -27,9 +27,8 @@
 
 static volatile sig_atomic_t stop_requested;
 
-static void on_signal(int sig)
+static void on_signal(int sig __attribute__((unused)))
 {
-    (void)sig;
     if (stop_requested)
         _exit(EXIT_FAIL);   /* second signal: stop now */
     stop_requested = 1;

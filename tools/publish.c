@@ -50,9 +50,8 @@ typedef struct run {
 
 static volatile sig_atomic_t interrupted;
 
-static void on_signal(int sig)
+static void on_signal(int sig __attribute__((unused)))
 {
-    (void)sig;
     if (interrupted)
         _exit(EXIT_DELIVERY);
     interrupted = 1;

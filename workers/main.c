@@ -31,9 +31,8 @@
 static volatile sig_atomic_t stop_requested;
 static unsigned shutdown_secs = 10;
 
-static void on_alarm(int sig)
+static void on_alarm(int sig __attribute__((unused)))
 {
-    (void)sig;
     static const char msg[] = "catalogsync-worker: shutdown deadline passed; exiting now\n";
     if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
         /* nothing more to do */
@@ -41,9 +40,8 @@ static void on_alarm(int sig)
     _exit(EXIT_DEADLINE);
 }
 
-static void on_stop(int sig)
+static void on_stop(int sig __attribute__((unused)))
 {
-    (void)sig;
     if (stop_requested)
         _exit(EXIT_DEADLINE);   /* second signal: stop now */
     stop_requested = 1;

@@ -29,12 +29,11 @@ typedef struct {
     size_t bad;
 } claim_ctx;
 
-static void on_claim(void *opaque, const char *member, const char *token, const char *snap,
+static void on_claim(void *opaque, const char *member __attribute__((unused)),
+                     const char *token __attribute__((unused)), const char *snap,
                      size_t snap_len)
 {
     claim_ctx *c = opaque;
-    (void)member;
-    (void)token;
     c->got++;
     if (c->parse) {
         cs_event *ev = NULL;

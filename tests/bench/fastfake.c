@@ -61,9 +61,8 @@ static int64_t st_first_ms, st_last_advance_ms;
 
 static volatile sig_atomic_t stop_requested;
 
-static void on_signal(int sig)
+static void on_signal(int sig __attribute__((unused)))
 {
-    (void)sig;
     stop_requested = 1;
 }
 
@@ -336,9 +335,9 @@ static void reset(void)
     st_first_ms = st_last_advance_ms = 0;
 }
 
-static void on_request(void *ud, const cs_httpd_req *req, cs_httpd_resp *resp)
+static void on_request(void *ud __attribute__((unused)), const cs_httpd_req *req,
+                       cs_httpd_resp *resp)
 {
-    (void)ud;
     const char *path = cs_httpd_req_path(req), *method = cs_httpd_req_method(req);
     size_t len = 0;
     const char *body = cs_httpd_req_body(req, &len);

@@ -92,6 +92,20 @@ class MetaStack:
         return recs
 
 
+def five_attempts_then_failed(test):
+    """A catalog answering a transient error (code 2) ten times: product p1
+    is tried five times and ends failed.  Returns the stack, the worker and
+    p1's state."""
+    s = MetaStack(test)
+    s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 10,
+                   "action": "error", "code": 2, "message": "Service temporarily unavailable"})
+    w = s.worker()
+    s.publish([product(1)], "--type", "updated")
+    st = s.wait_status("p1", "failed", timeout=30)
+    test.assertEqual(st["attempts"], "5")
+    return s, w, st
+
+
 class MetaWorkerTest(unittest.TestCase):
     def test_new_product_then_update(self):
         s = MetaStack(self)
@@ -167,13 +181,7 @@ class MetaWorkerTest(unittest.TestCase):
         self.assertEqual(items["SKU-3"]["fields"]["sale_price"], "3.900 KWD")
 
     def test_five_attempts_then_failed(self):
-        s = MetaStack(self)
-        s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 10,
-                       "action": "error", "code": 2, "message": "Service temporarily unavailable"})
-        w = s.worker()
-        s.publish([product(1)], "--type", "updated")
-        st = s.wait_status("p1", "failed", timeout=30)
-        self.assertEqual(st["attempts"], "5")
+        s, w, st = five_attempts_then_failed(self)
         self.assertEqual(st["last_error_code"], "2")
         self.assertIn("Service temporarily unavailable", st["last_error_message"])
         calls = [r for r in s.meta.requests("items_batch")]

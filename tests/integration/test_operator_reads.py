@@ -8,7 +8,7 @@ import unittest
 
 from harness import Worker, program, run, wait_until
 from test_admin import Admin
-from test_meta_worker import TOKEN, MetaStack, product
+from test_meta_worker import TOKEN, MetaStack, five_attempts_then_failed, product
 from test_woo_worker import CK, CS, WooStack
 from test_woo_worker import product as woo_product
 
@@ -35,13 +35,7 @@ def stats_of(test, conf, sink, conn):
 
 class StatsTest(unittest.TestCase):
     def test_stats_count_a_failure_on_the_last_attempt_as_failed(self):
-        s = MetaStack(self)
-        s.meta.faults({"match": {"method": "POST", "path_re": "items_batch$"}, "count": 10,
-                       "action": "error", "code": 2, "message": "Service temporarily unavailable"})
-        w = s.worker()
-        s.publish([product(1)], "--type", "updated")
-        st = s.wait_status("p1", "failed")
-        self.assertEqual(st["attempts"], "5")
+        _, w, _ = five_attempts_then_failed(self)
         one = stats_of(self, w.conf, "meta", "main")
         # Four retries, then the fifth attempt failed: the tallies say what
         # was decided, as the totals do.

@@ -169,6 +169,12 @@ static const char LUA_SETTLE[] =
     "end\n"
     "if kind == 'pending' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'pending', 'handle', ARGV[18], 'last_attempt', now)\n"
+    /* Due again then unless settled before: a worker that died while
+     * confirming is followed by one that polls the handle. */
+    "  if tonumber(ARGV[12]) > 0 then\n"
+    "    redis.call('HSET', KEYS[1], 'next_attempt', ARGV[12])\n"
+    "    redis.call('ZADD', KEYS[2], ARGV[12], m)\n"
+    "  end\n"
     "  return {'pending', 0, 0}\n"
     "end\n"
     "local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
@@ -193,10 +199,12 @@ static const char LUA_SETTLE[] =
     "redis.call('HSET', KEYS[1], 'last_error_code', ARGV[7], 'last_error_subcode', ARGV[8],\n"
     "  'last_error_type', ARGV[9], 'last_error_message', ARGV[10], 'last_error_trace', ARGV[11],\n"
     "  'last_error_at', now, 'last_attempt', now)\n"
-    /* A batch that may still apply this version keeps its handle, to be
-     * polled before anything is pushed again; a failure drops it. */
+    /* A batch that may still apply this version keeps its handle (a retry
+     * carrying it, a pause), to be polled before anything is pushed again; a
+     * failure, or a retry without it (Meta said the batch did not apply it),
+     * drops it. */
     "if ARGV[18] ~= '' then redis.call('HSET', KEYS[1], 'handle', ARGV[18])\n"
-    "elseif kind == 'failed' then redis.call('HDEL', KEYS[1], 'handle') end\n"
+    "elseif kind ~= 'paused' then redis.call('HDEL', KEYS[1], 'handle') end\n"
     "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'remote_id', ARGV[6]) end\n"
     "redis.call('LPUSH', KEYS[8], cjson.encode({product = ARGV[17], kind = kind, at = now,\n"
     "  code = ARGV[7], subcode = ARGV[8], type = ARGV[9], message = ARGV[10], trace = ARGV[11]}))\n"

@@ -38,7 +38,8 @@ typedef enum {
     CS_OUT_DELETED,     /* removed from the channel (remote_id: what was removed): state
                          cleaned up; remote_id empty: it never reached the channel,
                          only the records go (settle result "cleaned", not counted) */
-    CS_OUT_PENDING,     /* accepted, confirmation handle recorded */
+    CS_OUT_PENDING,     /* accepted, confirmation handle recorded; resume_at > 0: due
+                           again then unless settled before (its worker died) */
     CS_OUT_RELEASE      /* handed back untouched, due again at resume_at */
 } cs_outcome_kind;
 
@@ -84,6 +85,8 @@ typedef struct cs_sync_job {
     int ignore;                 /* set by a sink's prepare: nothing to do here */
     void *sink_data;            /* the sink's per-job data, freed with sink_free */
     void (*sink_free)(void *);
+    int64_t ts;                 /* the worker's: Kafka timestamp (ms) of the oldest event
+                                   folded in, 0 = none (end-to-end latency) */
     int settle_attempts;        /* filled by settle */
     int64_t settle_next;
     char settle_result[16];     /* synced retry failed paused skipped deleted cleaned

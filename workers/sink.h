@@ -38,6 +38,12 @@ typedef struct cs_push_ctx {
     void *worker;
     cs_redis *redis;        /* for sinks that keep records of their own (links) */
     cs_sync *sync;          /* key names */
+    /* Settles outcomes the sink learnt after its push returned (a batch
+     * confirmed on a later turn), logged and counted like a flush's; res,
+     * when it says pause, pauses connection conn first.  The jobs are the
+     * sink's (its copies).  -1 when Redis failed. */
+    int (*settle_later)(void *worker, size_t conn, cs_sync_job **jobs, size_t n,
+                        const cs_conn_result *res);
 } cs_push_ctx;
 
 typedef struct cs_sink_ops {
@@ -63,6 +69,12 @@ typedef struct cs_sink_ops {
     /* Optional: the HTTP client of connection i, so that the worker can time
      * its requests (cs_http_set_observer). */
     cs_http *(*conn_http)(void *sink, size_t i);
+    /* Optional: called on every turn of the worker's loop (stopping = 0),
+     * and once when it stops (1): a sink whose pushes return before the
+     * channel confirmed them (Meta) polls what is due and settles what
+     * finished through ctx->settle_later; when stopping it leaves what is
+     * unconfirmed durable for the next worker. */
+    void (*confirm)(void *sink, const cs_push_ctx *ctx, int stopping);
 } cs_sink_ops;
 
 extern const cs_sink_ops cs_meta_sink;

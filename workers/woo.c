@@ -700,5 +700,5 @@ static cs_http *woo_conn_http(void *sink, size_t i)
 const cs_sink_ops cs_woo_sink = {
     "woocommerce", "catalogsync-woocommerce", "store", "WOOCOMMERCE API ERROR",
     woo_create, woo_n_conns, woo_conn_id, woo_routes, woo_prepare, woo_push, woo_destroy,
-    woo_conn_http,
+    woo_conn_http, NULL,
 };

@@ -299,11 +299,45 @@ static void on_claim(void *opaque, const char *member, const char *token, const 
 static int mark_pending(void *opaque, cs_sync_job **jobs, size_t n)
 {
     cs_worker *w = opaque;
+    for (size_t i = 0; i < n; i++) {     /* the sink's copies time the outcome */
+        size_t *slot = w->n_slots ? index_slot(w, jobs[i]->member) : NULL;
+        jobs[i]->ts = slot && *slot && w->jobs[*slot - 1] == jobs[i] ? w->ts[*slot - 1] : 0;
+    }
     int rc = cs_sync_settle(w->sync, jobs, n);
     for (size_t i = 0; i < n; i++)
         if (jobs[i]->out.kind == CS_OUT_PENDING)
             jobs[i]->out.kind = CS_OUT_NONE;
     return rc;
+}
+
+/* A connection-level verdict of the sink: pause connection id for every
+ * worker.  -1 when Redis failed. */
+static int apply_pause(cs_worker *w, const char *id, const cs_conn_result *res)
+{
+    if (!res->pause)
+        return 0;
+    /* ALERT is for what needs a person: a refused key or token.  A
+     * throttle ends by itself. */
+    int alert = strcmp(res->kind, "throttle") != 0;
+    CS_LOG(alert ? CS_LOG_ERROR : CS_LOG_WARN, w->ops->name,
+           "%s%s %s paused (%s) for %llds: %s", alert ? "ALERT: " : "", w->ops->conn_noun,
+           id, res->kind, (long long)((res->until_ms - cs_now_ms()) / 1000), res->reason);
+    return cs_sync_pause_set(w->sync, id, res->until_ms, res->kind, res->reason);
+}
+
+/* Outcomes the sink learnt after its push (cs_push_ctx.settle_later). */
+static int settle_later(void *opaque, size_t conn, cs_sync_job **jobs, size_t n,
+                        const cs_conn_result *res)
+{
+    cs_worker *w = opaque;
+    if (apply_pause(w, w->ops->conn_id(w->sink, conn), res) != 0 ||
+        cs_sync_settle(w->sync, jobs, n) != 0)
+        return -1;
+    int64_t settled_ms = cs_now_ms();
+    for (size_t i = 0; i < n; i++)
+        if (wout_log(w->ops, w->cfg, w->obs, &w->tally, jobs[i]) && jobs[i]->ts > 0)
+            obs_end_to_end(w->obs, (double)(settled_ms - jobs[i]->ts) / 1000.0);
+    return 0;
 }
 
 /* Pushes every pushable job of connection conn. */
@@ -332,7 +366,7 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
         }
         return 0;
     }
-    cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync};
+    cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
     cs_conn_result res;
     memset(&res, 0, sizeof res);
     w->ops->push(w->sink, conn, todo, n, &ctx, &res);
@@ -352,17 +386,7 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
     }
     if (res.redis_failed)
         return -1;
-    if (res.pause) {
-        /* ALERT is for what needs a person: a refused key or token.  A
-         * throttle ends by itself. */
-        int alert = strcmp(res.kind, "throttle") != 0;
-        CS_LOG(alert ? CS_LOG_ERROR : CS_LOG_WARN, w->ops->name,
-               "%s%s %s paused (%s) for %llds: %s", alert ? "ALERT: " : "", w->ops->conn_noun,
-               id, res.kind, (long long)((res.until_ms - cs_now_ms()) / 1000), res.reason);
-        if (cs_sync_pause_set(w->sync, id, res.until_ms, res.kind, res.reason) != 0)
-            return -1;
-    }
-    return 0;
+    return apply_pause(w, id, &res);
 }
 
 /* After settle: a fresh push that went out while Redis came to hold a newer
@@ -421,7 +445,7 @@ static int flush(cs_worker *w)
     if (!fresh || !todo)
         goto out;
     if (w->ops->prepare) {
-        cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync};
+        cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
         if (w->ops->prepare(w->sink, &ctx, w->jobs, w->n_jobs) != 0)
             goto out;
     }
@@ -764,6 +788,10 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
         size_t taken = w->n_msgs, taken_bytes = w->n_bytes;
         flowing = taken > 0;
         int rc = flush(w);
+        if (rc == 0 && w->ops->confirm) {
+            cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
+            w->ops->confirm(w->sink, &ctx, 0);
+        }
         obs_redis(w->obs, w->redis);
         trim_heap(w, taken, taken_bytes);
         if (rc != 0) {
@@ -775,6 +803,10 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
     obs_stopping(w->obs);
     if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
         rewind_batch(w);
+    if (w->ops->confirm) {
+        cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
+        w->ops->confirm(w->sink, &ctx, 1);
+    }
     CS_INFO(w->ops->name, "stopping: %llu events, %llu synced, %llu retrying, %llu failed, "
             "%llu paused, %llu deleted, %llu skipped, %llu superseded, %llu dead-lettered",
             w->n_events, w->tally.synced, w->tally.retry, w->tally.failed, w->tally.paused,

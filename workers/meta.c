@@ -350,7 +350,7 @@ static void send_range(push *p, size_t a, size_t b)
             CS_WARN("meta", "catalog %s: could not record handle %s (Redis)", mc->cat->id,
                     rep.handle);
             p->res->redis_failed = 1;
-        } else if (meta_confirm_track(p, rep.handle, a, b) != 0) {
+        } else if (meta_confirm_track(p, rep.handle, a, b, 0) != 0) {
             CS_ERROR("meta", "catalog %s: out of memory keeping batch %s; its products are "
                      "confirmed by a later attempt", mc->cat->id, rep.handle);
         }
@@ -399,7 +399,7 @@ static int confirm_recorded(push *p, size_t j, char *running, size_t running_siz
         job->out.resume_at = meta_confirm_recover_at(p->ms->cfg);
         if (p->ctx->mark_pending(p->ctx->worker, &job, 1) != 0)
             p->res->redis_failed = 1;
-        else if (meta_confirm_track(p, job->st.handle, save, save + 1) != 0)
+        else if (meta_confirm_track(p, job->st.handle, save, save + 1, 1) != 0)
             CS_ERROR("meta", "product %s: out of memory keeping batch %s; confirmed by a later "
                      "attempt", job->ev->product.id, job->st.handle);
         p->sent[j] = 1;

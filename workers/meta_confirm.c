@@ -270,6 +270,7 @@ typedef struct entry {
     char handle[256];
     int64_t next_poll, wait, deadline;      /* cs_mono_ms() */
     int done;                   /* every job has its outcome: to settle */
+    int again;                  /* a handle recorded by an earlier attempt */
     struct entry *next;
 } entry;
 
@@ -408,12 +409,13 @@ static entry *entry_for(push *p, const char *handle)
 
 /* Adds record r of p (with a copy of its job unless it is an extra one) to
  * the batch of handle.  -1 when out of memory. */
-static int track_rec(push *p, const char *handle, const meta_rec *r)
+static int track_rec(push *p, const char *handle, const meta_rec *r, int again)
 {
     meta_confirm *c = p->mc->pending;
     entry *e = entry_for(p, handle);
     if (!e)
         return -1;
+    e->again |= again;
     if (e->p.n_recs == e->cap) {
         size_t n = e->cap ? e->cap * 2 : 16;
         cs_sync_job **j = realloc(e->p.jobs, n * sizeof *j);
@@ -459,10 +461,10 @@ static int track_rec(push *p, const char *handle, const meta_rec *r)
     return 0;
 }
 
-int meta_confirm_track(push *p, const char *handle, size_t a, size_t b)
+int meta_confirm_track(push *p, const char *handle, size_t a, size_t b, int again)
 {
     for (size_t i = a; i < b; i++)
-        if (p->recs[i].rid[0] && track_rec(p, handle, &p->recs[i]) != 0)
+        if (p->recs[i].rid[0] && track_rec(p, handle, &p->recs[i], again) != 0)
             return -1;
     return 0;
 }
@@ -481,6 +483,10 @@ static void poll_entry(entry *e)
     if (e->done)
         CS_DEBUG("meta", "catalog %s: batch %s %s", e->p.mc->cat->id, e->handle,
                  r == CONF_FINISHED ? "finished" : r == CONF_RUNNING ? "timed out" : "not applied");
+    for (size_t k = 0; e->again && r == CONF_FINISHED && k < e->p.n_jobs; k++)
+        if (e->p.jobs[k]->out.kind == CS_OUT_SYNCED)
+            CS_INFO("meta", "product %s: earlier batch %s confirmed; not pushed again",
+                    e->p.jobs[k]->ev->product.id, e->handle);
     e->next_poll = cs_mono_ms() + e->wait;
     e->wait = next_wait(e->wait);
 }

@@ -109,8 +109,9 @@ size_t meta_confirm_count(const meta_confirm *c);
  * settled it (it died): ms since the epoch. */
 int64_t meta_confirm_recover_at(const cs_config *cfg);
 /* Keeps copies of the jobs of recs [a, b) of p that wait for handle (their
- * pending state is durable already).  -1 when out of memory. */
-int meta_confirm_track(push *p, const char *handle, size_t a, size_t b);
+ * pending state is durable already); again: a handle recorded by an earlier
+ * attempt (its confirmation is logged per product).  -1 when out of memory. */
+int meta_confirm_track(push *p, const char *handle, size_t a, size_t b, int again);
 /* The tracked copy of member's job at catalog mc, or NULL. */
 cs_sync_job *meta_confirm_held(const meta_conn *mc, const char *member);
 /* Polls the due batches of catalog i and settles those that finished;

@@ -491,15 +491,19 @@ class MetaReliabilityTest(unittest.TestCase):
     def test_sigkill_mid_batch_second_worker_finishes_without_repush(self):
         s = MetaStack(self, partitions=1)
         # Confirmation is slow, so the first worker is killed after Meta accepted
-        # the batch and before it confirmed it.
+        # the batch and before it confirmed it.  Its offsets are committed
+        # once the handle is recorded: the products come back through the
+        # retry queue, confirm_timeout_ms + min(confirm_timeout_ms, 10 s) later.
         s.meta.faults({"match": {"method": "GET", "path_re": "check_batch_request_status"},
                        "count": 3, "action": "slow", "delay_ms": 1500})
-        w1 = s.worker(name="worker1")
+        conf = s.config().replace("worker = { ", "worker = { confirm_timeout_ms = 2000; ")
+        w1 = Worker(self, "meta", conf, env={"CS_META_TOKEN": TOKEN}, name="worker1")
         s.publish([product(i) for i in range(1, 21)], "--type", "updated")
         wait_until(lambda: s.meta.requests("items_batch"), timeout=30, what="items_batch")
-        wait_until(lambda: s.state("p1").get("handle"), what="handle recorded")
+        for i in range(1, 21):
+            wait_until(lambda: s.state("p%d" % i).get("handle"), what="p%d recorded" % i)
         w1.kill()
-        s.worker(name="worker2")
+        Worker(self, "meta", conf, env={"CS_META_TOKEN": TOKEN}, name="worker2")
         for i in range(1, 21):
             s.wait_status("p%d" % i, "synced", timeout=40)
         recs = s.batch_records()
@@ -600,6 +604,110 @@ class MetaReliabilityTest(unittest.TestCase):
                    what="version 2 synced after the outage")
         w.wait_log("reachable again")
 
+
+
+class MetaAsyncConfirmTest(unittest.TestCase):
+    """Issue 16: a batch whose handle is recorded is pending and durable; it
+    is confirmed on later turns of the worker's loop while the worker goes on
+    consuming and pushing (docs/DESIGN.md, "Confirmation is asynchronous")."""
+
+    def stack(self, batch_ms, worker_conf="", **kw):
+        s = MetaStack(self, partitions=1, fake_args=["--batch-ms", str(batch_ms)], **kw)
+        s.conf = s.config().replace("worker = { ", "worker = { " + worker_conf)
+        return s
+
+    def start(self, s, name="worker"):
+        return Worker(self, "meta", s.conf, env={"CS_META_TOKEN": TOKEN}, name=name)
+
+    @staticmethod
+    def call_with(s, sku):
+        """The first items_batch call carrying retailer id sku."""
+        return next(c for c in s.meta.requests("items_batch") if c.get("json") and
+                    any(r["data"]["id"] == sku for r in c["json"]["requests"]))
+
+    def assert_pushed_once(self, s, n):
+        ids = sorted(r["data"]["id"] for r in s.batch_records())
+        self.assertEqual(ids, sorted("SKU-%d" % i for i in range(1, n + 1)),
+                         "each product in exactly one items_batch record")
+        self.assertEqual(len(s.items()), n)
+
+    def test_second_wave_is_pushed_while_the_first_is_unconfirmed(self):
+        # Meta finishes a batch 3 s after accepting it.  Wave 2, published
+        # once wave 1 was accepted, must leave before wave 1's batch could
+        # finish: the worker does not wait for a confirmation to push.
+        s = self.stack(3000)
+        w = self.start(s)
+        s.publish([product(i) for i in range(1, 6)], "--type", "updated")
+        wait_until(lambda: s.state("p1").get("handle"), what="wave 1 accepted and recorded")
+        self.assertEqual(s.state("p1")["status"], "pending")
+        s.publish([product(i) for i in range(6, 11)], "--type", "updated")
+        for i in range(1, 11):
+            s.wait_status("p%d" % i, "synced", timeout=30)
+        wave1, wave2 = self.call_with(s, "SKU-1"), self.call_with(s, "SKU-6")
+        self.assertLess(wave2["time"] - wave1["time"], 3.0,
+                        "wave 2 waited for wave 1's batch to finish")
+        # Wave 1 was confirmed only once Meta finished its batch, not before.
+        st = s.state("p1")
+        self.assertGreaterEqual(int(st["last_success"]) / 1000.0, wave1["time"] + 3.0 - 0.05)
+        self.assertNotIn("handle", st)
+        self.assert_pushed_once(s, 10)
+        w.wait_log("✓ Successfully synced product 'Product 1 v1'")
+        w.wait_log("✓ Successfully synced product 'Product 6 v1'")
+
+    def test_max_pending_batches_bounds_what_is_unconfirmed(self):
+        # One unconfirmed batch at most: wave 2's push waits for wave 1's
+        # batch to finish (backpressure), and still nothing is pushed twice.
+        s = self.stack(1500, "max_pending_batches = 1; ")
+        self.start(s)
+        s.publish([product(i) for i in range(1, 4)], "--type", "updated")
+        wait_until(lambda: s.state("p1").get("handle"), what="wave 1 accepted and recorded")
+        s.publish([product(i) for i in range(4, 7)], "--type", "updated")
+        for i in range(1, 7):
+            s.wait_status("p%d" % i, "synced", timeout=30)
+        wave1, wave2 = self.call_with(s, "SKU-1"), self.call_with(s, "SKU-4")
+        self.assertGreaterEqual(wave2["time"] - wave1["time"], 1.5 - 0.05)
+        self.assert_pushed_once(s, 6)
+
+    def test_worker_killed_with_batches_outstanding(self):
+        # The first worker records the handles and commits its offsets, then
+        # dies before Meta finished the batch.  Nothing re-reads the events:
+        # the pending products are due again in the retry queue, and a second
+        # worker confirms the recorded handle instead of pushing again.
+        s = self.stack(4000, "confirm_timeout_ms = 1500; ")
+        w1 = self.start(s, "worker1")
+        s.publish([product(i) for i in range(1, 11)], "--type", "updated")
+        for i in range(1, 11):
+            wait_until(lambda: s.state("p%d" % i).get("handle"), what="p%d recorded" % i)
+        w1.kill()
+        st = s.state("p1")
+        self.assertEqual(st["status"], "pending")
+        due = s.redis.cli("ZSCORE", "catalogsync:{meta}:retry", "main|default:p1")
+        self.assertEqual(due, st["next_attempt"])
+        w2 = self.start(s, "worker2")
+        for i in range(1, 11):
+            s.wait_status("p%d" % i, "synced", timeout=40)
+        self.assert_pushed_once(s, 10)
+        self.assertIn("not pushed again", w2.log())
+        self.assertEqual(s.redis.cli("ZCARD", "catalogsync:{meta}:retry"), "0")
+
+    def test_sigterm_hands_unconfirmed_batches_over(self):
+        # Stopping with a batch unconfirmed (the default confirm_timeout_ms,
+        # 60 s): its products stay pending with their handle, due at once,
+        # so the next worker confirms them without waiting for the timeout.
+        s = self.stack(2000, "confirm_timeout_ms = 60000; ")
+        w1 = self.start(s, "worker1")
+        s.publish([product(i) for i in range(1, 4)], "--type", "updated")
+        for i in range(1, 4):
+            wait_until(lambda: s.state("p%d" % i).get("handle"), what="p%d recorded" % i)
+        self.assertEqual(w1.stop(), 0)
+        self.assertIn("left for the next worker to confirm", w1.log())
+        st = s.state("p1")
+        self.assertEqual(st["status"], "pending")
+        self.assertLessEqual(int(st["next_attempt"]), int(time.time() * 1000))
+        self.start(s, "worker2")
+        for i in range(1, 4):
+            s.wait_status("p%d" % i, "synced", timeout=20)
+        self.assert_pushed_once(s, 3)
 
 if __name__ == "__main__":
     unittest.main()

@@ -253,8 +253,10 @@ def http_get(addr, path, method="GET", timeout=10):
 
 
 class BenchFake:
-    def __init__(self, c):
-        self.proc = Proc("bench-fake", [program("cs-bench-fake"), "--port", "0"],
+    def __init__(self, c, batch_ms=0):
+        # batch_ms: Meta finishes a batch that long after accepting it.
+        self.proc = Proc("bench-fake", [program("cs-bench-fake"), "--port", "0",
+                                        "--batch-ms", str(batch_ms)],
                          ready_prefix="LISTENING=")
         self.addr = self.proc.ready
         c.addCleanup(self.proc.stop)
@@ -370,8 +372,11 @@ def config(sink, brokers, redis_port, fake_addr, batch_max=None, linger_ms=None,
             'worker = { %s; };\n' % (brokers, ", ".join('"%s"' % p for p in props),
                                       redis_port, "; ".join(w)))
     if sink == "meta":
+        # Meta creates no item without an image, and images are off by
+        # default: new items get the placeholder (else every create fails).
         text += ('meta = { catalogs = ( { id = "main"; base_url = "http://%s"; '
-                 'api_version = "v21.0"; catalog_id = "%s"; token = "env:MT"; } ); };\n'
+                 'api_version = "v21.0"; catalog_id = "%s"; token = "env:MT"; '
+                 'placeholder_image_url = "https://bench.example/none.png"; } ); };\n'
                  % (fake_addr, CATALOG))
     else:
         text += ('woocommerce = { connections = ( { id = 1; base_url = "http://%s"; '
@@ -566,7 +571,7 @@ class Bench:
     def __init__(self, a):
         self.a = a
         self.c = Cleanup()
-        self.fake = BenchFake(self.c)
+        self.fake = BenchFake(self.c, a.meta_batch_ms)
         self.factory = EventFactory(a.seed)
         self.tmp = tempfile.mkdtemp(prefix="cs-bench-")
         self.ok = True
@@ -954,6 +959,9 @@ class Bench:
                  "batch_max 1000, linger %d ms; worker Kafka properties %s"
                  % ("quick" if a.quick else "full", a.events, a.products, a.linger_ms or 200,
                     ", ".join(a.kafka_prop)))
+        if a.meta_batch_ms:
+            self.say("the fake Meta finishes each batch %d ms after accepting it"
+                     % a.meta_batch_ms)
         m = self.results["machine"]
         self.say("machine: %s, %s cores, %.1f GB; load %s"
                  % (m["cpu"], m["nproc"], m["mem_gb"], loadavg()))
@@ -1049,6 +1057,9 @@ def main():
     ap.add_argument("--paced-products", type=int)
     ap.add_argument("--claim-count", type=int)
     ap.add_argument("--ceiling-seconds", type=float)
+    ap.add_argument("--meta-batch-ms", type=int, default=0, metavar="MS",
+                    help="the fake Meta finishes a batch MS ms after accepting it (a slow "
+                         "Meta; default 0: at the first status poll)")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--json", help="also write every figure to this file")

@@ -5,7 +5,9 @@
  * one only accepts and counts, so that it is never what limits a benchmark:
  *
  *   POST .../items_batch                 Meta: one handle per call
- *   GET  .../check_batch_request_status  Meta: "finished" at the first poll
+ *   GET  .../check_batch_request_status  Meta: "finished" at the first poll (with
+ *                                        --batch-ms MS: "started" until MS ms after
+ *                                        items_batch accepted the batch)
  *   GET  .../products?sku=A,B            WooCommerce SKU lookup (products it created)
  *   POST .../products/batch              WooCommerce: creates and updates, by position
  *   GET  .../data/currencies/current     WooCommerce: the store's currency (EUR)
@@ -47,6 +49,7 @@ typedef struct rec {
 typedef struct handle {
     rec *recs;
     size_t n;
+    int64_t accepted_ms;
 } handle;
 
 static product *products;
@@ -59,6 +62,7 @@ static unsigned long long st_requests, st_meta_batch, st_meta_polls, st_woo_batc
 static unsigned long long st_confirmed_sum, st_products_seen;
 static int64_t st_first_ms, st_last_advance_ms;
 
+static int64_t batch_ms;        /* --batch-ms: how long Meta takes to finish a batch */
 static volatile sig_atomic_t stop_requested;
 
 static void on_signal(int sig __attribute__((unused)))
@@ -156,7 +160,7 @@ static void meta_batch(const char *body, size_t len, cs_httpd_resp *resp)
 {
     const char *s = body, *end = body + len;
     uint32_t pid, ver;
-    handle h = {NULL, 0};
+    handle h = {NULL, 0, cs_now_ms()};
     size_t cap = 0;
     while (next_mark(&s, end, &pid, &ver)) {
         count_push(pid, ver);
@@ -207,6 +211,12 @@ static void meta_status(const char *hs, cs_httpd_resp *resp)
         return;
     }
     handle *h = &handles[idx];
+    if (cs_now_ms() - h->accepted_ms < batch_ms) {
+        cs_buf_appendf(cs_httpd_resp_body(resp),
+                       "{\"data\":[{\"handle\":\"%s\",\"status\":\"started\",\"errors\":[],"
+                       "\"errors_total_count\":0,\"ids_of_invalid_requests\":[]}]}", hs);
+        return;
+    }
     for (size_t i = 0; i < h->n; i++)
         confirm(h->recs[i].pid, h->recs[i].ver);
     free(h->recs);
@@ -386,10 +396,13 @@ int main(int argc, char **argv)
             static char l[64];
             snprintf(l, sizeof l, "127.0.0.1:%s", argv[++i]);
             listen = l;
+        } else if (!strcmp(argv[i], "--batch-ms") && i + 1 < argc) {
+            batch_ms = atoll(argv[++i]);
         } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            puts("Usage: cs-bench-fake [--port N]\n"
+            puts("Usage: cs-bench-fake [--port N] [--batch-ms MS]\n"
                  "A fast fake Meta items_batch / check_batch_request_status and WooCommerce\n"
                  "products/batch endpoint that accepts and counts (benchmarks only).\n"
+                 "--batch-ms MS: a Meta batch is finished only MS ms after it was accepted.\n"
                  "Prints LISTENING=127.0.0.1:<port>; GET /_bench/stats, GET /_bench/dups,\n"
                  "POST /_bench/reset; stops on SIGTERM.");
             return 0;

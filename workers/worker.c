@@ -310,6 +310,8 @@ static int mark_pending(void *opaque, cs_sync_job **jobs, size_t n)
     return rc;
 }
 
+static int requeue_overtaken(cs_worker *w, cs_sync_job **jobs, size_t n);
+
 /* A connection-level verdict of the sink: pause connection id for every
  * worker.  -1 when Redis failed. */
 static int apply_pause(cs_worker *w, const char *id, const cs_conn_result *res)
@@ -331,7 +333,7 @@ static int settle_later(void *opaque, size_t conn, cs_sync_job **jobs, size_t n,
 {
     cs_worker *w = opaque;
     if (apply_pause(w, w->ops->conn_id(w->sink, conn), res) != 0 ||
-        cs_sync_settle(w->sync, jobs, n) != 0)
+        cs_sync_settle(w->sync, jobs, n) != 0 || requeue_overtaken(w, jobs, n) != 0)
         return -1;
     int64_t settled_ms = cs_now_ms();
     for (size_t i = 0; i < n; i++)
@@ -398,16 +400,16 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
  * may have been applied too).  The product's newest stored version is
  * queued again, due at once, so the channel ends at it: an extra push at
  * most, never a lost update.  0, or -1 when Redis failed. */
-static int requeue_overtaken(cs_worker *w)
+static int requeue_overtaken(cs_worker *w, cs_sync_job **jobs, size_t n)
 {
     size_t n_conns = w->ops->n_conns(w->sink);
-    const char **keys = malloc((w->n_jobs + 1) * sizeof *keys);
-    cs_reset_result *res = malloc((w->n_jobs + 1) * sizeof *res);
+    const char **keys = malloc((n + 1) * sizeof *keys);
+    cs_reset_result *res = malloc((n + 1) * sizeof *res);
     int rc = keys && res ? 0 : -1;
     for (size_t c = 0; rc == 0 && c < n_conns; c++) {
         size_t k = 0;
-        for (size_t i = 0; i < w->n_jobs; i++) {
-            const cs_sync_job *j = w->jobs[i];
+        for (size_t i = 0; i < n; i++) {
+            const cs_sync_job *j = jobs[i];
             if (j->conn != c || j->from_retry || strcmp(j->settle_result, "superseded") != 0 ||
                 (j->out.kind != CS_OUT_SYNCED && j->out.kind != CS_OUT_DELETED &&
                  j->out.kind != CS_OUT_SKIPPED && j->out.kind != CS_OUT_RETRY))
@@ -490,7 +492,8 @@ static int flush(cs_worker *w)
         if (k && push_connection(w, c, mine, k) != 0)
             goto out;
     }
-    if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0 || requeue_overtaken(w) != 0)
+    if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0 ||
+        requeue_overtaken(w, w->jobs, w->n_jobs) != 0)
         goto out;
     int64_t settled_ms = cs_now_ms();
     for (size_t i = 0; i < w->n_jobs; i++)

@@ -185,9 +185,27 @@ class Stream:
         return len(best) == self.n and min(best.values()) >= version
 
     def synced_versions(self):
+        """Per product, the newest version whose outcome is durable: confirmed
+        (synced_version), accepted by Meta with its handle recorded (pending:
+        confirmed on a later turn, docs/DESIGN.md), queued in the retry queue
+        (a version waiting for its product's batch to be confirmed), or
+        overtaken by a newer version Redis holds (every older one is then
+        superseded)."""
         keys = ["k%d" % i for i in range(self.n)]
-        out = self.redis.cli_many([["HGET", STATE_KEY % k, "synced_version"] for k in keys])
-        return {k: int(v) if v.strip().isdigit() else 0 for k, v in zip(keys, out)}
+        cmds = []
+        for k in keys:
+            cmds += [["HGET", STATE_KEY % k, f] for f in ("synced_version", "version", "handle")]
+            cmds.append(["ZSCORE", "catalogsync:{meta}:retry", "main|default:%s" % k])
+        out = self.redis.cli_many(cmds)
+
+        def num(v):
+            return int(v) if v.strip().isdigit() else 0
+        res = {}
+        for i, k in enumerate(keys):
+            synced, version, handle, queued = out[4 * i:4 * i + 4]
+            held = handle.strip() or queued.strip()
+            res[k] = max(num(synced), num(version) if held else num(version) - 1)
+        return res
 
     # ---- worker logs ----
     def log_lines(self, name, needle):

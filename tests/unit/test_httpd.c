@@ -324,7 +324,7 @@ static int get_status(int port, const char *path, int timeout_ms)
     int status = -1;
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n &&
         read(fd, reply, sizeof reply - 1) >= 12 && !strncmp(reply, "HTTP/1.1 ", 9))
-        status = atoi(reply + 9);
+        status = (int)strtol(reply + 9, NULL, 10);
     close(fd);
     return status;
 }

@@ -19,10 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cs_graph.h"
 #include "cs_http.h"
 #include "cs_log.h"
 #include "cs_util.h"
+#include "meta_graph.h"
 #include "meta_map.h"
 #include "sink.h"
 

@@ -24,8 +24,8 @@
 #include "cs_log.h"
 #include "cs_sha256.h"
 #include "cs_util.h"
-#include "cs_woo.h"
 #include "woo_map.h"
+#include "woo_rest.h"
 #include "woo_sink.h"
 
 #define LOOKUP_CHUNK 20

@@ -43,8 +43,12 @@ typedef struct cs_push_ctx {
 typedef struct cs_sink_ops {
     const char *name;           /* "meta" */
     const char *group;          /* Kafka consumer group */
-    const char *conn_noun;      /* "catalog" / "store" for logs */
+    const char *conn_noun;      /* what a connection is called in logs */
     const char *error_title;    /* headline of the bordered error block */
+    const char *remote_id_noun; /* what out.remote_id is called in the success line;
+                                   NULL: "remote id" */
+    const char *trace_label;    /* label of out.err_trace in the error block; NULL:
+                                   "trace id" */
     void *(*create)(const cs_config *cfg, char *errstr, size_t errstr_size);
     size_t (*n_conns)(void *sink);
     const char *(*conn_id)(void *sink, size_t i);

@@ -41,6 +41,9 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/libcatalogsync.a
 
+# workers/: the channel-neutral loop (worker*.c), the sink interface
+# (sink.h) and each channel whole, named by its prefix: meta*.c (sink,
+# mapping, Graph API client), woo*.c (sink, links, mapping, REST client).
 WORKER_SRC := $(wildcard workers/*.c)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
 # Sink objects (everything but main.o) also link into unit tests.
@@ -79,7 +82,10 @@ $(BUILD)/bin/catalogsync-worker: $(WORKER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/catalogsyncctl: $(BUILD)/obj/tools/ctl.o $(BUILD)/obj/tools/doctor.o $(BUILD)/obj/workers/meta_map.o $(LIB)
+# doctor asks each channel the way its sink does: the channels' clients
+# (meta_graph, woo_rest) and the Meta mapping come from workers/.
+CTL_CHANNEL_OBJ := $(addprefix $(BUILD)/obj/workers/,meta_graph.o meta_map.o woo_rest.o)
+$(BUILD)/bin/catalogsyncctl: $(BUILD)/obj/tools/ctl.o $(BUILD)/obj/tools/doctor.o $(CTL_CHANNEL_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -161,8 +161,8 @@ static const char LUA_SETTLE[] =
     "  redis.call('HDEL', KEYS[5], m)\n"
     "  redis.call('ZREM', KEYS[2], m)\n"
     "  redis.call('SREM', KEYS[6], ARGV[17])\n"
-    /* No remote id: the product never reached the channel (never linked
-     * to the store, never in the catalog); only its records went. */
+    /* No remote id: the product never reached the channel (the connection
+     * never held it); only its records went. */
     "  if ARGV[6] == '' then return {'cleaned', 0, 0} end\n"
     "  redis.call('HINCRBY', KEYS[7], 'deleted_total', 1)\n"
     "  return {'deleted', 0, 0}\n"

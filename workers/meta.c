@@ -19,10 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cs_graph.h"
 #include "cs_http.h"
 #include "cs_log.h"
 #include "cs_util.h"
+#include "meta_graph.h"
 #include "meta_map.h"
 #include "sink.h"
 
@@ -827,7 +827,17 @@ static cs_http *meta_conn_http(void *sink, size_t i)
 }
 
 const cs_sink_ops cs_meta_sink = {
-    "meta", "catalogsync-meta", "catalog", "META API ERROR",
-    meta_create, meta_n_conns, meta_conn_id, meta_routes, NULL, meta_push, meta_destroy,
-    meta_conn_http,
+    .name = "meta",
+    .group = "catalogsync-meta",
+    .conn_noun = "catalog",
+    .error_title = "META API ERROR",
+    .remote_id_noun = "retailer id",
+    .trace_label = "fbtrace_id",
+    .create = meta_create,
+    .n_conns = meta_n_conns,
+    .conn_id = meta_conn_id,
+    .routes = meta_routes,
+    .push = meta_push,
+    .destroy = meta_destroy,
+    .conn_http = meta_conn_http,
 };

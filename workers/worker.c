@@ -82,7 +82,7 @@ static size_t *index_slot(cs_worker *w, const char *member)
 /* Hands free heap back to the system once more than 1 MB of it is idle and
  * the load has dropped (this flush took less than half a batch, in events
  * and in bytes): a large
- * batch (an export's store answers, a burst) leaves the heap at its
+ * batch (an export's answers, a burst) leaves the heap at its
  * high-water mark, and glibc keeps it, so a worker's steady RSS would be
  * that of its biggest batch ever.  Not while batches are full: the memory
  * would be faulted in again at once (with a trim after every flush, a
@@ -370,7 +370,7 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
  * moved on while it was pushing gets there (its session timed out, it was
  * stopped or stalled past session.timeout.ms): the partition's new owner
  * pushed the newer version meanwhile, and this older write may have landed
- * after it (Meta applies a batch when it finishes; a call that timed out
+ * after it (a channel may apply a batch when it finishes; a call that timed out
  * may have been applied too).  The product's newest stored version is
  * queued again, due at once, so the channel ends at it: an extra push at
  * most, never a lost update.  0, or -1 when Redis failed. */

@@ -1,4 +1,4 @@
-/* Unit tests for cs_graph: parsing and classification of Graph API answers. */
+/* Unit tests for meta_graph (cs_graph_*): parsing and classification of Graph API answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "cs_buf.h"
-#include "cs_graph.h"
 #include "cs_http.h"
 #include "cs_log.h"
 #include "cs_sha256.h"
 #include "cs_util.h"
+#include "meta_graph.h"
 
 
 /* ------------------------------------------------------------- cs_graph */

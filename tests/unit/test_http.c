@@ -20,11 +20,11 @@
 #include <unistd.h>
 
 #include "cs_buf.h"
-#include "cs_graph.h"
 #include "cs_http.h"
 #include "cs_log.h"
 #include "cs_sha256.h"
 #include "cs_util.h"
+#include "meta_graph.h"
 
 /* ---------------------------------------------------------------- sha256 */
 

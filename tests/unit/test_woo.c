@@ -1,4 +1,4 @@
-/* Unit tests for cs_woo: auth configuration checks, OAuth 1.0a signatures
+/* Unit tests for woo_rest (cs_woo_*): auth configuration checks, OAuth 1.0a signatures
  * (vectors computed independently with Python), WordPress error parsing and
  * classification, batch bodies and answers, SKU lookups. */
 #include <setjmp.h>
@@ -21,7 +21,7 @@
 
 #include "cs_buf.h"
 #include "cs_http.h"
-#include "cs_woo.h"
+#include "woo_rest.h"
 
 /* ------------------------------------------------------------ auth checks */
 

@@ -1,4 +1,4 @@
-#include "cs_woo.h"
+#include "woo_rest.h"
 #include "cs_sha256.h"
 #include "cs_util.h"
 

@@ -1,4 +1,4 @@
-#include "cs_graph.h"
+#include "meta_graph.h"
 #include "cs_sha256.h"
 #include "cs_util.h"
 
@@ -85,20 +85,6 @@ int cs_graph_parse_error(const char *body, size_t len, long http_status, cs_grap
     }
     json_decref(root);
     return 0;
-}
-
-const char *cs_class_name(cs_class c)
-{
-    switch (c) {
-    case CS_CLASS_OK: return "ok";
-    case CS_CLASS_TRANSIENT: return "transient";
-    case CS_CLASS_THROTTLE: return "throttle";
-    case CS_CLASS_AUTH: return "auth";
-    case CS_CLASS_BAD_ITEM: return "bad_item";
-    case CS_CLASS_REFUSED: return "refused";
-    case CS_CLASS_TOO_LARGE: return "too_large";
-    }
-    return "?";
 }
 
 cs_class cs_graph_classify(const cs_graph_error *e)

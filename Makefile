@@ -66,8 +66,10 @@ $(BUILD)/obj/%.o: %.c $(wildcard common/*.h workers/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# Built afresh: a module moved out of common/ leaves no stale member behind.
 $(LIB): $(COMMON_OBJ)
 	@mkdir -p $(dir $@)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/bin/catalogsync-publish: $(BUILD)/obj/tools/publish.o $(BUILD)/obj/tools/input.o $(LIB)

@@ -66,11 +66,16 @@ $(BUILD)/obj/%.o: %.c $(wildcard common/*.h workers/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-# Built afresh: a module moved out of common/ leaves no stale member behind.
-$(LIB): $(COMMON_OBJ)
+# Built afresh whenever its list of modules changes too (the list is
+# rewritten when make reads this file, only if it differs): a module moved
+# out of common/ leaves no stale member behind.
+LIB_LIST := $(BUILD)/lib.objs
+$(shell mkdir -p $(BUILD) && (echo '$(COMMON_OBJ)' | cmp -s - $(LIB_LIST) || \
+        echo '$(COMMON_OBJ)' > $(LIB_LIST)))
+$(LIB): $(COMMON_OBJ) $(LIB_LIST)
 	@mkdir -p $(dir $@)
 	rm -f $@
-	$(AR) rcs $@ $^
+	$(AR) rcs $@ $(COMMON_OBJ)
 
 $(BUILD)/bin/catalogsync-publish: $(BUILD)/obj/tools/publish.o $(BUILD)/obj/tools/input.o $(LIB)
 	@mkdir -p $(dir $@)

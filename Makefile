@@ -90,8 +90,8 @@ $(BUILD)/bin/catalogsync-worker: $(WORKER_OBJ) $(LIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # doctor asks each channel the way its sink does: the channels' clients
-# (meta_graph, woo_rest) and the Meta mapping come from workers/.
-CTL_CHANNEL_OBJ := $(addprefix $(BUILD)/obj/workers/,meta_graph.o meta_map.o woo_rest.o)
+# (meta_graph, woo_rest + woo_answers) and the Meta mapping come from workers/.
+CTL_CHANNEL_OBJ := $(addprefix $(BUILD)/obj/workers/,meta_graph.o meta_map.o woo_rest.o woo_answers.o)
 $(BUILD)/bin/catalogsyncctl: $(BUILD)/obj/tools/ctl.o $(BUILD)/obj/tools/doctor.o $(CTL_CHANNEL_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)

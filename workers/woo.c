@@ -1,5 +1,5 @@
 /*
- * woo: the WooCommerce sink (ARCHITECTURE §3, the WooCommerce seed).
+ * woo: the WooCommerce sink (docs/DESIGN.md; the WooCommerce seed's promises).
  *
  * A product reaches a store first through an export (product.export_requested
  * naming the store), which creates the remote product — or adopts the one

@@ -1,7 +1,8 @@
 /*
- * woo_rest: the WooCommerce REST API v3 protocol (reference/woocommerce-api.md;
- * ARCHITECTURE §3 "WooCommerce stores"), the WooCommerce channel's client
- * side, beside its sink woo.c, its links woo_links.c and its mapping
+ * woo_rest: the WooCommerce REST API v3 protocol — woo_rest.c (auth,
+ * requests) and woo_answers.c (errors, batch answers, SKU lookups,
+ * currency); the store's behaviour it follows is the fake's
+ * (tests/fakes/README.md).  The WooCommerce channel's client side, beside its sink woo.c, its links woo_links.c and its mapping
  * woo_map.c; the functions keep the cs_woo_ prefix.  No product mapping and
  * no state: this module knows how to authenticate a request to a store,
  * what the store's answers mean, and how batch calls are shaped.

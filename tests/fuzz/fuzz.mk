@@ -35,7 +35,7 @@ FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
 # (Graph API answers, WooCommerce REST), the two channel mappers and the
 # worker's HTTP handler.
 FUZZ_LIB_SRC  := $(wildcard common/*.c) workers/meta_graph.c workers/woo_rest.c \
-                 workers/meta_map.c workers/woo_map.c workers/worker_obs.c
+                 workers/woo_answers.c workers/meta_map.c workers/woo_map.c workers/worker_obs.c
 FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_BUILD)/libcatalogsync-fuzz.a
 FUZZ_HDRS     := $(wildcard common/*.h workers/*.h)

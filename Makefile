@@ -52,7 +52,7 @@ SINK_OBJ   := $(filter-out $(BUILD)/obj/workers/main.o,$(WORKER_OBJ))
 PROGRAMS := $(BUILD)/bin/catalogsync-publish $(BUILD)/bin/catalogsync-devbroker \
             $(BUILD)/bin/catalogsync-worker $(BUILD)/bin/catalogsyncctl \
             $(BUILD)/bin/catalogsync-admin
-TEST_TOOLS := $(BUILD)/bin/cs-test-consume
+TEST_TOOLS := $(BUILD)/bin/cs-test-consume $(BUILD)/bin/cs-test-lease
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -116,6 +116,10 @@ $(BUILD)/bin/catalogsync-admin: $(BUILD)/obj/tools/admin.o $(BUILD)/obj/gen/admi
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/cs-test-consume: $(BUILD)/obj/tests/tools/consume.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cs-test-lease: $(BUILD)/obj/tests/tools/lease.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -136,8 +136,14 @@ static const char LUA_SETTLE[] =
     "local stored = redis.call('HGET', KEYS[1], 'version')\n"
     "if not stored then return {'superseded', 0, 0} end\n"
     "local cur = tonumber(stored)\n"
+    /* A release hands the claim back untouched; a lease holder's release
+     * of an overtaken version also makes the newer version queued behind
+     * its lease (begin: "deferred") due now, as any outcome of it does. */
     "if kind == 'release' then\n"
-    "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m) end\n"
+    "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m)\n"
+    "  elseif ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[2], m) then\n"
+    "    redis.call('ZADD', KEYS[2], now, m)\n"
+    "  end\n"
     "  return {'released', 0, tonumber(ARGV[12])}\n"
     "end\n"
     "if v < cur then\n"

@@ -40,6 +40,10 @@ struct cs_worker {
 
     unsigned long long n_events, n_dead, n_stale;
     worker_tally tally;         /* settled outcomes since start */
+
+    cs_sync_job **held;         /* claimed retries not pushed, to hand back (release_held) */
+    size_t n_held, cap_held;
+    int stopping;               /* shutdown: the last flush claims no retries */
 };
 
 /* ---- coalescing index: member -> job ---- */
@@ -115,6 +119,55 @@ static void job_put(cs_worker *w, cs_sync_job *j)
         free(j);
 }
 
+/* A claimed retry this worker will not push (a fresh event of the product
+ * met it in the batch, or the batch is dropped) is kept, lease and all,
+ * until release_held() hands it back: due at once, its lease gone.  Left to
+ * expire, the lease kept the product in "inflight" for retry.lease_ms and a
+ * newer version queued behind it (begin's "deferred") just as long: issue
+ * 16, docs/REDIS.md "Leases". */
+static void hold_claim(cs_worker *w, cs_sync_job *j)
+{
+    if (w->n_held == w->cap_held) {
+        size_t n = w->cap_held ? w->cap_held * 2 : 64;
+        cs_sync_job **p = realloc(w->held, n * sizeof *p);
+        if (!p) {
+            CS_WARN(w->ops->name, "out of memory: the retry of %s waits for its lease to end",
+                    j->member);
+            job_put(w, j);
+            return;
+        }
+        w->held = p;
+        w->cap_held = n;
+    }
+    memset(&j->out, 0, sizeof j->out);
+    j->out.kind = CS_OUT_RELEASE;
+    j->out.resume_at = cs_now_ms();
+    j->ignore = 0;
+    j->settle_result[0] = '\0';
+    w->held[w->n_held++] = j;
+}
+
+/* Hands back every held claim in one pipeline (a lease already settled or
+ * taken over answers "fenced" and changes nothing).  0, or -1 when Redis
+ * failed: they are kept for the next try. */
+static int release_held(cs_worker *w)
+{
+    if (!w->n_held)
+        return 0;
+    if (cs_sync_settle(w->sync, w->held, w->n_held) != 0)
+        return -1;
+    size_t released = 0;
+    for (size_t i = 0; i < w->n_held; i++) {
+        released += strcmp(w->held[i]->settle_result, "released") == 0;
+        job_put(w, w->held[i]);
+    }
+    CS_DEBUG(w->ops->name, "%zu claimed retr%s not pushed in this batch handed back (%zu "
+             "released, the rest already settled)", w->n_held, w->n_held == 1 ? "y" : "ies",
+             released);
+    w->n_held = 0;
+    return 0;
+}
+
 /* Adds a job (taking the event) unless a newer version of it is in the batch.
  * ts: the event's Kafka timestamp in ms (0 for a claimed retry). */
 static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, int64_t ts)
@@ -135,10 +188,11 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, i
     if (*slot) {
         cs_sync_job *old = w->jobs[*slot - 1];
         int64_t *old_ts = &w->ts[*slot - 1];
-        /* A claimed retry never replaces an event from Kafka: the fresh
-         * event's begin step fences the retry's lease. */
+        /* A claimed retry never replaces an event from Kafka: it is handed
+         * back before the fresh event's begin, which then pushes the newer
+         * version (dropped here, its own lease deferred the event). */
         if (token) {
-            job_put(w, j);
+            hold_claim(w, j);
             return 0;
         }
         int old_newer = old->ev->product.version >= ev->product.version;
@@ -187,7 +241,10 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, i
     *slot = w->n_jobs;
     return 0;
 fail:
-    job_put(w, j);
+    if (j->from_retry)
+        hold_claim(w, j);
+    else
+        job_put(w, j);
     return -1;
 }
 
@@ -409,7 +466,12 @@ static int flush(cs_worker *w)
 {
     double started = obs_now();
     size_t limit = (size_t)w->cfg->worker_batch_max, n_events = w->n_msgs;
-    if (w->n_jobs < limit && cs_sync_claim(w->sync, limit - w->n_jobs, on_claim, w) < 0)
+    if (!w->stopping && w->n_jobs < limit &&
+        cs_sync_claim(w->sync, limit - w->n_jobs, on_claim, w) < 0)
+        return -1;
+    /* Claims met by a fresh event of this batch (before its begin), and
+     * those of a batch dropped earlier. */
+    if (release_held(w) != 0)
         return -1;
     if (w->n_jobs == 0 && w->n_msgs == 0)
         return 0;
@@ -466,6 +528,16 @@ static int flush(cs_worker *w)
         if (k && push_connection(w, c, mine, k) != 0)
             goto out;
     }
+    /* Every claimed retry settles: one the sink left without an outcome is
+     * handed back rather than left to its lease. */
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        cs_sync_job *j = w->jobs[i];
+        if (j->from_retry && (j->out.kind == CS_OUT_NONE || j->ignore)) {
+            j->ignore = 0;
+            j->out.kind = CS_OUT_RELEASE;
+            j->out.resume_at = cs_now_ms();
+        }
+    }
     if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0 || requeue_overtaken(w) != 0)
         goto out;
     int64_t settled_ms = cs_now_ms();
@@ -490,6 +562,27 @@ out:
     return rc;
 }
 
+/* Drops the batch unsettled: its events are read again (rewind) or by the
+ * partitions' next owner; its claimed retries are handed back now, or at
+ * the next flush when Redis does not answer. */
+static void drop_batch(cs_worker *w)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        if (w->jobs[i]->from_retry) {
+            hold_claim(w, w->jobs[i]);
+        } else {
+            w->ts[k] = w->ts[i];
+            w->jobs[k++] = w->jobs[i];
+        }
+    }
+    w->n_jobs = k;
+    reset_batch(w);
+    if (release_held(w) != 0)
+        CS_WARN(w->ops->name, "%zu claimed retr%s of the dropped batch not handed back yet "
+                "(Redis): at the next flush", w->n_held, w->n_held == 1 ? "y" : "ies");
+}
+
 /* Drops the batch and rewinds every partition to the batch's first offset,
  * so that nothing whose outcome is not durable is lost. */
 static void rewind_batch(cs_worker *w)
@@ -501,7 +594,7 @@ static void rewind_batch(cs_worker *w)
             rd_kafka_error_destroy(e);
         }
     }
-    reset_batch(w);
+    drop_batch(w);
 }
 
 /* Polls Kafka with every partition paused until Redis answers again. */
@@ -601,14 +694,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             CS_WARN(w->ops->name, "partitions lost with a batch not settled (%zu events); "
                     "dropped, their next owner re-reads them from the last commit", w->n_msgs);
             rewind_kept(w, parts);
-            reset_batch(w);
+            drop_batch(w);
         } else if ((w->n_jobs || w->n_msgs) && flush(w) != 0) {
             /* Settle what we hold before letting go (the whole batch, also
              * the events of partitions this worker keeps). */
             CS_WARN(w->ops->name, "partitions revoked with a batch not settled; another worker "
                     "re-reads it from the last commit");
             rewind_kept(w, parts);
-            reset_batch(w);
+            drop_batch(w);
         }
         if (coop)
             e = rd_kafka_incremental_unassign(rk, parts);
@@ -626,7 +719,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * cleared to resynchronise. */
         CS_WARN(w->ops->name, "rebalance error: %s", rd_kafka_err2str(err));
         if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
-            reset_batch(w);     /* re-read from the last commit by the next owner */
+            drop_batch(w);      /* re-read from the last commit by the next owner */
         rd_kafka_topic_partition_list_t *asg = NULL;
         if (!coop)
             ae = rd_kafka_assign(rk, NULL);
@@ -773,8 +866,12 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
     }
     /* Shutdown: settle what was taken, commit, leave the group. */
     obs_stopping(w->obs);
+    w->stopping = 1;
     if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
         rewind_batch(w);
+    if (release_held(w) != 0)
+        CS_WARN(w->ops->name, "%zu claimed retr%s not handed back (Redis): due again when "
+                "the lease ends (retry.lease_ms)", w->n_held, w->n_held == 1 ? "y" : "ies");
     CS_INFO(w->ops->name, "stopping: %llu events, %llu synced, %llu retrying, %llu failed, "
             "%llu paused, %llu deleted, %llu skipped, %llu superseded, %llu dead-lettered",
             w->n_events, w->tally.synced, w->tally.retry, w->tally.failed, w->tally.paused,
@@ -793,6 +890,9 @@ void cs_worker_destroy(cs_worker *w)
         w->rk = NULL;
     }
     reset_batch(w);
+    for (size_t i = 0; i < w->n_held; i++)
+        job_put(w, w->held[i]);
+    free(w->held);
     rd_kafka_topic_partition_list_destroy(w->first);
     rd_kafka_topic_partition_list_destroy(w->next);
     for (size_t i = 0; i < w->n_spare; i++)

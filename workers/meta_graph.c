@@ -9,7 +9,6 @@
 
 #include <jansson.h>
 
-#define GRAPH_SNIPPET 200
 
 static void copy_json_str(char *dst, size_t size, json_t *v)
 {
@@ -74,15 +73,8 @@ int cs_graph_parse_error(const char *body, size_t len, long http_status, cs_grap
         snprintf(e->message, sizeof e->message, "no HTTP answer");
     else
         snprintf(e->message, sizeof e->message, "HTTP %ld", http_status);
-    if (!root && body && len) {
-        char snip[GRAPH_SNIPPET + 1];
-        size_t n = len < GRAPH_SNIPPET ? len : GRAPH_SNIPPET;
-        memcpy(snip, body, n);
-        snip[n] = '\0';
-        cs_text_sanitize(snip, n);
-        size_t k = strlen(e->message);
-        snprintf(e->message + k, sizeof e->message - k, ": %s", snip);
-    }
+    if (!root)
+        cs_append_snippet(e->message, sizeof e->message, body, len);
     json_decref(root);
     return 0;
 }

@@ -15,7 +15,6 @@
 
 #include <jansson.h>
 
-#define WOO_SNIPPET   200
 
 /* --------------------------------------------------------------- errors */
 
@@ -82,15 +81,8 @@ void cs_woo_parse_error(const char *body, size_t len, long http_status, cs_woo_e
     }
     status_message(e);
     e->not_wp = e->http_status > 0;
-    if (!root && body && len) {
-        char snip[WOO_SNIPPET + 1];
-        size_t n = len < WOO_SNIPPET ? len : WOO_SNIPPET;
-        memcpy(snip, body, n);
-        snip[n] = '\0';
-        cs_text_sanitize(snip, n);
-        size_t k = strlen(e->message);
-        snprintf(e->message + k, sizeof e->message - k, ": %s", snip);
-    }
+    if (!root)
+        cs_append_snippet(e->message, sizeof e->message, body, len);
     json_decref(root);
 }
 

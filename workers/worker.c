@@ -1,4 +1,4 @@
-#include "worker.h"
+#include "worker_priv.h"
 #include "cs_kafka.h"
 #include "cs_log.h"
 #include "cs_redis.h"
@@ -13,38 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cs_worker {
-    cs_config *cfg;
-    const cs_sink_ops *ops;
-    void *sink;
-    rd_kafka_t *rk;
-    worker_dlq dlq;
-    cs_redis *redis;
-    cs_sync *sync;
-    cs_event_limits lim;
-
-    worker_obs *obs;
-
-    cs_sync_job **jobs;
-    cs_sync_job **spare;        /* jobs of earlier batches, reused: a job is a few KB */
-    size_t n_spare;
-    int64_t *ts;                /* per job: Kafka timestamp (ms) of its oldest event, 0 = none */
-    size_t n_jobs, cap_jobs;
-    size_t *slots;              /* coalescing index: job index + 1, 0 = empty */
-    size_t n_slots;
-    rd_kafka_topic_partition_list_t *first;  /* first offset of the batch per partition */
-    rd_kafka_topic_partition_list_t *next;   /* offset to commit per partition */
-    size_t n_msgs;
-    size_t n_bytes;             /* Kafka payload bytes of the batch (worker.batch_max_bytes) */
-    int64_t batch_started;
-
-    unsigned long long n_events, n_dead, n_stale;
-    worker_tally tally;         /* settled outcomes since start */
-
-    cs_sync_job **held;         /* claimed retries not pushed, to hand back (release_held) */
-    size_t n_held, cap_held;
-    int stopping;               /* shutdown: the last flush claims no retries */
-};
 
 /* ---- coalescing index: member -> job ---- */
 
@@ -624,116 +592,15 @@ static void wait_for_redis(cs_worker *w, volatile sig_atomic_t *stop)
     }
 }
 
-/* The partitions of the current assignment (0 when there is none). */
-static int assigned_count(rd_kafka_t *rk)
+/* For the rebalance callback (worker_rebalance.c). */
+int worker_flush(cs_worker *w)
 {
-    rd_kafka_topic_partition_list_t *asg = NULL;
-    int n = 0;
-    if (rd_kafka_assignment(rk, &asg) == 0 && asg) {
-        n = asg->cnt;
-        rd_kafka_topic_partition_list_destroy(asg);
-    }
-    return n;
+    return flush(w);
 }
 
-/* After a batch was dropped on revocation: the partitions this worker keeps
- * (a cooperative rebalance revokes only some) go back to the batch's first
- * offsets, or their part of the dropped batch would be skipped.  The revoked
- * ones are re-read by their next owner from the last commit. */
-static void rewind_kept(cs_worker *w, const rd_kafka_topic_partition_list_t *revoked)
+void worker_drop_batch(cs_worker *w)
 {
-    rd_kafka_topic_partition_list_t *kept = rd_kafka_topic_partition_list_new(w->first->cnt + 1);
-    for (int i = 0; i < w->first->cnt; i++) {
-        const rd_kafka_topic_partition_t *p = &w->first->elems[i];
-        if (!rd_kafka_topic_partition_list_find(revoked, p->topic, p->partition))
-            rd_kafka_topic_partition_list_add(kept, p->topic, p->partition)->offset = p->offset;
-    }
-    if (kept->cnt) {
-        rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, kept, 5000);
-        if (e) {
-            CS_ERROR(w->ops->name, "rewind failed: %s", rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(kept);
-}
-
-/* Both rebalance protocols: eager assignors (range, roundrobin: librdkafka's
- * default) hand over and take back the whole assignment with
- * rd_kafka_assign(); cooperative-sticky adds and removes only the partitions
- * that move, with rd_kafka_incremental_assign()/_unassign(), and the other
- * partitions keep flowing (docs/KAFKA.md).  The protocol follows
- * partition.assignment.strategy, which kafka.properties may set. */
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    cs_worker *w = opaque;
-    const char *proto = rd_kafka_rebalance_protocol(rk);
-    int coop = proto && strcmp(proto, "COOPERATIVE") == 0;
-    rd_kafka_error_t *e = NULL;
-    rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
-
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (coop)
-            e = rd_kafka_incremental_assign(rk, parts);
-        else
-            ae = rd_kafka_assign(rk, parts);
-        if (e || ae)
-            CS_ERROR(w->ops->name, "assigning %d partition(s) failed: %s", parts->cnt,
-                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
-        int total = assigned_count(rk);
-        CS_INFO(w->ops->name, "assigned %d partition(s) (%s), %d in all", parts->cnt,
-                coop ? "cooperative" : "eager", total);
-        obs_assignment(w->obs, 1, total);
-    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-        int lost = rd_kafka_assignment_lost(rk);
-        if ((w->n_jobs || w->n_msgs) && lost) {
-            /* The group has moved on (session timeout, fenced): another
-             * worker may own these partitions already and re-reads them from
-             * the last commit.  Pushing the batch now would only race it. */
-            CS_WARN(w->ops->name, "partitions lost with a batch not settled (%zu events); "
-                    "dropped, their next owner re-reads them from the last commit", w->n_msgs);
-            rewind_kept(w, parts);
-            drop_batch(w);
-        } else if ((w->n_jobs || w->n_msgs) && flush(w) != 0) {
-            /* Settle what we hold before letting go (the whole batch, also
-             * the events of partitions this worker keeps). */
-            CS_WARN(w->ops->name, "partitions revoked with a batch not settled; another worker "
-                    "re-reads it from the last commit");
-            rewind_kept(w, parts);
-            drop_batch(w);
-        }
-        if (coop)
-            e = rd_kafka_incremental_unassign(rk, parts);
-        else
-            ae = rd_kafka_assign(rk, NULL);
-        if (e || ae)
-            CS_ERROR(w->ops->name, "revoking %d partition(s) failed: %s", parts->cnt,
-                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
-        int total = coop ? assigned_count(rk) : 0;
-        CS_INFO(w->ops->name, "revoked %d partition(s)%s (%s), %d left", parts->cnt,
-                lost ? " (lost)" : "", coop ? "cooperative" : "eager", total);
-        obs_assignment(w->obs, total > 0, total);
-    } else {
-        /* A rebalance error: librdkafka asks for the assignment to be
-         * cleared to resynchronise. */
-        CS_WARN(w->ops->name, "rebalance error: %s", rd_kafka_err2str(err));
-        if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
-            drop_batch(w);      /* re-read from the last commit by the next owner */
-        rd_kafka_topic_partition_list_t *asg = NULL;
-        if (!coop)
-            ae = rd_kafka_assign(rk, NULL);
-        else if (rd_kafka_assignment(rk, &asg) == 0 && asg)
-            e = rd_kafka_incremental_unassign(rk, asg);
-        if (asg)
-            rd_kafka_topic_partition_list_destroy(asg);
-        if (e || ae)
-            CS_ERROR(w->ops->name, "clearing the assignment failed: %s",
-                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
-        obs_assignment(w->obs, 0, 0);
-    }
-    if (e)
-        rd_kafka_error_destroy(e);
+    drop_batch(w);
 }
 
 cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *group,
@@ -782,7 +649,7 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, worker_rebalance_cb);
     rd_kafka_conf_set_opaque(conf, w);
     if (!(w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e))) {
         snprintf(errstr, errstr_size, "kafka consumer: %s", e);

@@ -41,6 +41,9 @@ COMMON_SRC := $(wildcard common/*.c)
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/obj/%.o)
 LIB        := $(BUILD)/libcatalogsync.a
 
+# workers/: the channel-neutral loop (worker*.c), the sink interface
+# (sink.h) and each channel whole, named by its prefix: meta*.c (sink,
+# mapping, Graph API client), woo*.c (sink, links, mapping, REST client).
 WORKER_SRC := $(wildcard workers/*.c)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(BUILD)/obj/%.o)
 # Sink objects (everything but main.o) also link into unit tests.
@@ -49,7 +52,7 @@ SINK_OBJ   := $(filter-out $(BUILD)/obj/workers/main.o,$(WORKER_OBJ))
 PROGRAMS := $(BUILD)/bin/catalogsync-publish $(BUILD)/bin/catalogsync-devbroker \
             $(BUILD)/bin/catalogsync-worker $(BUILD)/bin/catalogsyncctl \
             $(BUILD)/bin/catalogsync-admin
-TEST_TOOLS := $(BUILD)/bin/cs-test-consume
+TEST_TOOLS := $(BUILD)/bin/cs-test-consume $(BUILD)/bin/cs-test-lease
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -63,9 +66,16 @@ $(BUILD)/obj/%.o: %.c $(wildcard common/*.h workers/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(COMMON_OBJ)
+# Built afresh whenever its list of modules changes too (the list is
+# rewritten when make reads this file, only if it differs): a module moved
+# out of common/ leaves no stale member behind.
+LIB_LIST := $(BUILD)/lib.objs
+$(shell mkdir -p $(BUILD) && (echo '$(COMMON_OBJ)' | cmp -s - $(LIB_LIST) || \
+        echo '$(COMMON_OBJ)' > $(LIB_LIST)))
+$(LIB): $(COMMON_OBJ) $(LIB_LIST)
 	@mkdir -p $(dir $@)
-	$(AR) rcs $@ $^
+	rm -f $@
+	$(AR) rcs $@ $(COMMON_OBJ)
 
 $(BUILD)/bin/catalogsync-publish: $(BUILD)/obj/tools/publish.o $(BUILD)/obj/tools/input.o $(LIB)
 	@mkdir -p $(dir $@)
@@ -79,7 +89,10 @@ $(BUILD)/bin/catalogsync-worker: $(WORKER_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bin/catalogsyncctl: $(BUILD)/obj/tools/ctl.o $(BUILD)/obj/tools/doctor.o $(BUILD)/obj/workers/meta_map.o $(LIB)
+# doctor asks each channel the way its sink does: the channels' clients
+# (meta_graph, woo_rest + woo_answers) and the Meta mapping come from workers/.
+CTL_CHANNEL_OBJ := $(addprefix $(BUILD)/obj/workers/,meta_graph.o meta_map.o woo_rest.o woo_answers.o)
+$(BUILD)/bin/catalogsyncctl: $(BUILD)/obj/tools/ctl.o $(BUILD)/obj/tools/doctor.o $(CTL_CHANNEL_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -103,6 +116,10 @@ $(BUILD)/bin/catalogsync-admin: $(BUILD)/obj/tools/admin.o $(BUILD)/obj/gen/admi
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bin/cs-test-consume: $(BUILD)/obj/tests/tools/consume.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bin/cs-test-lease: $(BUILD)/obj/tests/tools/lease.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -1,7 +1,6 @@
 #include "cs_config.h"
 #include "cs_config_schema.h"
 #include "cs_event.h"
-#include "cs_graph.h"
 #include "cs_log.h"
 #include "cs_util.h"
 

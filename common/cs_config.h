@@ -31,6 +31,11 @@ typedef struct cs_kv {
     int secret;
 } cs_kv;
 
+/* The Graph API version a catalog uses unless meta.catalogs[].api_version
+ * says otherwise: a current one (cs_graph_version_end in
+ * workers/meta_graph.c knows the day each version stops working). */
+#define CS_GRAPH_DEFAULT_VERSION "v25.0"
+
 /* One Meta catalog the meta sink keeps in step (meta.catalogs list). */
 typedef struct cs_meta_catalog {
     char *id;                   /* operator's name for it; used in Redis keys and logs */

@@ -1,5 +1,5 @@
 /*
- * cs_event: the product-event contract v1 (ARCHITECTURE §2, docs/EVENTS.md).
+ * cs_event: the product-event contract v1 (docs/EVENTS.md).
  *
  * Parses and validates one event into a cs_event, builds events from bare
  * product snapshots (the producer CLI's input), and serializes an event back

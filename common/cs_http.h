@@ -6,7 +6,8 @@
  * Response bodies land in a capped cs_buf, response headers are kept for
  * lookup (rate-limit headers, Retry-After), and every transport failure is
  * reduced to a cs_http_err: classifying what an HTTP *answer* means is the
- * caller's business (see cs_graph for Meta).
+ * channel client's business (workers/meta_graph.h, workers/woo_rest.h, in
+ * the cs_class vocabulary).
  *
  * Secrets: URLs may carry tokens in their query and requests may carry Basic
  * credentials, so this module logs nothing per request; the only log line is

@@ -136,8 +136,14 @@ static const char LUA_SETTLE[] =
     "local stored = redis.call('HGET', KEYS[1], 'version')\n"
     "if not stored then return {'superseded', 0, 0} end\n"
     "local cur = tonumber(stored)\n"
+    /* A release hands the claim back untouched; a lease holder's release
+     * of an overtaken version also makes the newer version queued behind
+     * its lease (begin: "deferred") due now, as any outcome of it does. */
     "if kind == 'release' then\n"
-    "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m) end\n"
+    "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m)\n"
+    "  elseif ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[2], m) then\n"
+    "    redis.call('ZADD', KEYS[2], now, m)\n"
+    "  end\n"
     "  return {'released', 0, tonumber(ARGV[12])}\n"
     "end\n"
     "if v < cur then\n"
@@ -161,8 +167,8 @@ static const char LUA_SETTLE[] =
     "  redis.call('HDEL', KEYS[5], m)\n"
     "  redis.call('ZREM', KEYS[2], m)\n"
     "  redis.call('SREM', KEYS[6], ARGV[17])\n"
-    /* No remote id: the product never reached the channel (never linked
-     * to the store, never in the catalog); only its records went. */
+    /* No remote id: the product never reached the channel (the connection
+     * never held it); only its records went. */
     "  if ARGV[6] == '' then return {'cleaned', 0, 0} end\n"
     "  redis.call('HINCRBY', KEYS[7], 'deleted_total', 1)\n"
     "  return {'deleted', 0, 0}\n"
@@ -254,18 +260,6 @@ static const char LUA_SETTLE[] =
     "end\n"
     "return res\n";
 
-/* A pause; a worker's throttle or auth pause never replaces an operator's.
- * KEYS: pause   ARGV: until, kind, reason, now, ttl */
-static const char LUA_PAUSE[] =
-    "if ARGV[2] ~= 'operator' and redis.call('HGET', KEYS[1], 'kind') == 'operator' then\n"
-    "  return 0\n"
-    "end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "redis.call('HSET', KEYS[1], 'until', ARGV[1], 'kind', ARGV[2], 'reason', ARGV[3],\n"
-    "  'set_at', ARGV[4])\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
-    "return 1\n";
-
 cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
 {
     cs_sync *s = calloc(1, sizeof *s);
@@ -286,7 +280,7 @@ cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
     s->s_settle = cs_redis_add_script(r, LUA_SETTLE);
     s->s_reset = cs_redis_add_script(r, CS_SYNC_LUA_RESET);
     s->s_exclude = cs_redis_add_script(r, CS_SYNC_LUA_EXCLUDE);
-    s->s_pause = cs_redis_add_script(r, LUA_PAUSE);
+    s->s_pause = cs_redis_add_script(r, CS_SYNC_LUA_PAUSE);
     s->s_resume = cs_redis_add_script(r, CS_SYNC_LUA_RESUME);
     if (s->s_begin < 0 || s->s_claim < 0 || s->s_settle < 0 || s->s_reset < 0 ||
         s->s_exclude < 0 || s->s_pause < 0 || s->s_resume < 0) {
@@ -442,29 +436,6 @@ int cs_sync_eval_int(cs_sync *s, int script, int argc, const char **argv, long l
     if (r)
         freeReplyObject(r);
     return rc;
-}
-
-static void copy_str(char *dst, size_t n, const redisReply *r)
-{
-    if (r && r->type == REDIS_REPLY_STRING)
-        snprintf(dst, n, "%.*s", (int)r->len, r->str);
-    else
-        dst[0] = '\0';
-}
-
-static int64_t reply_i64(const redisReply *r, int64_t dflt)
-{
-    int64_t v;
-    char tmp[32];
-    if (!r)
-        return dflt;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer;
-    if (r->type != REDIS_REPLY_STRING || r->len >= sizeof tmp)
-        return dflt;
-    memcpy(tmp, r->str, r->len);
-    tmp[r->len] = '\0';
-    return cs_parse_i64(tmp, INT64_MIN, INT64_MAX, &v) == 0 ? v : dflt;
 }
 
 /* Reads n replies; on a transport error frees what it read and returns -1.
@@ -760,53 +731,6 @@ out:
     cs_sync_keys_free(&k);
     cs_buf_free(&pkey);
     return rc;
-}
-
-int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char *kind,
-                      const char *reason)
-{
-    cs_buf key;
-    char until[24], ttl[24], now[24], safe[512];
-    int64_t n = cs_now_ms();
-    /* The reason quotes the channel's answer, as error messages do. */
-    cs_strlcpy(safe, reason ? reason : "", sizeof safe);
-    cs_log_redact(safe, sizeof safe);
-    reason = safe;
-    cs_buf_init(&key, 1024);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
-    snprintf(until, sizeof until, "%lld", (long long)until_ms);
-    snprintf(now, sizeof now, "%lld", (long long)n);
-    snprintf(ttl, sizeof ttl, "%lld", (long long)(until_ms > n ? until_ms - n : 1));
-    const char *argv[] = {"EVALSHA", NULL, "1", key.data, until,
-                          kind, reason, now, ttl};
-    long long rc = -1;
-    if (cs_sync_eval_int(s, s->s_pause, 9, argv, &rc) != 0)
-        rc = -1;
-    cs_buf_free(&key);
-    return rc < 0 ? -1 : 0;
-}
-
-int cs_sync_pause_get(cs_sync *s, const char *conn, int64_t *until_ms, char *kind,
-                      size_t kind_size, char *reason, size_t reason_size)
-{
-    cs_buf key;
-    cs_buf_init(&key, 1024);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
-    const char *argv[] = {"HMGET", key.data, "until", "kind", "reason"};
-    redisReply *r = cs_redis_cmd(s->r, 5, argv, NULL);
-    cs_buf_free(&key);
-    if (!r)
-        return -1;
-    int paused = 0;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        r->element[0]->type == REDIS_REPLY_STRING) {
-        *until_ms = reply_i64(r->element[0], 0);
-        copy_str(kind, kind_size, r->element[1]);
-        copy_str(reason, reason_size, r->element[2]);
-        paused = *until_ms > cs_now_ms();
-    }
-    freeReplyObject(r);
-    return paused;
 }
 
 int64_t cs_sync_delay_ms(const cs_config *cfg, int attempts)

@@ -49,14 +49,16 @@ typedef enum {
 
 typedef struct cs_outcome {
     cs_outcome_kind kind;
-    char remote_id[416];        /* retailer id (<= 100 UTF-8 chars) / remote product id */
+    char remote_id[416];        /* the channel's id of the item, <= 100 UTF-8 chars
+                                   (the sink's remote_id_noun) */
     char handle[256];           /* CS_OUT_PENDING */
     int64_t resume_at;          /* CS_OUT_PAUSED / CS_OUT_RELEASE: ms epoch */
     char err_code[96];          /* channel's code, e.g. "100" or "product_invalid_sku" */
     char err_subcode[32];
     char err_type[64];
     char err_message[512];
-    char err_trace[64];         /* fbtrace_id */
+    char err_trace[64];         /* the channel's trace id of the call (the sink's
+                                   trace_label) */
     char warnings[512];         /* CS_OUT_SYNCED: what the channel accepted but did not
                                    apply ("" = none); kept in the state's "warnings" */
 } cs_outcome;

@@ -1,7 +1,7 @@
 /*
  * cs_sync_operator: the operator's actions on a product's sync state —
- * reset (re-queue from the snapshot), include, exclude — and resuming a
- * paused connection; their Lua scripts run atomically in Redis
+ * reset (re-queue from the snapshot), include, exclude; their Lua scripts
+ * run atomically in Redis
  * (docs/REDIS.md).  Used by catalogsyncctl and catalogsync-admin through
  * cs_ops.
  */
@@ -52,21 +52,6 @@ const char CS_SYNC_LUA_EXCLUDE[] =
     "  redis.call('ZREM', KEYS[5], ARGV[2])\n"
     "end\n"
     "return added\n";
-
-/* Resume: the pause goes, and the retries it parked (queued for exactly
- * its end) are due at once.  KEYS: pause, retry   ARGV: "<conn>|", now */
-const char CS_SYNC_LUA_RESUME[] =
-    "local untilv = redis.call('HGET', KEYS[1], 'until')\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "if not untilv then return -1 end\n"
-    "local n = 0\n"
-    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], untilv, untilv)) do\n"
-    "  if string.sub(m, 1, #ARGV[1]) == ARGV[1] then\n"
-    "    redis.call('ZADD', KEYS[2], ARGV[2], m)\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return n\n";
 
 /* ---- operator actions ---- */
 
@@ -149,27 +134,5 @@ int cs_sync_exclude(cs_sync *s, const char *conn, const char *pkey)
         rc = (int)got;
     cs_sync_keys_free(&k);
     cs_buf_free(&member);
-    return rc;
-}
-
-long cs_sync_resume(cs_sync *s, const char *conn)
-{
-    cs_buf key, retry, prefix;
-    char now[24];
-    long rc = -2;
-    cs_buf_init(&key, 512);
-    cs_buf_init(&retry, 512);
-    cs_buf_init(&prefix, 256);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
-    cs_sync_key(s, &retry, "retry");
-    cs_buf_appendf(&prefix, "%s|", conn);
-    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
-    const char *argv[] = {"EVALSHA", NULL, "2", key.data, retry.data, prefix.data, now};
-    long long got;
-    if (cs_sync_eval_int(s, s->s_resume, 7, argv, &got) == 0)
-        rc = (long)got;
-    cs_buf_free(&key);
-    cs_buf_free(&retry);
-    cs_buf_free(&prefix);
     return rc;
 }

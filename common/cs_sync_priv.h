@@ -1,12 +1,20 @@
 /*
  * cs_sync_priv.h: what cs_sync.c shares with cs_sync_operator.c (the
- * operator actions: reset, include, exclude, resume).  Not for callers.
+ * operator actions: reset, include, exclude) and cs_sync_pause.c (a
+ * connection's pause and its resume).  Not for callers.
  */
 #ifndef CS_SYNC_PRIV_H
 #define CS_SYNC_PRIV_H
 
 #include "cs_sync.h"
 #include "cs_buf.h"
+#include "cs_util.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
 
 struct cs_sync {
     cs_redis *r;
@@ -33,9 +41,36 @@ void cs_sync_keys_fill(const cs_sync *s, keys *k, const char *conn);
  * an integer (the connection is then dropped). */
 int cs_sync_eval_int(cs_sync *s, int script, int argc, const char **argv, long long *out);
 
-/* The operator scripts (cs_sync_operator.c), registered by cs_sync_new. */
+/* A string reply copied into dst (empty when r is not a string). */
+static inline void copy_str(char *dst, size_t n, const redisReply *r)
+{
+    if (r && r->type == REDIS_REPLY_STRING)
+        snprintf(dst, n, "%.*s", (int)r->len, r->str);
+    else
+        dst[0] = '\0';
+}
+
+/* An integer or decimal string reply, dflt when r is neither. */
+static inline int64_t reply_i64(const redisReply *r, int64_t dflt)
+{
+    int64_t v;
+    char tmp[32];
+    if (!r)
+        return dflt;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type != REDIS_REPLY_STRING || r->len >= sizeof tmp)
+        return dflt;
+    memcpy(tmp, r->str, r->len);
+    tmp[r->len] = '\0';
+    return cs_parse_i64(tmp, INT64_MIN, INT64_MAX, &v) == 0 ? v : dflt;
+}
+
+/* The operator scripts (cs_sync_operator.c) and the pause's
+ * (cs_sync_pause.c), registered by cs_sync_new. */
 extern const char CS_SYNC_LUA_RESET[];
 extern const char CS_SYNC_LUA_EXCLUDE[];
+extern const char CS_SYNC_LUA_PAUSE[];
 extern const char CS_SYNC_LUA_RESUME[];
 
 #endif

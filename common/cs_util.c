@@ -240,6 +240,19 @@ void cs_text_sanitize(char *s, size_t n)
     }
 }
 
+void cs_append_snippet(char *msg, size_t size, const char *body, size_t len)
+{
+    char snip[CS_SNIPPET_MAX + 1];
+    size_t n = len < CS_SNIPPET_MAX ? len : CS_SNIPPET_MAX;
+    size_t k = strlen(msg);
+    if (!body || !n || k + 1 >= size)
+        return;
+    memcpy(snip, body, n);
+    snip[n] = '\0';
+    cs_text_sanitize(snip, n);
+    snprintf(msg + k, size - k, ": %s", snip);
+}
+
 void cs_set_why(char *why, size_t why_size, const char *fmt, ...)
 {
     if (!why || why_size == 0)

@@ -40,6 +40,12 @@ size_t cs_strlcpy(char *dst, const char *src, size_t size);
  * that came from outside in errors and logs). */
 void cs_text_sanitize(char *s, size_t n);
 
+/* The first CS_SNIPPET_MAX bytes of an answer body that is not the expected
+ * JSON, sanitized, appended to msg as ": <snippet>" (an HTML error page
+ * tells the operator who answered). */
+#define CS_SNIPPET_MAX 200
+void cs_append_snippet(char *msg, size_t size, const char *body, size_t len);
+
 /* Copies n bytes of src into dst (size bytes, always terminated), cutting
  * at a UTF-8 character boundary when it does not fit. */
 void cs_utf8_copy_trunc(char *dst, size_t size, const char *src, size_t n);

@@ -19,14 +19,14 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cs_event.h"
-#include "cs_graph.h"
 #include "cs_http.h"
 #include "cs_kafka.h"
 #include "cs_log.h"
 #include "cs_util.h"
-#include "cs_woo.h"
 #include "ctl.h"
+#include "meta_graph.h"
 #include "meta_map.h"
+#include "woo_rest.h"
 
 typedef struct doc {
     ctl *c;

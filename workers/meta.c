@@ -19,10 +19,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "cs_graph.h"
 #include "cs_http.h"
 #include "cs_log.h"
 #include "cs_util.h"
+#include "meta_graph.h"
 #include "meta_map.h"
 #include "meta_priv.h"
 #include "sink.h"
@@ -424,8 +424,12 @@ static int held_here(push *p, size_t j)
         return 0;
     if (t->ev->product.version == job->ev->product.version) {
         if (job->from_retry) {
+            /* The lease moves: the worker settles (or hands back) only
+             * the claims its jobs still hold. */
             t->from_retry = 1;
             memcpy(t->token, job->token, sizeof t->token);
+            job->from_retry = 0;
+            job->token[0] = '\0';
         }
         p->sent[j] = 1;
         return 1;
@@ -624,7 +628,18 @@ static void meta_confirm_op(void *sink, const cs_push_ctx *ctx, int stopping)
 }
 
 const cs_sink_ops cs_meta_sink = {
-    "meta", "catalogsync-meta", "catalog", "META API ERROR",
-    meta_create, meta_n_conns, meta_conn_id, meta_routes, NULL, meta_push, meta_destroy,
-    meta_conn_http, meta_confirm_op,
+    .name = "meta",
+    .group = "catalogsync-meta",
+    .conn_noun = "catalog",
+    .error_title = "META API ERROR",
+    .remote_id_noun = "retailer id",
+    .trace_label = "fbtrace_id",
+    .create = meta_create,
+    .n_conns = meta_n_conns,
+    .conn_id = meta_conn_id,
+    .routes = meta_routes,
+    .push = meta_push,
+    .destroy = meta_destroy,
+    .conn_http = meta_conn_http,
+    .confirm = meta_confirm_op,
 };

@@ -1,6 +1,6 @@
 /*
  * meta_map: turns a product event into Meta items_batch request records
- * (reference/meta-catalog-api.md §1.1, §2; ARCHITECTURE §3 "Meta catalog").
+ * (item fields as the fake enforces them: tests/fakes/README.md).
  *
  * Records use the feed field names of items_batch: {"method":"UPDATE",
  * "data":{"id":<retailer id>,"title":...,"price":"189.99 USD",...}}.  The

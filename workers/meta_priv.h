@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "cs_buf.h"
-#include "cs_graph.h"
+#include "meta_graph.h"
 #include "cs_http.h"
 #include "meta_map.h"
 #include "sink.h"

@@ -1,5 +1,5 @@
 /*
- * woo: the WooCommerce sink (ARCHITECTURE §3, the WooCommerce seed).
+ * woo: the WooCommerce sink (docs/DESIGN.md; the WooCommerce seed's promises).
  *
  * A product reaches a store first through an export (product.export_requested
  * naming the store), which creates the remote product — or adopts the one
@@ -24,8 +24,8 @@
 #include "cs_log.h"
 #include "cs_sha256.h"
 #include "cs_util.h"
-#include "cs_woo.h"
 #include "woo_map.h"
+#include "woo_rest.h"
 #include "woo_sink.h"
 
 #define LOOKUP_CHUNK 20
@@ -698,7 +698,17 @@ static cs_http *woo_conn_http(void *sink, size_t i)
 }
 
 const cs_sink_ops cs_woo_sink = {
-    "woocommerce", "catalogsync-woocommerce", "store", "WOOCOMMERCE API ERROR",
-    woo_create, woo_n_conns, woo_conn_id, woo_routes, woo_prepare, woo_push, woo_destroy,
-    woo_conn_http, NULL,
+    .name = "woocommerce",
+    .group = "catalogsync-woocommerce",
+    .conn_noun = "store",
+    .error_title = "WOOCOMMERCE API ERROR",
+    .remote_id_noun = "remote id",
+    .create = woo_create,
+    .n_conns = woo_n_conns,
+    .conn_id = woo_conn_id,
+    .routes = woo_routes,
+    .prepare = woo_prepare,
+    .push = woo_push,
+    .destroy = woo_destroy,
+    .conn_http = woo_conn_http,
 };

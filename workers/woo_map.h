@@ -1,6 +1,6 @@
 /*
  * woo_map: turns a product event into a WooCommerce REST v3 product object
- * (reference/woocommerce-api.md §2; ARCHITECTURE §3 "WooCommerce stores"),
+ * (the store's product schema as the fake enforces it: tests/fakes/README.md),
  * for POST products, PUT products/{id} or one item of products/batch.
  *
  * What is sent follows the link's export field list (the seed's

@@ -9,8 +9,8 @@
 
 #include "cs_buf.h"
 #include "cs_http.h"
-#include "cs_woo.h"
 #include "sink.h"
+#include "woo_rest.h"
 
 typedef struct woo_store {
     const cs_woo_store *cfg;

@@ -1,4 +1,4 @@
-#include "worker.h"
+#include "worker_priv.h"
 #include "cs_kafka.h"
 #include "cs_log.h"
 #include "cs_redis.h"
@@ -13,34 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct cs_worker {
-    cs_config *cfg;
-    const cs_sink_ops *ops;
-    void *sink;
-    rd_kafka_t *rk;
-    worker_dlq dlq;
-    cs_redis *redis;
-    cs_sync *sync;
-    cs_event_limits lim;
-
-    worker_obs *obs;
-
-    cs_sync_job **jobs;
-    cs_sync_job **spare;        /* jobs of earlier batches, reused: a job is a few KB */
-    size_t n_spare;
-    int64_t *ts;                /* per job: Kafka timestamp (ms) of its oldest event, 0 = none */
-    size_t n_jobs, cap_jobs;
-    size_t *slots;              /* coalescing index: job index + 1, 0 = empty */
-    size_t n_slots;
-    rd_kafka_topic_partition_list_t *first;  /* first offset of the batch per partition */
-    rd_kafka_topic_partition_list_t *next;   /* offset to commit per partition */
-    size_t n_msgs;
-    size_t n_bytes;             /* Kafka payload bytes of the batch (worker.batch_max_bytes) */
-    int64_t batch_started;
-
-    unsigned long long n_events, n_dead, n_stale;
-    worker_tally tally;         /* settled outcomes since start */
-};
 
 /* ---- coalescing index: member -> job ---- */
 
@@ -82,7 +54,7 @@ static size_t *index_slot(cs_worker *w, const char *member)
 /* Hands free heap back to the system once more than 1 MB of it is idle and
  * the load has dropped (this flush took less than half a batch, in events
  * and in bytes): a large
- * batch (an export's store answers, a burst) leaves the heap at its
+ * batch (an export's answers, a burst) leaves the heap at its
  * high-water mark, and glibc keeps it, so a worker's steady RSS would be
  * that of its biggest batch ever.  Not while batches are full: the memory
  * would be faulted in again at once (with a trim after every flush, a
@@ -115,6 +87,55 @@ static void job_put(cs_worker *w, cs_sync_job *j)
         free(j);
 }
 
+/* A claimed retry this worker will not push (a fresh event of the product
+ * met it in the batch, or the batch is dropped) is kept, lease and all,
+ * until release_held() hands it back: due at once, its lease gone.  Left to
+ * expire, the lease kept the product in "inflight" for retry.lease_ms and a
+ * newer version queued behind it (begin's "deferred") just as long: issue
+ * 16, docs/REDIS.md "Leases". */
+static void hold_claim(cs_worker *w, cs_sync_job *j)
+{
+    if (w->n_held == w->cap_held) {
+        size_t n = w->cap_held ? w->cap_held * 2 : 64;
+        cs_sync_job **p = realloc(w->held, n * sizeof *p);
+        if (!p) {
+            CS_WARN(w->ops->name, "out of memory: the retry of %s waits for its lease to end",
+                    j->member);
+            job_put(w, j);
+            return;
+        }
+        w->held = p;
+        w->cap_held = n;
+    }
+    memset(&j->out, 0, sizeof j->out);
+    j->out.kind = CS_OUT_RELEASE;
+    j->out.resume_at = cs_now_ms();
+    j->ignore = 0;
+    j->settle_result[0] = '\0';
+    w->held[w->n_held++] = j;
+}
+
+/* Hands back every held claim in one pipeline (a lease already settled or
+ * taken over answers "fenced" and changes nothing).  0, or -1 when Redis
+ * failed: they are kept for the next try. */
+static int release_held(cs_worker *w)
+{
+    if (!w->n_held)
+        return 0;
+    if (cs_sync_settle(w->sync, w->held, w->n_held) != 0)
+        return -1;
+    size_t released = 0;
+    for (size_t i = 0; i < w->n_held; i++) {
+        released += strcmp(w->held[i]->settle_result, "released") == 0;
+        job_put(w, w->held[i]);
+    }
+    CS_DEBUG(w->ops->name, "%zu claimed retr%s not pushed in this batch handed back (%zu "
+             "released, the rest already settled)", w->n_held, w->n_held == 1 ? "y" : "ies",
+             released);
+    w->n_held = 0;
+    return 0;
+}
+
 /* Adds a job (taking the event) unless a newer version of it is in the batch.
  * ts: the event's Kafka timestamp in ms (0 for a claimed retry). */
 static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, int64_t ts)
@@ -135,10 +156,11 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, i
     if (*slot) {
         cs_sync_job *old = w->jobs[*slot - 1];
         int64_t *old_ts = &w->ts[*slot - 1];
-        /* A claimed retry never replaces an event from Kafka: the fresh
-         * event's begin step fences the retry's lease. */
+        /* A claimed retry never replaces an event from Kafka: it is handed
+         * back before the fresh event's begin, which then pushes the newer
+         * version (dropped here, its own lease deferred the event). */
         if (token) {
-            job_put(w, j);
+            hold_claim(w, j);
             return 0;
         }
         int old_newer = old->ev->product.version >= ev->product.version;
@@ -187,7 +209,10 @@ static int add_job(cs_worker *w, size_t conn, cs_event *ev, const char *token, i
     *slot = w->n_jobs;
     return 0;
 fail:
-    job_put(w, j);
+    if (j->from_retry)
+        hold_claim(w, j);
+    else
+        job_put(w, j);
     return -1;
 }
 
@@ -396,7 +421,7 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
  * moved on while it was pushing gets there (its session timed out, it was
  * stopped or stalled past session.timeout.ms): the partition's new owner
  * pushed the newer version meanwhile, and this older write may have landed
- * after it (Meta applies a batch when it finishes; a call that timed out
+ * after it (a channel may apply a batch when it finishes; a call that timed out
  * may have been applied too).  The product's newest stored version is
  * queued again, due at once, so the channel ends at it: an extra push at
  * most, never a lost update.  0, or -1 when Redis failed. */
@@ -435,7 +460,12 @@ static int flush(cs_worker *w)
 {
     double started = obs_now();
     size_t limit = (size_t)w->cfg->worker_batch_max, n_events = w->n_msgs;
-    if (w->n_jobs < limit && cs_sync_claim(w->sync, limit - w->n_jobs, on_claim, w) < 0)
+    if (!w->stopping && w->n_jobs < limit &&
+        cs_sync_claim(w->sync, limit - w->n_jobs, on_claim, w) < 0)
+        return -1;
+    /* Claims met by a fresh event of this batch (before its begin), and
+     * those of a batch dropped earlier. */
+    if (release_held(w) != 0)
         return -1;
     if (w->n_jobs == 0 && w->n_msgs == 0)
         return 0;
@@ -492,6 +522,18 @@ static int flush(cs_worker *w)
         if (k && push_connection(w, c, mine, k) != 0)
             goto out;
     }
+    /* Every claimed retry settles: one the sink left without an outcome is
+     * handed back rather than left to its lease.  Not one recorded pending
+     * (mark_pending): its lease goes with the batch the sink confirms. */
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        cs_sync_job *j = w->jobs[i];
+        if (j->from_retry && ((j->out.kind == CS_OUT_NONE &&
+                               strcmp(j->settle_result, "pending") != 0) || j->ignore)) {
+            j->ignore = 0;
+            j->out.kind = CS_OUT_RELEASE;
+            j->out.resume_at = cs_now_ms();
+        }
+    }
     if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0 ||
         requeue_overtaken(w, w->jobs, w->n_jobs) != 0)
         goto out;
@@ -517,6 +559,27 @@ out:
     return rc;
 }
 
+/* Drops the batch unsettled: its events are read again (rewind) or by the
+ * partitions' next owner; its claimed retries are handed back now, or at
+ * the next flush when Redis does not answer. */
+static void drop_batch(cs_worker *w)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        if (w->jobs[i]->from_retry) {
+            hold_claim(w, w->jobs[i]);
+        } else {
+            w->ts[k] = w->ts[i];
+            w->jobs[k++] = w->jobs[i];
+        }
+    }
+    w->n_jobs = k;
+    reset_batch(w);
+    if (release_held(w) != 0)
+        CS_WARN(w->ops->name, "%zu claimed retr%s of the dropped batch not handed back yet "
+                "(Redis): at the next flush", w->n_held, w->n_held == 1 ? "y" : "ies");
+}
+
 /* Drops the batch and rewinds every partition to the batch's first offset,
  * so that nothing whose outcome is not durable is lost. */
 static void rewind_batch(cs_worker *w)
@@ -528,7 +591,7 @@ static void rewind_batch(cs_worker *w)
             rd_kafka_error_destroy(e);
         }
     }
-    reset_batch(w);
+    drop_batch(w);
 }
 
 /* Polls Kafka with every partition paused until Redis answers again. */
@@ -558,116 +621,15 @@ static void wait_for_redis(cs_worker *w, volatile sig_atomic_t *stop)
     }
 }
 
-/* The partitions of the current assignment (0 when there is none). */
-static int assigned_count(rd_kafka_t *rk)
+/* For the rebalance callback (worker_rebalance.c). */
+int worker_flush(cs_worker *w)
 {
-    rd_kafka_topic_partition_list_t *asg = NULL;
-    int n = 0;
-    if (rd_kafka_assignment(rk, &asg) == 0 && asg) {
-        n = asg->cnt;
-        rd_kafka_topic_partition_list_destroy(asg);
-    }
-    return n;
+    return flush(w);
 }
 
-/* After a batch was dropped on revocation: the partitions this worker keeps
- * (a cooperative rebalance revokes only some) go back to the batch's first
- * offsets, or their part of the dropped batch would be skipped.  The revoked
- * ones are re-read by their next owner from the last commit. */
-static void rewind_kept(cs_worker *w, const rd_kafka_topic_partition_list_t *revoked)
+void worker_drop_batch(cs_worker *w)
 {
-    rd_kafka_topic_partition_list_t *kept = rd_kafka_topic_partition_list_new(w->first->cnt + 1);
-    for (int i = 0; i < w->first->cnt; i++) {
-        const rd_kafka_topic_partition_t *p = &w->first->elems[i];
-        if (!rd_kafka_topic_partition_list_find(revoked, p->topic, p->partition))
-            rd_kafka_topic_partition_list_add(kept, p->topic, p->partition)->offset = p->offset;
-    }
-    if (kept->cnt) {
-        rd_kafka_error_t *e = rd_kafka_seek_partitions(w->rk, kept, 5000);
-        if (e) {
-            CS_ERROR(w->ops->name, "rewind failed: %s", rd_kafka_error_string(e));
-            rd_kafka_error_destroy(e);
-        }
-    }
-    rd_kafka_topic_partition_list_destroy(kept);
-}
-
-/* Both rebalance protocols: eager assignors (range, roundrobin: librdkafka's
- * default) hand over and take back the whole assignment with
- * rd_kafka_assign(); cooperative-sticky adds and removes only the partitions
- * that move, with rd_kafka_incremental_assign()/_unassign(), and the other
- * partitions keep flowing (docs/KAFKA.md).  The protocol follows
- * partition.assignment.strategy, which kafka.properties may set. */
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-    cs_worker *w = opaque;
-    const char *proto = rd_kafka_rebalance_protocol(rk);
-    int coop = proto && strcmp(proto, "COOPERATIVE") == 0;
-    rd_kafka_error_t *e = NULL;
-    rd_kafka_resp_err_t ae = RD_KAFKA_RESP_ERR_NO_ERROR;
-
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        if (coop)
-            e = rd_kafka_incremental_assign(rk, parts);
-        else
-            ae = rd_kafka_assign(rk, parts);
-        if (e || ae)
-            CS_ERROR(w->ops->name, "assigning %d partition(s) failed: %s", parts->cnt,
-                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
-        int total = assigned_count(rk);
-        CS_INFO(w->ops->name, "assigned %d partition(s) (%s), %d in all", parts->cnt,
-                coop ? "cooperative" : "eager", total);
-        obs_assignment(w->obs, 1, total);
-    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
-        int lost = rd_kafka_assignment_lost(rk);
-        if ((w->n_jobs || w->n_msgs) && lost) {
-            /* The group has moved on (session timeout, fenced): another
-             * worker may own these partitions already and re-reads them from
-             * the last commit.  Pushing the batch now would only race it. */
-            CS_WARN(w->ops->name, "partitions lost with a batch not settled (%zu events); "
-                    "dropped, their next owner re-reads them from the last commit", w->n_msgs);
-            rewind_kept(w, parts);
-            reset_batch(w);
-        } else if ((w->n_jobs || w->n_msgs) && flush(w) != 0) {
-            /* Settle what we hold before letting go (the whole batch, also
-             * the events of partitions this worker keeps). */
-            CS_WARN(w->ops->name, "partitions revoked with a batch not settled; another worker "
-                    "re-reads it from the last commit");
-            rewind_kept(w, parts);
-            reset_batch(w);
-        }
-        if (coop)
-            e = rd_kafka_incremental_unassign(rk, parts);
-        else
-            ae = rd_kafka_assign(rk, NULL);
-        if (e || ae)
-            CS_ERROR(w->ops->name, "revoking %d partition(s) failed: %s", parts->cnt,
-                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
-        int total = coop ? assigned_count(rk) : 0;
-        CS_INFO(w->ops->name, "revoked %d partition(s)%s (%s), %d left", parts->cnt,
-                lost ? " (lost)" : "", coop ? "cooperative" : "eager", total);
-        obs_assignment(w->obs, total > 0, total);
-    } else {
-        /* A rebalance error: librdkafka asks for the assignment to be
-         * cleared to resynchronise. */
-        CS_WARN(w->ops->name, "rebalance error: %s", rd_kafka_err2str(err));
-        if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
-            reset_batch(w);     /* re-read from the last commit by the next owner */
-        rd_kafka_topic_partition_list_t *asg = NULL;
-        if (!coop)
-            ae = rd_kafka_assign(rk, NULL);
-        else if (rd_kafka_assignment(rk, &asg) == 0 && asg)
-            e = rd_kafka_incremental_unassign(rk, asg);
-        if (asg)
-            rd_kafka_topic_partition_list_destroy(asg);
-        if (e || ae)
-            CS_ERROR(w->ops->name, "clearing the assignment failed: %s",
-                     e ? rd_kafka_error_string(e) : rd_kafka_err2str(ae));
-        obs_assignment(w->obs, 0, 0);
-    }
-    if (e)
-        rd_kafka_error_destroy(e);
+    drop_batch(w);
 }
 
 cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *group,
@@ -716,7 +678,7 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
         rd_kafka_conf_destroy(conf);
         goto fail;
     }
-    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, worker_rebalance_cb);
     rd_kafka_conf_set_opaque(conf, w);
     if (!(w->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, e, sizeof e))) {
         snprintf(errstr, errstr_size, "kafka consumer: %s", e);
@@ -804,12 +766,16 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
     }
     /* Shutdown: settle what was taken, commit, leave the group. */
     obs_stopping(w->obs);
+    w->stopping = 1;
     if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
         rewind_batch(w);
     if (w->ops->confirm) {
         cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
         w->ops->confirm(w->sink, &ctx, 1);
     }
+    if (release_held(w) != 0)
+        CS_WARN(w->ops->name, "%zu claimed retr%s not handed back (Redis): due again when "
+                "the lease ends (retry.lease_ms)", w->n_held, w->n_held == 1 ? "y" : "ies");
     CS_INFO(w->ops->name, "stopping: %llu events, %llu synced, %llu retrying, %llu failed, "
             "%llu paused, %llu deleted, %llu skipped, %llu superseded, %llu dead-lettered",
             w->n_events, w->tally.synced, w->tally.retry, w->tally.failed, w->tally.paused,
@@ -828,6 +794,9 @@ void cs_worker_destroy(cs_worker *w)
         w->rk = NULL;
     }
     reset_batch(w);
+    for (size_t i = 0; i < w->n_held; i++)
+        job_put(w, w->held[i]);
+    free(w->held);
     rd_kafka_topic_partition_list_destroy(w->first);
     rd_kafka_topic_partition_list_destroy(w->next);
     for (size_t i = 0; i < w->n_spare; i++)

@@ -1,6 +1,8 @@
 /*
- * worker: the channel-neutral consume → coalesce → push → settle → commit
- * loop that every sink runs in (ARCHITECTURE §1, §4, §5).
+ * worker: the channel-neutral consume/decode → route/coalesce → gate (begin)
+ * → push → confirm → settle → commit loop that every sink runs in
+ * (docs/DESIGN.md).  Where each stage lives, and which stage calls
+ * which hook of a sink: sink.h.
  *
  * Offsets are committed only after every event of a batch has a durable
  * outcome in Redis (or sits in the dead-letter topic, acknowledged).  When

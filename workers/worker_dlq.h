@@ -24,7 +24,7 @@
 typedef struct worker_dlq {
     cs_publisher *pub;
     const cs_config *cfg;
-    const char *sink;           /* "meta": the sink header and the log's tag */
+    const char *sink;           /* the sink's name: the sink header and the log's tag */
     unsigned long queued;       /* dead letters of this batch */
     unsigned long not_queued;   /* ... that could not even be queued */
     uint64_t failed_base;       /* the publisher's failed deliveries when the batch began */

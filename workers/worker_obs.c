@@ -130,7 +130,7 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
         flush_buckets, NB(flush_buckets));
     cs_metric *latency = cs_metrics_histogram(
         m, "catalogsync_channel_request_duration_seconds",
-        "Duration of HTTP requests to a channel connection (Graph API, WooCommerce REST).",
+        "Duration of HTTP requests to a channel connection.",
         l_conn, request_buckets, NB(request_buckets));
     cs_metric *requests = cs_metrics_counter(
         m, "catalogsync_channel_requests_total",

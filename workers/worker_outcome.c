@@ -39,7 +39,8 @@ static void log_error_block(const cs_sink_ops *ops, const cs_config *cfg, const 
              o->err_subcode[0] ? " / subcode " : "", o->err_subcode);
     snprintf(type, sizeof type, "Error Type: %s", o->err_type[0] ? o->err_type : "-");
     snprintf(msg, sizeof msg, "Error Message: %s", o->err_message);
-    snprintf(trace, sizeof trace, "fbtrace_id: %s", o->err_trace);
+    snprintf(trace, sizeof trace, "%s: %s", ops->trace_label ? ops->trace_label : "trace id",
+             o->err_trace);
     snprintf(attempt, sizeof attempt, "Attempt %d/%d%s", j->settle_attempts,
              cfg->retry_max_attempts, next);
     const char *lines[12] = {BLOCK_LINE, head, BLOCK_LINE, prod, conn, code, type, msg};
@@ -66,8 +67,9 @@ int wout_log(const cs_sink_ops *ops, const cs_config *cfg, worker_obs *obs, work
         t->synced++;
         obs_pushed(obs, j->conn, OBS_SYNCED);
         CS_INFO(ops->name, "✓ Successfully synced product '%s' (id %s, %s %s) to %s %s, "
-                "version %lld", name, p->id, ops->name[0] == 'm' ? "retailer id" : "remote id",
-                j->out.remote_id, ops->conn_noun, j->conn_id, (long long)p->version);
+                "version %lld", name, p->id,
+                ops->remote_id_noun ? ops->remote_id_noun : "remote id", j->out.remote_id,
+                ops->conn_noun, j->conn_id, (long long)p->version);
         break;
     case CS_OUT_DELETED:
         if (!strcmp(j->settle_result, "cleaned")) {

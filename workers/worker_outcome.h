@@ -4,7 +4,9 @@
  * the error block (docs/OPERATIONS.md), whose attempt line says when the
  * next attempt is due; a product waiting for a paused connection is a DEBUG
  * line (the pause is logged once, by the worker).  Each outcome is counted for the exit
- * summary and in the metrics.
+ * summary and in the metrics.  The channel's words (its connection noun, the
+ * name of its remote id and of its trace id, its error block's title) come
+ * from the sink's cs_sink_ops.
  *
  * Thread safety: used by the worker's single thread.
  */

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Chaos run: the delivery guarantee (ARCHITECTURE §5) under faults.
+"""Chaos run: the delivery guarantee (docs/DESIGN.md) under faults.
 
 Products with several versions each are published to both sinks (a fake
 Meta catalog and two fake WooCommerce stores) while the fakes answer

@@ -2,8 +2,8 @@
 """Fake Meta Graph API (commerce catalog edges) for catalogsync tests.
 
 Serves POST /vNN.0/{catalog}/items_batch, GET .../check_batch_request_status,
-GET .../products and GET /vNN.0/{catalog}, strictly after
-/work/shared/reference/meta-catalog-api.md. Batches are applied only when their
+GET .../products and GET /vNN.0/{catalog}, as strictly as
+the real Graph API (README.md next to this file lists what it enforces). Batches are applied only when their
 handle reaches `finished`, which happens after --polls-per-state polls in each
 of scheduled/dispatched/started. See README.md next to this file.
 """

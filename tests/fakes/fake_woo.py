@@ -3,8 +3,8 @@
 
 Routes under /wp-json/wc/v3/ and the plain-permalink form /?rest_route=/wc/v3/...:
 products (list, create), products/{id} (get, update, delete/trash),
-products/batch, products/categories. Strict after
-/work/shared/reference/woocommerce-api.md. See README.md next to this file.
+products/batch, products/categories. As strict as
+the real WooCommerce REST API; README.md next to this file lists what it enforces.
 """
 import math
 import os

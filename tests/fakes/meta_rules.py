@@ -2,7 +2,7 @@
 
 Pure functions, no state: synchronous checks that go into validation_status,
 and the required-field check that runs when a batch handle finishes.
-Facts from /work/shared/reference/meta-catalog-api.md §1.1-1.3, §2.
+The facts: Meta's item fields, required fields and limits (README.md).
 """
 import re
 from urllib.parse import urlsplit

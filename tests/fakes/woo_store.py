@@ -1,6 +1,6 @@
 """Product store of the fake WooCommerce: schema checks, product writes, views.
 
-Facts from /work/shared/reference/woocommerce-api.md §1-2. Called by
+The facts: the WooCommerce product schema and its writes (README.md). Called by
 fake_woo.py with the app lock held; raises WooError for WP REST errors.
 Products and attachments share one post-id counter, as in WordPress. SKU
 comparisons are case-insensitive, like MySQL's default collation.

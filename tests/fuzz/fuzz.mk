@@ -31,10 +31,11 @@ FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
                  -Wall -Wextra -Wshadow -Wstrict-prototypes \
                  -Icommon -Iworkers $(FUZZ_PKG_CFLAGS)
 
-# Library code under test: every common/ module plus the two channel mappers
-# and the worker's HTTP handler.
-FUZZ_LIB_SRC  := $(wildcard common/*.c) workers/meta_map.c workers/woo_map.c \
-                 workers/worker_obs.c
+# Library code under test: every common/ module plus the two channel clients
+# (Graph API answers, WooCommerce REST), the two channel mappers and the
+# worker's HTTP handler.
+FUZZ_LIB_SRC  := $(wildcard common/*.c) workers/meta_graph.c workers/woo_rest.c \
+                 workers/woo_answers.c workers/meta_map.c workers/woo_map.c workers/worker_obs.c
 FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
 FUZZ_LIB      := $(FUZZ_BUILD)/libcatalogsync-fuzz.a
 FUZZ_HDRS     := $(wildcard common/*.h workers/*.h)

@@ -27,10 +27,8 @@
 static char path[64];
 static FILE *devnull;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+int LLVMFuzzerInitialize(int *argc __attribute__((unused)), char ***argv __attribute__((unused)))
 {
-    (void)argc;
-    (void)argv;
     snprintf(path, sizeof path, "/tmp/cs-fuzz-config-%ld.conf", (long)getpid());
     devnull = fopen("/dev/null", "w");
     if (!devnull) {

@@ -1,6 +1,6 @@
 /*
  * fuzz_graph: libFuzzer harness for the Meta Graph API answer parsers
- * (common/cs_graph.h).
+ * (workers/meta_graph.h).
  *
  * Input: one HTTP answer body, as is.  The parsers take (ptr, len), so the
  * body is passed without a terminating NUL: ASan sees any read past len.
@@ -15,7 +15,7 @@
  *     [0, CS_CHANNEL_MAX_PAUSE_MS] as documented, else abort();
  *   - cs_graph_appsecret_proof() on the same two strings.
  */
-#include "cs_graph.h"
+#include "meta_graph.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -20,9 +20,9 @@
  *     now + pause cannot overflow.
  * Any broken invariant abort()s; UBSan reports arithmetic overflow.
  */
-#include "cs_graph.h"
 #include "cs_http.h"
-#include "cs_woo.h"
+#include "meta_graph.h"
+#include "woo_rest.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -108,7 +108,8 @@ static void check_gate(cs_admin_gate *gate, const cs_httpd_req *req, const char 
         check(st == 401 || st == 429, "auth refusal is neither 401 nor 429");
         check(st != 401 || cs_httpd_resp_get_header(resp, "WWW-Authenticate"),
               "401 without WWW-Authenticate");
-        check(st != 429 || (ra && atoi(ra) >= 1 && atoi(ra) <= 60), "bad Retry-After");
+        long wait = ra ? strtol(ra, NULL, 10) : 0;
+        check(st != 429 || (wait >= 1 && wait <= 60), "bad Retry-After");
     }
     cs_httpd_resp_free(resp);
 }

@@ -26,9 +26,9 @@
 #include "cs_buf.h"
 #include "cs_event.h"
 #include "cs_money.h"
-#include "cs_woo.h"
 #include "meta_map.h"
 #include "woo_map.h"
+#include "woo_rest.h"
 
 #include <jansson.h>
 #include <stdint.h>

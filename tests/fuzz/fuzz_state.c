@@ -109,7 +109,7 @@ int LLVMFuzzerInitialize(int *argc __attribute__((unused)), char ***argv __attri
 {
     char err[512], port[16];
     const char *given = getenv("CS_FUZZ_REDIS_PORT");
-    int p = given ? atoi(given) : free_port();
+    int p = given ? (int)strtol(given, NULL, 10) : free_port();
     check(p > 0, "no free port for redis-server");
     if (!given)
         start_redis(p);

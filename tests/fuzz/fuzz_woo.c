@@ -1,6 +1,6 @@
 /*
  * fuzz_woo: libFuzzer harness for the WooCommerce answer parsers
- * (common/cs_woo.h).
+ * (workers/woo_rest.h).
  *
  * Input: three bytes, then one HTTP answer body.
  *   byte 0, 1, 2  want_create, want_update, want_del for cs_woo_parse_batch()
@@ -16,7 +16,7 @@
  *   - cs_woo_parse_sku_lookup() for the SKU "ABC-1": the id is -1, 0 or
  *     positive, and *trashed is set only with a positive id.
  */
-#include "cs_woo.h"
+#include "woo_rest.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -36,9 +36,8 @@ static void expect_load_error(const char *text, const char *want)
         fail_msg("config %s: got rc %d \"%s\", want error containing \"%s\"", text, rc, err, want);
 }
 
-static void test_defaults(void **state)
+static void test_defaults(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_config *c = cs_config_new();
     assert_string_equal(c->kafka_topic, "catalog.product-events");
     assert_string_equal(c->kafka_dlq_topic, "catalog.product-events.dlq");
@@ -47,9 +46,8 @@ static void test_defaults(void **state)
     cs_config_destroy(c);
 }
 
-static void test_valid_file(void **state)
+static void test_valid_file(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[512];
     cs_config *c = cs_config_new();
     assert_int_equal(cs_config_load_file(c, write_conf(
@@ -70,9 +68,8 @@ static void test_valid_file(void **state)
     cs_config_destroy(c);
 }
 
-static void test_errors_name_file_and_line(void **state)
+static void test_errors_name_file_and_line(void **state __attribute__((unused)))
 {
-    (void)state;
     expect_load_error("kafka = {\n  brokerz = \"x\";\n};\n", ".conf:2: unknown key \"brokerz\" in section \"kafka\"");
     expect_load_error("\n\nfoo = { a = 1; };\n", ".conf:3: unknown section \"foo\"");
     expect_load_error("redis = {\n port = \"6379\";\n};\n", ".conf:2: redis.port must be an integer, got a string");
@@ -91,9 +88,8 @@ static void test_errors_name_file_and_line(void **state)
     expect_load_error("redis = 5;\n", "\"redis\" must be a group");
 }
 
-static void test_missing_file(void **state)
+static void test_missing_file(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[512];
     cs_config *c = cs_config_new();
     assert_int_not_equal(cs_config_load_file(c, "/nonexistent/cs.conf", err, sizeof err), 0);
@@ -101,9 +97,8 @@ static void test_missing_file(void **state)
     cs_config_destroy(c);
 }
 
-static void test_env_overrides(void **state)
+static void test_env_overrides(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[512];
     cs_config *c = cs_config_new();
     setenv("CATALOGSYNC_KAFKA_BROKERS", "127.0.0.1:1234", 1);
@@ -124,9 +119,8 @@ static void test_env_overrides(void **state)
     cs_config_destroy(c);
 }
 
-static void test_secrets_resolved_and_redacted(void **state)
+static void test_secrets_resolved_and_redacted(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[512], secret_path[64];
     snprintf(secret_path, sizeof secret_path, "/tmp/cs-test-secret-%d", (int)getpid());
     FILE *fp = fopen(secret_path, "w");
@@ -180,9 +174,8 @@ static void test_secrets_resolved_and_redacted(void **state)
     cs_config_destroy(c);
 }
 
-static void test_sink_secrets_resolved_only_on_demand(void **state)
+static void test_sink_secrets_resolved_only_on_demand(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[512];
     unsetenv("CS_T_META_TOKEN");
     cs_config *c = cs_config_new();
@@ -218,9 +211,8 @@ static void test_sink_secrets_resolved_only_on_demand(void **state)
     cs_config_destroy(c);
 }
 
-static void test_log_levels(void **state)
+static void test_log_levels(void **state __attribute__((unused)))
 {
-    (void)state;
     char *log = NULL;
     size_t log_len = 0;
     FILE *mem = open_memstream(&log, &log_len);

@@ -52,9 +52,8 @@ static void reject_variant(const char *from, const char *to, const char *want)
     free(v);
 }
 
-static void test_valid_event_fields(void **state)
+static void test_valid_event_fields(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[256];
     cs_event *ev = NULL;
     assert_int_equal(cs_event_parse(VALID, strlen(VALID), NULL, &ev, err, sizeof err),
@@ -79,9 +78,8 @@ static void test_valid_event_fields(void **state)
     cs_event_destroy(ev);
 }
 
-static void test_roundtrip(void **state)
+static void test_roundtrip(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[256];
     cs_event *a = NULL, *b = NULL;
     cs_buf one, two;
@@ -100,9 +98,8 @@ static void test_roundtrip(void **state)
     cs_event_destroy(b);
 }
 
-static void test_defaults(void **state)
+static void test_defaults(void **state __attribute__((unused)))
 {
-    (void)state;
     const char *t = "{\"schema\":1,\"event_id\":\"x\",\"type\":\"product.created\","
                     "\"occurred_at\":\"2026-01-01T00:00:00Z\",\"product\":{\"id\":\"1\","
                     "\"version\":0}}";
@@ -116,9 +113,8 @@ static void test_defaults(void **state)
 }
 
 /* The largest version the contract takes, 2^53 - 1, is kept exactly. */
-static void test_version_limit(void **state)
+static void test_version_limit(void **state __attribute__((unused)))
 {
-    (void)state;
     char *v = variant("\"version\":1732183200123", "\"version\":9007199254740991");
     char err[256];
     cs_event *ev = NULL;
@@ -131,9 +127,8 @@ static void test_version_limit(void **state)
 
 /* A shared event lives until its last holder lets go (ASan and valgrind
  * report a double free or a leak). */
-static void test_share(void **state)
+static void test_share(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[256];
     cs_event *ev = NULL;
     assert_int_equal(cs_event_parse(VALID, strlen(VALID), NULL, &ev, err, sizeof err), 0);
@@ -145,9 +140,8 @@ static void test_share(void **state)
     cs_event_destroy(ev);
 }
 
-static void test_rejections_name_field(void **state)
+static void test_rejections_name_field(void **state __attribute__((unused)))
 {
-    (void)state;
     reject_variant("\"id\":\"p-42\",", "", "product.id: is missing");
     reject_variant("\"id\":\"p-42\"", "\"id\":42", "product.id: must be a string, got integer");
     reject_variant("\"amount\":\"189.99\"", "\"amount\":189.99",
@@ -196,9 +190,8 @@ static void test_rejections_name_field(void **state)
     free(dup);
 }
 
-static void test_wrong_json_type_and_syntax(void **state)
+static void test_wrong_json_type_and_syntax(void **state __attribute__((unused)))
 {
-    (void)state;
     expect_reject("[1,2]", 5, CS_EVENT_EINVALID, "event: must be a JSON object, got array");
     expect_reject("{\"schema\":1,", 12, CS_EVENT_EJSON, "malformed JSON at line 1");
     expect_reject("{\"schema\":1,\"product\":\"x\"}", 26, CS_EVENT_EINVALID, "");
@@ -207,9 +200,8 @@ static void test_wrong_json_type_and_syntax(void **state)
     expect_reject(t, strlen(t), CS_EVENT_EINVALID, "product: must be an object, got array");
 }
 
-static void test_utf8_and_size(void **state)
+static void test_utf8_and_size(void **state __attribute__((unused)))
 {
-    (void)state;
     char *bad = variant("Acme", "Ac\xc3\x28me");
     expect_reject(bad, strlen(bad), CS_EVENT_EUTF8, "invalid UTF-8 at byte");
     free(bad);
@@ -229,9 +221,8 @@ static void test_utf8_and_size(void **state)
     assert_null(ev);
 }
 
-static void test_deep_nesting(void **state)
+static void test_deep_nesting(void **state __attribute__((unused)))
 {
-    (void)state;
     size_t depth = 5000;
     char *t = malloc(depth * 2 + 1);
     memset(t, '[', depth);
@@ -245,9 +236,8 @@ static void test_deep_nesting(void **state)
     free(t);
 }
 
-static void test_deleted_and_export(void **state)
+static void test_deleted_and_export(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[256];
     cs_event *ev = NULL;
     const char *del = "{\"schema\":1,\"event_id\":\"d\",\"type\":\"product.deleted\","
@@ -285,9 +275,8 @@ static void test_deleted_and_export(void **state)
                   "export.connections[0]: must be an integer, got string");
 }
 
-static void test_snapshot_wrapping(void **state)
+static void test_snapshot_wrapping(void **state __attribute__((unused)))
 {
-    (void)state;
     const char *snap = "{\"id\":\"p1\",\"version\":5,\"sku\":\"A\",\"price\":{\"amount\":\"1000\","
                        "\"currency\":\"JPY\"}}";
     int64_t conns[] = {3};

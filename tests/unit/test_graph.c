@@ -1,4 +1,4 @@
-/* Unit tests for cs_graph: parsing and classification of Graph API answers. */
+/* Unit tests for meta_graph (cs_graph_*): parsing and classification of Graph API answers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,11 +18,11 @@
 #include <unistd.h>
 
 #include "cs_buf.h"
-#include "cs_graph.h"
 #include "cs_http.h"
 #include "cs_log.h"
 #include "cs_sha256.h"
 #include "cs_util.h"
+#include "meta_graph.h"
 
 
 /* ------------------------------------------------------------- cs_graph */
@@ -40,9 +40,8 @@ static cs_class classify_code(int code, int subcode, long http)
     return cs_graph_classify(&e);
 }
 
-static void test_graph_classify(void **state)
+static void test_graph_classify(void **state __attribute__((unused)))
 {
-    (void)state;
     static const struct { int code, sub; long http; cs_class want; } t[] = {
         {190, 463, 400, CS_CLASS_AUTH}, {190, 467, 400, CS_CLASS_AUTH},
         {190, 0, 401, CS_CLASS_AUTH}, {102, 0, 400, CS_CLASS_AUTH},
@@ -107,9 +106,8 @@ static void test_graph_classify(void **state)
         assert_string_equal(cs_class_name((cs_class)c), names[c]);
 }
 
-static void test_graph_envelope(void **state)
+static void test_graph_envelope(void **state __attribute__((unused)))
 {
-    (void)state;
     const char *b = "{\"error\":{\"message\":\"Error validating access token\","
                     "\"type\":\"OAuthException\",\"code\":190,\"error_subcode\":460,"
                     "\"error_user_title\":\"Session expired\",\"error_user_msg\":\"Log in again\","
@@ -128,9 +126,8 @@ static void test_graph_envelope(void **state)
     assert_int_equal(cs_graph_classify(&e), CS_CLASS_AUTH);
 }
 
-static void test_graph_throttle(void **state)
+static void test_graph_throttle(void **state __attribute__((unused)))
 {
-    (void)state;
     int pct;
     const char *buc = "{\"111\":[{\"type\":\"catalog_batch\",\"call_count\":95,\"total_cputime\":20,"
                       "\"total_time\":20,\"estimated_time_to_regain_access\":0}],"
@@ -158,9 +155,8 @@ static void test_graph_throttle(void **state)
                      CS_CHANNEL_MAX_PAUSE_MS);
 }
 
-static void test_graph_items_batch(void **state)
+static void test_graph_items_batch(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[256];
     cs_graph_batch_reply r;
     const char *ok = "{\"handles\": [\"AczPIwgC\"],"
@@ -199,9 +195,8 @@ static void test_graph_items_batch(void **state)
     cs_graph_batch_reply_free(NULL);
 }
 
-static void test_graph_batch_status(void **state)
+static void test_graph_batch_status(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[256];
     cs_graph_batch_status s;
     const char *fin = "{\"data\":[{\"status\":\"finished\",\"errors_total_count\":3,"
@@ -263,9 +258,8 @@ static void test_graph_batch_status(void **state)
     cs_graph_batch_status_free(NULL);
 }
 
-static void test_graph_appsecret_proof(void **state)
+static void test_graph_appsecret_proof(void **state __attribute__((unused)))
 {
-    (void)state;
     char proof[65];
     /* python3 -c 'import hmac,hashlib;print(hmac.new(b"secret",b"token",hashlib.sha256).hexdigest())' */
     cs_graph_appsecret_proof("secret", "token", proof);

@@ -68,9 +68,8 @@ static void url_of(const cs_httpd *d, const char *path, char *out, size_t n)
     snprintf(out, n, "http://127.0.0.1:%d%s", cs_httpd_port(d), path);
 }
 
-static void test_get_post_and_headers(void **state)
+static void test_get_post_and_headers(void **state __attribute__((unused)))
 {
-    (void)state;
     server_state st = {0};
     cs_httpd *d = start(&st, "127.0.0.1:0", 0);
     assert_true(cs_httpd_port(d) > 0);
@@ -116,9 +115,8 @@ static void test_get_post_and_headers(void **state)
     cs_httpd_stop(NULL);
 }
 
-static void test_body_cap_413(void **state)
+static void test_body_cap_413(void **state __attribute__((unused)))
 {
-    (void)state;
     server_state st = {0};
     cs_httpd *d = start(&st, "127.0.0.1:0", 1024);
     char url[160], err[200];
@@ -175,9 +173,8 @@ static void test_body_cap_413(void **state)
     cs_httpd_stop(d);
 }
 
-static void test_listen_strings(void **state)
+static void test_listen_strings(void **state __attribute__((unused)))
 {
-    (void)state;
     char err[300];
     const char *good[] = {"127.0.0.1:9464", "0.0.0.0:0", ":9464", "9464", "localhost:0",
                           "[::1]:9464", "[::]:0", "127.0.0.1:65535"};
@@ -216,9 +213,8 @@ static void test_listen_strings(void **state)
     assert_non_null(strstr(err, "port must be a number"));
 }
 
-static void test_port_in_use(void **state)
+static void test_port_in_use(void **state __attribute__((unused)))
 {
-    (void)state;
     server_state st = {0};
     cs_httpd *d = start(&st, "127.0.0.1:0", 0);
     char listen[64], err[300];
@@ -255,9 +251,8 @@ static void observe(void *ud, const cs_http_resp *resp)
     ob->seconds = resp->total_seconds;
 }
 
-static void test_http_observer(void **state)
+static void test_http_observer(void **state __attribute__((unused)))
 {
-    (void)state;
     server_state st = {0};
     cs_httpd *d = start(&st, "127.0.0.1:0", 0);
     char url[160], err[200];
@@ -324,7 +319,7 @@ static int get_status(int port, const char *path, int timeout_ms)
     int status = -1;
     if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n &&
         read(fd, reply, sizeof reply - 1) >= 12 && !strncmp(reply, "HTTP/1.1 ", 9))
-        status = atoi(reply + 9);
+        status = (int)strtol(reply + 9, NULL, 10);
     close(fd);
     return status;
 }

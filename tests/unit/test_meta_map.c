@@ -110,9 +110,8 @@ static void set(json_t *p, const char *key, json_t *v)
     json_object_set_new(p, key, v);
 }
 
-static void test_basic_record(void **state)
+static void test_basic_record(void **state __attribute__((unused)))
 {
-    (void)state;
     json_t *p = base_product();
     set(p, "stock_quantity", json_integer(7));
     set(p, "condition", json_string("new"));
@@ -146,9 +145,8 @@ static void test_basic_record(void **state)
     json_decref(d);
 }
 
-static void test_exact_bytes_and_appending(void **state)
+static void test_exact_bytes_and_appending(void **state __attribute__((unused)))
 {
-    (void)state;
     json_t *p = base_product();
     cs_event *ev = event_of(p);
     cs_buf b;
@@ -173,9 +171,8 @@ static void test_exact_bytes_and_appending(void **state)
 /* A new item needs image_link (Meta creates none without it): the
  * product's own image, else the placeholder, else a local failure; an update
  * of an item Meta holds may go without one. */
-static void test_new_item_needs_an_image(void **state)
+static void test_new_item_needs_an_image(void **state __attribute__((unused)))
 {
-    (void)state;
     json_t *p = base_product();
     cs_event *ev = event_of(p);
     cs_buf b;
@@ -212,9 +209,8 @@ static void test_new_item_needs_an_image(void **state)
     cs_event_destroy(ev);
 }
 
-static void test_no_sku_fails(void **state)
+static void test_no_sku_fails(void **state __attribute__((unused)))
 {
-    (void)state;
     const char *want = "product has no SKU (the Meta retailer id comes from the SKU)";
     json_t *p = base_product();
     json_object_del(p, "sku");
@@ -230,9 +226,8 @@ static void test_no_sku_fails(void **state)
     map_fail(p, NULL, want);
 }
 
-static void test_product_id_source(void **state)
+static void test_product_id_source(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_meta_map_opts o = { .rid_source = CS_RID_PRODUCT_ID };
     json_t *p = base_product();
     json_object_del(p, "sku");
@@ -246,9 +241,8 @@ static void test_product_id_source(void **state)
     json_decref(d);
 }
 
-static void test_retailer_id_limits(void **state)
+static void test_retailer_id_limits(void **state __attribute__((unused)))
 {
-    (void)state;
     char rid[CS_META_RID_SIZE], why[200];
     char sku[512];
     cs_product p;
@@ -283,9 +277,8 @@ static void test_retailer_id_limits(void **state)
     assert_string_equal(why, "product has no SKU (the Meta retailer id comes from the SKU)");
 }
 
-static void test_price_failures(void **state)
+static void test_price_failures(void **state __attribute__((unused)))
 {
-    (void)state;
     json_t *p = base_product();
     json_object_del(p, "price");
     map_fail(p, NULL, "product has no price");
@@ -308,9 +301,8 @@ static void test_price_failures(void **state)
     map_fail(p, NULL, "sale_price currency EUR differs from price currency USD");
 }
 
-static void test_prices_in_record(void **state)
+static void test_prices_in_record(void **state __attribute__((unused)))
 {
-    (void)state;
     static const struct { const char *amount, *cur, *want; } cases[] = {
         { "10", "USD", "10.00 USD" }, { "0.5", "USD", "0.50 USD" },
         { "1800", "JPY", "1800 JPY" }, { "1800.00", "JPY", "1800 JPY" },
@@ -325,9 +317,8 @@ static void test_prices_in_record(void **state)
     }
 }
 
-static void test_sale_price(void **state)
+static void test_sale_price(void **state __attribute__((unused)))
 {
-    (void)state;
     static const struct { const char *price, *sale, *want; } cases[] = {
         { "10", "8", "8.00 USD" },
         { "10", "9.99", "9.99 USD" },
@@ -348,9 +339,8 @@ static void test_sale_price(void **state)
     }
 }
 
-static void test_link_brand_name(void **state)
+static void test_link_brand_name(void **state __attribute__((unused)))
 {
-    (void)state;
     json_t *p = base_product();
     json_object_del(p, "link");
     map_fail(p, NULL, "product has no link and no link_base_url is configured");
@@ -389,9 +379,8 @@ static void test_link_brand_name(void **state)
     map_fail(p, NULL, "product has no name");
 }
 
-static void test_hide_and_delete(void **state)
+static void test_hide_and_delete(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_buf b;
     cs_buf_init(&b, 0);
     assert_int_equal(cs_meta_map_delete("SKU-OLD", &b), 0);
@@ -421,9 +410,8 @@ static void test_hide_and_delete(void **state)
     cs_buf_free(&b);
 }
 
-static void test_images_off(void **state)
+static void test_images_off(void **state __attribute__((unused)))
 {
-    (void)state;
     static const char *const imgs[] = { "https://cdn/x.jpg", "products/a.jpg" };
     cs_meta_map_opts o = { .media_base_url = "https://shop/media/" };
     json_t *p = base_product();
@@ -434,9 +422,8 @@ static void test_images_off(void **state)
     json_decref(d);
 }
 
-static void test_images_on(void **state)
+static void test_images_on(void **state __attribute__((unused)))
 {
-    (void)state;
     static const char *const imgs[] = {
         "products/a.jpg", "/products/b.jpg", "https://cdn.example/c.jpg",
         "HTTP://cdn.example/d.jpg", "ftp://old/e.jpg", "//cdn.example/f.jpg",
@@ -479,9 +466,8 @@ static void test_images_on(void **state)
     json_decref(d);
 }
 
-static void test_images_capped(void **state)
+static void test_images_capped(void **state __attribute__((unused)))
 {
-    (void)state;
     char names[25][32];
     const char *imgs[25];
     for (int i = 0; i < 25; i++) {
@@ -511,9 +497,8 @@ static const char *describe(const char *html)
     return out;
 }
 
-static void test_html_description(void **state)
+static void test_html_description(void **state __attribute__((unused)))
 {
-    (void)state;
     assert_string_equal(describe("<p>Blue <b>ceramic</b> mug.</p><p>Holds&nbsp;350&nbsp;ml"
                                  "</p>\n\n<ul><li>Dishwasher safe</li><li>Tom &amp; Jerry"
                                  "</li></ul>"),
@@ -548,9 +533,8 @@ static size_t utf8_len(const char *s)
     return n;
 }
 
-static void test_long_text_truncated_utf8(void **state)
+static void test_long_text_truncated_utf8(void **state __attribute__((unused)))
 {
-    (void)state;
     /* "Mug " then 200 euro signs (3 bytes each): the cut must land between them. */
     char name[1024] = "Mug ";
     for (int i = 0; i < 200; i++)
@@ -584,9 +568,8 @@ static void test_long_text_truncated_utf8(void **state)
     free(desc);
 }
 
-static void test_condition(void **state)
+static void test_condition(void **state __attribute__((unused)))
 {
-    (void)state;
     static const struct { const char *in, *want; } cases[] = {
         { "new", "new" }, { "NEW", "new" }, { "Refurbished", "refurbished" },
         { "used", "used" }, { "Used_Like_New", "used_like_new" }, { "used_good", "used_good" },
@@ -607,9 +590,8 @@ static void test_condition(void **state)
     json_decref(d);
 }
 
-static void test_availability_and_quantity(void **state)
+static void test_availability_and_quantity(void **state __attribute__((unused)))
 {
-    (void)state;
     static const struct { int has; json_int_t qty; const char *avail; int sends_qty; } cases[] = {
         { 1, 5, "in stock", 1 }, { 1, 0, "out of stock", 1 },
         { 1, -3, "out of stock", 0 }, { 0, 0, "in stock", 0 },
@@ -630,9 +612,8 @@ static void test_availability_and_quantity(void **state)
     }
 }
 
-static void test_categories_and_attributes(void **state)
+static void test_categories_and_attributes(void **state __attribute__((unused)))
 {
-    (void)state;
     json_t *p = base_product();
     set(p, "categories", json_pack("[s,s,s]", "Kitchen", "Mugs", "Blue & Co"));
     set(p, "attributes",
@@ -670,9 +651,8 @@ static void test_categories_and_attributes(void **state)
     json_decref(d);
 }
 
-static void test_json_escaping(void **state)
+static void test_json_escaping(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_meta_map_opts o = { .include_images = 1, .media_base_url = "https://shop/m\"x/" };
     json_t *p = base_product();
     set(p, "sku", json_string("SKU\"7\\"));
@@ -691,9 +671,8 @@ static void test_json_escaping(void **state)
     json_decref(d);
 }
 
-static void test_buffer_cap_appends_nothing(void **state)
+static void test_buffer_cap_appends_nothing(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_event *ev = event_of(base_product());
     cs_buf b;
     char why[300] = "";

@@ -27,9 +27,8 @@ static char *render(cs_metrics *m)
     return s;
 }
 
-static void test_render_exact(void **state)
+static void test_render_exact(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_metrics *m = cs_metrics_new();
     assert_non_null(m);
     static const char *const l_push[] = {"sink", "connection", "outcome", NULL};
@@ -94,9 +93,8 @@ static void test_render_exact(void **state)
     cs_metrics_destroy(m);
 }
 
-static void test_escaping(void **state)
+static void test_escaping(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_metrics *m = cs_metrics_new();
     static const char *const l[] = {"connection", NULL};
     cs_metric *c = cs_metrics_counter(m, "catalogsync_x_total",
@@ -118,9 +116,8 @@ static void test_escaping(void **state)
     cs_metrics_destroy(m);
 }
 
-static void test_histogram_cumulative(void **state)
+static void test_histogram_cumulative(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_metrics *m = cs_metrics_new();
     static const double b[] = {1, 2, 5, 10};
     cs_metric *f = cs_metrics_histogram(m, "catalogsync_batch_events", "Events per flush.",
@@ -151,9 +148,8 @@ static void test_histogram_cumulative(void **state)
     cs_metrics_destroy(m);
 }
 
-static void test_registration_checks(void **state)
+static void test_registration_checks(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_metrics *m = cs_metrics_new();
     static const double ok_b[] = {1, 2};
     static const double dup_b[] = {1, 1};
@@ -207,9 +203,8 @@ static void test_registration_checks(void **state)
     cs_metrics_destroy(NULL);
 }
 
-static void test_format_value(void **state)
+static void test_format_value(void **state __attribute__((unused)))
 {
-    (void)state;
     struct { double v; const char *want; } cases[] = {
         {0, "0"}, {-0.0, "0"}, {1, "1"}, {-3, "-3"}, {1000, "1000"}, {5000, "5000"},
         {0.1, "0.1"}, {0.005, "0.005"}, {2.5, "2.5"}, {1e-9, "1e-09"}, {1e21, "1e+21"},
@@ -228,9 +223,8 @@ static void test_format_value(void **state)
     }
 }
 
-static void test_series_limit(void **state)
+static void test_series_limit(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_metrics *m = cs_metrics_new();
     static const char *const l[] = {"connection", NULL};
     cs_metric *c = cs_metrics_counter(m, "catalogsync_many_total", "Many.", l);
@@ -259,9 +253,8 @@ static void *bump(void *p)
     return NULL;
 }
 
-static void test_concurrent_updates_and_render(void **state)
+static void test_concurrent_updates_and_render(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_metrics *m = cs_metrics_new();
     static const double b[] = {0.5, 1.5};
     bump_arg a = {

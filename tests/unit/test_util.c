@@ -19,9 +19,8 @@
 #include "cs_util.h"
 #include "../../tools/input.h"
 
-static void test_utf8(void **state)
+static void test_utf8(void **state __attribute__((unused)))
 {
-    (void)state;
     assert_int_equal(cs_utf8_invalid_at("plain", 5), -1);
     assert_int_equal(cs_utf8_invalid_at("\xe2\x82\xac \xf0\x9f\x98\x80", 8), -1);
     assert_int_equal(cs_utf8_invalid_at("ab\xff", 3), 2);
@@ -31,9 +30,8 @@ static void test_utf8(void **state)
     assert_int_equal(cs_utf8_invalid_at("x\xe2\x82", 3), 1);          /* truncated */
 }
 
-static void test_decimal(void **state)
+static void test_decimal(void **state __attribute__((unused)))
 {
-    (void)state;
     char why[120];
     const char *ok[] = {"0", "189.99", "1000", "0.125", "123456789012345.123456"};
     const char *bad[] = {"", "-1", "1.", ".5", "1e3", "1,5", " 1", "+1", "1.1234567",
@@ -45,9 +43,8 @@ static void test_decimal(void **state)
             fail_msg("\"%s\" accepted as a decimal", bad[i]);
 }
 
-static void test_rfc3339(void **state)
+static void test_rfc3339(void **state __attribute__((unused)))
 {
-    (void)state;
     assert_true(cs_rfc3339_ok("2026-11-21T10:00:00Z"));
     assert_true(cs_rfc3339_ok("2026-11-21T10:00:00.123456+05:30"));
     assert_false(cs_rfc3339_ok("2026-11-21"));
@@ -57,9 +54,8 @@ static void test_rfc3339(void **state)
     assert_false(cs_rfc3339_ok("2026-11-21T25:00:00Z"));
 }
 
-static void test_parse_i64(void **state)
+static void test_parse_i64(void **state __attribute__((unused)))
 {
-    (void)state;
     int64_t v;
     assert_int_equal(cs_parse_i64("42", 0, 100, &v), 0);
     assert_int_equal(v, 42);
@@ -69,9 +65,8 @@ static void test_parse_i64(void **state)
     assert_int_not_equal(cs_parse_i64("99999999999999999999", 0, INT64_MAX, &v), 0);
 }
 
-static void test_buf_cap_and_json(void **state)
+static void test_buf_cap_and_json(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_buf b;
     cs_buf_init(&b, 8);
     assert_int_equal(cs_buf_appends(&b, "12345678"), 0);
@@ -103,9 +98,8 @@ static int collect(void *o, const char *p, size_t len, unsigned line)
     return 0;
 }
 
-static void collect_err(void *o, unsigned line, const char *why)
+static void collect_err(void *o, unsigned line, const char *why __attribute__((unused)))
 {
-    (void)why;
     collected *c = o;
     c->errors++;
     c->err_line = line;
@@ -119,9 +113,8 @@ static collected split(const char *text, cs_input_mode mode)
     return c;
 }
 
-static void test_input_split(void **state)
+static void test_input_split(void **state __attribute__((unused)))
 {
-    (void)state;
     collected c = split("{\"a\":1}\n{\"b\":\"}\"}\n\n{\"c\":[1,{}]}\n", CS_INPUT_AUTO);
     assert_int_equal(c.n, 3);
     assert_string_equal(c.items[1], "{\"b\":\"}\"}");
@@ -156,9 +149,8 @@ static void test_input_split(void **state)
 }
 
 /* The printf-free helpers of the hot paths give printf's text. */
-static void test_buf_numbers_and_pieces(void **state)
+static void test_buf_numbers_and_pieces(void **state __attribute__((unused)))
 {
-    (void)state;
     static const long long vals[] = {0, 7, -7, 10, 1732183200123LL, -1732183200123LL,
                                      9223372036854775807LL, -9223372036854775807LL - 1};
     char mine[24], want[32];

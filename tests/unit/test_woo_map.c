@@ -153,9 +153,8 @@ static json_t *changed(const char *a, const char *b)
 
 /* ------------------------------------------------------------------ tests */
 
-static void test_create_all_fields(void **state)
+static void test_create_all_fields(void **state __attribute__((unused)))
 {
-    (void)state;
     json_t *p = base_product();
     set(p, "sale_price", money("9.99", "USD"));
     cs_woo_map_opts o = opts_with(NULL, 0);
@@ -211,9 +210,8 @@ static void test_create_all_fields(void **state)
     cs_event_destroy(ev);
 }
 
-static void test_update_with_id(void **state)
+static void test_update_with_id(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_woo_map_opts o = opts_with(SEED_FIELDS, SEED_N);
     char *raw = NULL;
     json_t *d = map_ok(base_product(), NULL, &o, 55, &raw);
@@ -240,9 +238,8 @@ static void test_update_with_id(void **state)
     cs_event_destroy(ev);
 }
 
-static void test_field_list_limits(void **state)
+static void test_field_list_limits(void **state __attribute__((unused)))
 {
-    (void)state;
     /* The seed's fieldsToExport: only those members, only COLOR of the attributes. */
     cs_woo_map_opts o = opts_with(SEED_FIELDS, SEED_N);
     json_t *d = map_ok(base_product(), NULL, &o, 0, NULL);
@@ -292,9 +289,8 @@ static void test_field_list_limits(void **state)
     json_decref(d);
 }
 
-static void test_partial_update(void **state)
+static void test_partial_update(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_woo_map_opts o = opts_with(SEED_FIELDS, SEED_N);
     o.partial = 1;
     json_t *p, *d;
@@ -375,9 +371,8 @@ static void check_prices(const char *amount, const char *cur, const char *sale,
     json_decref(d);
 }
 
-static void test_prices(void **state)
+static void test_prices(void **state __attribute__((unused)))
 {
-    (void)state;
     check_prices("10", "USD", NULL, "10.00", "");
     check_prices("189.99", "USD", "150", "189.99", "150.00");
     check_prices("10.500", "USD", NULL, "10.50", "");
@@ -421,9 +416,8 @@ static void test_prices(void **state)
     json_decref(map_ok(p, NULL, &o, 3, NULL));
 }
 
-static void test_images(void **state)
+static void test_images(void **state __attribute__((unused)))
 {
-    (void)state;
     const char *srcs[] = {"https://media.example/media/products/mug.jpg", "https://other/x.jpg"};
     const long ids[] = {901, 902};
     cs_woo_image_ids known = {srcs, ids, 2};
@@ -500,9 +494,8 @@ static void test_images(void **state)
     json_decref(d);
 }
 
-static void test_stock_and_status(void **state)
+static void test_stock_and_status(void **state __attribute__((unused)))
 {
-    (void)state;
     const char *f[] = {"stock", "status"};
     cs_woo_map_opts o = opts_with(f, 2);
     static const struct { json_int_t qty; int known; const char *st; } t[] = {
@@ -532,9 +525,8 @@ static void test_stock_and_status(void **state)
     json_decref(d);
 }
 
-static void test_attributes(void **state)
+static void test_attributes(void **state __attribute__((unused)))
 {
-    (void)state;
     json_t *p = base_product();
     set(p, "attributes", json_pack("[{s:s, s:n}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}, {s:s, s:s}]",
                                    "name", "Color", "value",
@@ -561,9 +553,8 @@ static void test_attributes(void **state)
     json_decref(d);
 }
 
-static void test_sku_rules(void **state)
+static void test_sku_rules(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_woo_map_opts o = opts_with(SEED_FIELDS, SEED_N);
     static const char *const blanks[] = {NULL, "", "  \t"};
     for (size_t i = 0; i < sizeof blanks / sizeof blanks[0]; i++) {
@@ -589,9 +580,8 @@ static void test_sku_rules(void **state)
     json_decref(d);
 }
 
-static void test_buffer_cap(void **state)
+static void test_buffer_cap(void **state __attribute__((unused)))
 {
-    (void)state;
     cs_event *ev = event_of(base_product(), NULL);
     cs_buf b;
     char why[256] = "";

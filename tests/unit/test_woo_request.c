@@ -21,7 +21,7 @@
 
 #include "cs_buf.h"
 #include "cs_http.h"
-#include "cs_woo.h"
+#include "woo_rest.h"
 
 /* ------------------------------------------------------- scripted server */
 

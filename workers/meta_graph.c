@@ -1,4 +1,4 @@
-#include "cs_graph.h"
+#include "meta_graph.h"
 #include "cs_sha256.h"
 #include "cs_util.h"
 
@@ -9,7 +9,6 @@
 
 #include <jansson.h>
 
-#define GRAPH_SNIPPET 200
 
 static void copy_json_str(char *dst, size_t size, json_t *v)
 {
@@ -74,31 +73,10 @@ int cs_graph_parse_error(const char *body, size_t len, long http_status, cs_grap
         snprintf(e->message, sizeof e->message, "no HTTP answer");
     else
         snprintf(e->message, sizeof e->message, "HTTP %ld", http_status);
-    if (!root && body && len) {
-        char snip[GRAPH_SNIPPET + 1];
-        size_t n = len < GRAPH_SNIPPET ? len : GRAPH_SNIPPET;
-        memcpy(snip, body, n);
-        snip[n] = '\0';
-        cs_text_sanitize(snip, n);
-        size_t k = strlen(e->message);
-        snprintf(e->message + k, sizeof e->message - k, ": %s", snip);
-    }
+    if (!root)
+        cs_append_snippet(e->message, sizeof e->message, body, len);
     json_decref(root);
     return 0;
-}
-
-const char *cs_class_name(cs_class c)
-{
-    switch (c) {
-    case CS_CLASS_OK: return "ok";
-    case CS_CLASS_TRANSIENT: return "transient";
-    case CS_CLASS_THROTTLE: return "throttle";
-    case CS_CLASS_AUTH: return "auth";
-    case CS_CLASS_BAD_ITEM: return "bad_item";
-    case CS_CLASS_REFUSED: return "refused";
-    case CS_CLASS_TOO_LARGE: return "too_large";
-    }
-    return "?";
 }
 
 cs_class cs_graph_classify(const cs_graph_error *e)

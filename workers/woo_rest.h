@@ -1,7 +1,10 @@
 /*
- * cs_woo: the WooCommerce REST API v3 protocol (reference/woocommerce-api.md;
- * ARCHITECTURE §3 "WooCommerce stores").  No product mapping (workers/woo_map)
- * and no state: this module knows how to authenticate a request to a store,
+ * woo_rest: the WooCommerce REST API v3 protocol — woo_rest.c (auth,
+ * requests) and woo_answers.c (errors, batch answers, SKU lookups,
+ * currency); the store's behaviour it follows is the fake's
+ * (tests/fakes/README.md).  The WooCommerce channel's client side, beside its sink woo.c, its links woo_links.c and its mapping
+ * woo_map.c; the functions keep the cs_woo_ prefix.  No product mapping and
+ * no state: this module knows how to authenticate a request to a store,
  * what the store's answers mean, and how batch calls are shaped.
  *
  * - Authentication (reference §3): HTTP Basic or query-string keys over
@@ -11,7 +14,8 @@
  *   ignores Basic over HTTP anyway (every call would be a 401 "cannot ...").
  * - Errors (reference §4): the WordPress error body and the one
  *   classification of a failed WooCommerce call into transient / throttle /
- *   auth / bad item (the cs_class enum of cs_graph.h, shared by all sinks).
+ *   auth / bad item (the cs_class vocabulary of cs_class.h, shared by all
+ *   channels).
  * - Batches (reference §1 "Batch details"): the request body and the 200
  *   answer, whose per-item results are matched to the request by position.
  * - SKU lookups: the answer of GET products?sku=X, used to adopt an existing
@@ -26,13 +30,13 @@
  * cs_woo_parse_batch() allocates the reply's arrays, released with
  * cs_woo_batch_reply_free().
  */
-#ifndef CS_WOO_H
-#define CS_WOO_H
+#ifndef CS_WOO_REST_H
+#define CS_WOO_REST_H
 
 #include <stddef.h>
 
 #include "cs_buf.h"
-#include "cs_graph.h"   /* cs_class */
+#include "cs_class.h"
 #include "cs_http.h"
 
 #define CS_WOO_API_PREFIX   "/wp-json/wc/v3/"

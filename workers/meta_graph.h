@@ -1,24 +1,29 @@
 /*
- * cs_graph: what Meta's Graph API answers mean.  Parsing only, no I/O.
+ * meta_graph: what Meta's Graph API answers mean (the Meta channel's client
+ * side, beside its sink meta.c and its mapping meta_map.c).  Parsing only,
+ * no I/O; the functions keep the cs_graph_ prefix.
  *
  * - the error envelope {"error":{...}} and the single classification of a
- *   failed Graph call into transient / throttle / auth / bad item, which
+ *   failed Graph call into the cs_class vocabulary (cs_class.h), which
  *   the Meta sink turns into retry later / pause the catalog / pause the
- *   connection and alert / park the item;
+ *   catalog and alert / park the item;
  * - how long to pause after throttling, from the rate-limit headers;
  * - appsecret_proof;
+ * - the Graph API versions and the day each stops working;
  * - the answers of items_batch and check_batch_request_status.
  *
  * Thread safety: no global state; every function may be called from any
  * thread.  Ownership: the parse functions fill caller-owned structs whose
  * arrays are allocated here and released with the matching _free().
  */
-#ifndef CS_GRAPH_H
-#define CS_GRAPH_H
+#ifndef CS_META_GRAPH_H
+#define CS_META_GRAPH_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cs_class.h"
+#include "cs_config.h"   /* CS_GRAPH_DEFAULT_VERSION */
 #include "cs_http.h"     /* CS_CHANNEL_MAX_PAUSE_MS */
 
 typedef struct cs_graph_error {
@@ -32,20 +37,6 @@ typedef struct cs_graph_error {
  * invalid UTF-8 replaced).  Strings are truncated to their fields.  body may
  * be NULL when len is 0.  http_status 0 means the call got no HTTP answer. */
 int cs_graph_parse_error(const char *body, size_t len, long http_status, cs_graph_error *e);
-
-typedef enum {
-    CS_CLASS_OK = 0,
-    CS_CLASS_TRANSIENT,   /* retry with backoff */
-    CS_CLASS_THROTTLE,    /* pause the catalog (cs_graph_throttle_pause_ms) */
-    CS_CLASS_AUTH,        /* token or permission: pause the connection, alert */
-    CS_CLASS_BAD_ITEM,    /* the request itself is wrong: park the item */
-    CS_CLASS_REFUSED,     /* the catalog refuses every call (gone or not assigned,
-                             disallowed): pause the connection, alert */
-    CS_CLASS_TOO_LARGE    /* the call carried too much data: split it */
-} cs_class;
-
-/* "ok","transient","throttle","auth","bad_item","refused","too_large" */
-const char *cs_class_name(cs_class c);
 
 /*
  * The one place that classifies Graph failures (reference section 4.2).
@@ -81,8 +72,8 @@ int64_t cs_graph_throttle_pause_ms(const char *buc_header, const char *app_usage
                                    int64_t retry_after_ms, int64_t default_ms, int *max_pct);
 
 /* The Graph API version a catalog uses unless meta.catalogs[].api_version
- * says otherwise: a current one (see cs_graph_version_end). */
-#define CS_GRAPH_DEFAULT_VERSION "v25.0"
+ * says otherwise, CS_GRAPH_DEFAULT_VERSION, is a configuration default
+ * (cs_config.h); it must be a current one (see cs_graph_version_end). */
 
 /* Days before a Graph API version warns at start that it ends soon. */
 #define CS_GRAPH_VERSION_WARN_DAYS 90

@@ -124,7 +124,18 @@ static const char LUA_SETTLE[] =
     "local function apply()\n"
     "local m, v, now, kind = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5]), ARGV[4]\n"
     "if ARGV[3] ~= '' then\n"
-    "  if redis.call('HGET', KEYS[4], m) ~= ARGV[3] then return {'fenced', 0, 0} end\n"
+    /* The lease was taken over (expired and claimed again, or fenced by
+     * begin) while this worker pushed or confirmed: its outcome changes
+     * nothing.  One of an older version than Redis holds may still have
+     * reached the channel after the newer one was pushed: "overtaken", and
+     * the worker queues the newest version again (requeue_overtaken). */
+    "  if redis.call('HGET', KEYS[4], m) ~= ARGV[3] then\n"
+    "    if kind ~= 'release' and kind ~= 'pending' and\n"
+    "       tonumber(redis.call('HGET', KEYS[1], 'version') or '-1') > tonumber(ARGV[2]) then\n"
+    "      return {'overtaken', 0, 0}\n"
+    "    end\n"
+    "    return {'fenced', 0, 0}\n"
+    "  end\n"
     "  if kind ~= 'pending' then\n"
     "    redis.call('HDEL', KEYS[4], m)\n"
     "    redis.call('ZREM', KEYS[3], m)\n"

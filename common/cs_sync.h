@@ -12,7 +12,10 @@
  *            schedule, with jitter), failed, paused (no attempt charged),
  *            skipped, deleted, pending (handle recorded), release.
  * A settle whose lease was lost ("fenced") or whose version was overtaken
- * ("superseded") changes nothing.
+ * ("superseded"; "overtaken": both, the lease lost and a newer version
+ * recorded) changes nothing.  A superseded or overtaken outcome of a write
+ * that may have reached the channel is followed by the worker queueing the
+ * newest version again (worker.c requeue_overtaken).
  *
  * Thread safety: one cs_sync per thread (it owns no connection; it uses the
  * caller's cs_redis).  Jobs are owned by the caller.
@@ -92,7 +95,7 @@ typedef struct cs_sync_job {
     int settle_attempts;        /* filled by settle */
     int64_t settle_next;
     char settle_result[16];     /* synced retry failed paused skipped deleted cleaned
-                                   pending released superseded fenced */
+                                   pending released superseded fenced overtaken */
 } cs_sync_job;
 
 /* What begin decided for a fresh event (the script's first reply word). */

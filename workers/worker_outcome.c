@@ -57,7 +57,8 @@ int wout_log(const cs_sink_ops *ops, const cs_config *cfg, worker_obs *obs, work
 {
     const cs_product *p = &j->ev->product;
     const char *name = p->name ? p->name : "(no name)";
-    if (!strcmp(j->settle_result, "fenced") || !strcmp(j->settle_result, "superseded")) {
+    if (!strcmp(j->settle_result, "fenced") || !strcmp(j->settle_result, "superseded") ||
+        !strcmp(j->settle_result, "overtaken")) {
         CS_DEBUG(ops->name, "product %s: outcome for version %lld dropped (%s)", p->id,
                  (long long)p->version, j->settle_result);
         return 0;

@@ -24,7 +24,8 @@ typedef struct worker_tally {
 } worker_tally;
 
 /* Logs and counts job j's settled outcome (in t and in obs); 1 when it had
- * one, 0 when there was none to report (fenced, superseded, no outcome). */
+ * one, 0 when there was none to report (fenced, superseded, overtaken, no
+ * outcome). */
 int wout_log(const cs_sink_ops *ops, const cs_config *cfg, worker_obs *obs, worker_tally *t,
              const cs_sync_job *j);
 

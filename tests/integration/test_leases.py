@@ -143,11 +143,15 @@ class LeaseScriptTest(unittest.TestCase):
         # Two workers' paths played step by step on the real scripts
         # (tests/tools/lease.c): a newer version deferred behind a lease is
         # due at once when the holder releases or settles its overtaken
-        # claim; a release with a lost lease changes nothing.
+        # claim; a release with a lost lease changes nothing; a late outcome
+        # with a lost lease answers "overtaken" when Redis holds a newer
+        # version (the worker queues it again), "fenced" when not.
         r = Redis(self)
         out = run([program("cs-test-lease"), "--redis-port", str(r.port)])
         self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
         self.assertEqual(sorted(re.findall(r"^ok (\S+)$", out.stdout, re.M)), [
+            "late_outcome_with_a_lost_lease_of_an_older_version_answers_overtaken",
+            "late_outcome_with_a_lost_lease_of_the_stored_version_answers_fenced",
             "outcome_of_overtaken_claim_makes_the_newer_version_due",
             "release_of_overtaken_claim_makes_the_newer_version_due",
             "release_with_a_lost_lease_changes_nothing"], out.stdout)

@@ -109,14 +109,12 @@ static void on_claim(void *opaque, const char *member, const char *token, const 
 }
 
 /* Product pid: version 1 begun and paused (queued, due already), then
- * claimed by A; version 2 begun by B.  Returns A's job (holding the lease,
- * its version overtaken) or NULL. */
-static cs_sync_job *a_holds_v1_b_begins_v2(cs_redis *r, cs_sync *s, const char *scenario,
-                                           const char *pid)
+ * claimed by A.  Returns A's job (holding the lease) or NULL. */
+static cs_sync_job *a_holds_v1(cs_redis *r, cs_sync *s, const char *scenario, const char *pid)
 {
-    cs_sync_job *a = job(pid, 1), *b = job(pid, 2);
-    if (!a || !b)
-        goto bad;
+    cs_sync_job *a = job(pid, 1);
+    if (!a)
+        return NULL;
     if (cs_sync_begin(s, &a, 1) != 0 || a->begin_result != CS_BEGIN_PUSH)
         goto bad;
     a->out.kind = CS_OUT_PAUSED;
@@ -130,6 +128,25 @@ static cs_sync_job *a_holds_v1_b_begins_v2(cs_redis *r, cs_sync *s, const char *
     }
     a->from_retry = 1;
     snprintf(a->token, sizeof a->token, "%s", c.token);
+    if (score(r, s, "inflight", a->member) < 0) {
+        fail(scenario, "version 1 leased", 0);
+        goto bad;
+    }
+    memset(&a->out, 0, sizeof a->out);
+    return a;
+bad:
+    job_done(a);
+    return NULL;
+}
+
+/* a_holds_v1, then version 2 begun by B.  Returns A's job (holding the
+ * lease, its version overtaken) or NULL. */
+static cs_sync_job *a_holds_v1_b_begins_v2(cs_redis *r, cs_sync *s, const char *scenario,
+                                           const char *pid)
+{
+    cs_sync_job *a = a_holds_v1(r, s, scenario, pid), *b = job(pid, 2);
+    if (!a || !b)
+        goto bad;
     long long lease_end = score(r, s, "inflight", a->member);
     if (cs_sync_begin(s, &b, 1) != 0)
         goto bad;
@@ -139,7 +156,6 @@ static cs_sync_job *a_holds_v1_b_begins_v2(cs_redis *r, cs_sync *s, const char *
     if (due != lease_end)
         fail(scenario, "version 2 queued for the lease's end", due - lease_end);
     job_done(b);
-    memset(&a->out, 0, sizeof a->out);
     return a;
 bad:
     if (a)
@@ -248,6 +264,53 @@ int main(int argc, char **argv)
         if (score(r, s, "retry", a->member) != due)
             fail(sc, "version 2 still queued behind the live lease", 0);
         if (score(r, s, "inflight", a->member) < 0)
+            fail(sc, "the live lease kept", 0);
+        job_done(a);
+    } else {
+        fail(sc, "set-up", 0);
+    }
+    if (failures == before_fail)
+        printf("ok %s\n", sc);
+
+    /* A's push of version 1 lands after its lease was taken over and
+     * version 2 recorded (A stalled past retry.lease_ms, or its batch was
+     * confirmed on a later turn): "overtaken", Redis unchanged, so that the
+     * worker queues version 2 again (worker.c requeue_overtaken). */
+    before_fail = failures;
+    sc = "late_outcome_with_a_lost_lease_of_an_older_version_answers_overtaken";
+    a = a_holds_v1_b_begins_v2(r, s, sc, "p4");
+    if (a) {
+        long long due = score(r, s, "retry", a->member);
+        long long lease = score(r, s, "inflight", a->member);
+        snprintf(a->token, sizeof a->token, "not-the-token");
+        a->out.kind = CS_OUT_SYNCED;
+        snprintf(a->out.remote_id, sizeof a->out.remote_id, "SKU-p4");
+        if (cs_sync_settle(s, &a, 1) != 0 || strcmp(a->settle_result, "overtaken") != 0)
+            fail(sc, "the late outcome answered overtaken", 0);
+        if (score(r, s, "retry", a->member) != due)
+            fail(sc, "version 2 still queued as it was", 0);
+        if (score(r, s, "inflight", a->member) != lease)
+            fail(sc, "the live lease kept", 0);
+        job_done(a);
+    } else {
+        fail(sc, "set-up", 0);
+    }
+    if (failures == before_fail)
+        printf("ok %s\n", sc);
+
+    /* The same with no newer version: the lease's new holder pushes this
+     * very version, nothing to queue again: "fenced". */
+    before_fail = failures;
+    sc = "late_outcome_with_a_lost_lease_of_the_stored_version_answers_fenced";
+    a = a_holds_v1(r, s, sc, "p5");
+    if (a) {
+        long long lease = score(r, s, "inflight", a->member);
+        snprintf(a->token, sizeof a->token, "not-the-token");
+        a->out.kind = CS_OUT_SYNCED;
+        snprintf(a->out.remote_id, sizeof a->out.remote_id, "SKU-p5");
+        if (cs_sync_settle(s, &a, 1) != 0 || strcmp(a->settle_result, "fenced") != 0)
+            fail(sc, "the late outcome answered fenced", 0);
+        if (score(r, s, "inflight", a->member) != lease)
             fail(sc, "the live lease kept", 0);
         job_done(a);
     } else {

@@ -416,15 +416,21 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
     return apply_pause(w, id, &res);
 }
 
-/* After settle: a fresh push that went out while Redis came to hold a newer
- * version of the product ("superseded").  Only a worker whose partitions
- * moved on while it was pushing gets there (its session timed out, it was
- * stopped or stalled past session.timeout.ms): the partition's new owner
- * pushed the newer version meanwhile, and this older write may have landed
- * after it (a channel may apply a batch when it finishes; a call that timed out
+/* After settle: a write that went out while Redis came to hold a newer
+ * version of the product.  A fresh push ("superseded"), or a claimed retry
+ * whose lease was taken over meanwhile ("overtaken": it expired and another
+ * worker claimed the product, or a newer version's begin fenced it).  A
+ * worker gets there when its partitions or its lease moved on while it
+ * pushed or confirmed (its session timed out, it was stopped or stalled
+ * past session.timeout.ms or retry.lease_ms), or when a batch confirmed on
+ * a later turn had a newer version recorded meanwhile: the newer version
+ * may have been pushed already, and this older write may have landed after
+ * it (a channel may apply a batch when it finishes; a call that timed out
  * may have been applied too).  The product's newest stored version is
  * queued again, due at once, so the channel ends at it: an extra push at
- * most, never a lost update.  0, or -1 when Redis failed. */
+ * most, never a lost update.  (A retry still holding its lease that was
+ * overtaken is "superseded": the newer version waited behind the lease and
+ * settle made it due.)  0, or -1 when Redis failed. */
 static int requeue_overtaken(cs_worker *w, cs_sync_job **jobs, size_t n)
 {
     size_t n_conns = w->ops->n_conns(w->sink);
@@ -435,15 +441,18 @@ static int requeue_overtaken(cs_worker *w, cs_sync_job **jobs, size_t n)
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             const cs_sync_job *j = jobs[i];
-            if (j->conn != c || j->from_retry || strcmp(j->settle_result, "superseded") != 0 ||
+            int late = strcmp(j->settle_result, "overtaken") == 0 ||
+                       (!j->from_retry && strcmp(j->settle_result, "superseded") == 0);
+            if (j->conn != c || !late ||
                 (j->out.kind != CS_OUT_SYNCED && j->out.kind != CS_OUT_DELETED &&
                  j->out.kind != CS_OUT_SKIPPED && j->out.kind != CS_OUT_RETRY))
                 continue;
             keys[k++] = strchr(j->member, '|') + 1;
             CS_WARN(w->ops->name, "product %s: version %lld reached %s %s after a newer version "
-                    "was recorded (another worker took over its partition meanwhile); the "
-                    "newest version is queued again", j->ev->product.id,
-                    (long long)j->ev->product.version, w->ops->conn_noun, j->conn_id);
+                    "was recorded (another worker took over its %s meanwhile); the newest "
+                    "version is queued again", j->ev->product.id,
+                    (long long)j->ev->product.version, w->ops->conn_noun, j->conn_id,
+                    j->from_retry ? "retry" : "partition");
         }
         if (k && cs_sync_reset_many(w->sync, w->ops->conn_id(w->sink, c), keys, k, 0, res) != 0)
             rc = -1;

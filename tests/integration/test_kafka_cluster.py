@@ -188,23 +188,27 @@ class Stream:
         """Per product, the newest version whose outcome is durable: confirmed
         (synced_version), accepted by Meta with its handle recorded (pending:
         confirmed on a later turn, docs/DESIGN.md), queued in the retry queue
-        (a version waiting for its product's batch to be confirmed), or
-        overtaken by a newer version Redis holds (every older one is then
-        superseded)."""
+        (a version waiting for its product's batch to be confirmed) or
+        claimed from it (leased: back in the queue if its worker dies before
+        it records the handle), or overtaken by a newer version Redis holds
+        (every older one is then superseded)."""
         keys = ["k%d" % i for i in range(self.n)]
-        cmds = []
-        for k in keys:
-            cmds += [["HGET", STATE_KEY % k, f] for f in ("synced_version", "version", "handle")]
-            cmds.append(["ZSCORE", "catalogsync:{meta}:retry", "main|default:%s" % k])
-        out = self.redis.cli_many(cmds)
-
-        def num(v):
-            return int(v) if v.strip().isdigit() else 0
-        res = {}
-        for i, k in enumerate(keys):
-            synced, version, handle, queued = out[4 * i:4 * i + 4]
-            held = handle.strip() or queued.strip()
-            res[k] = max(num(synced), num(version) if held else num(version) - 1)
+        # One script: the fields and queues of a product read at one instant
+        # (separate reads could straddle a settle or a claim).
+        lua = ("local out = {} "
+               "for i, k in ipairs(ARGV) do "
+               "local st = redis.call('HMGET', KEYS[1] .. k, 'synced_version', 'version', "
+               "'handle') "
+               "local m = 'main|default:' .. k "
+               "local held = st[3] or redis.call('ZSCORE', KEYS[2], m) or "
+               "redis.call('ZSCORE', KEYS[3], m) "
+               "local v = tonumber(st[2] or '0') "
+               "if not held then v = v - 1 end "
+               "out[i] = math.max(tonumber(st[1] or '0'), v) "
+               "end return out")
+        out = self.redis.cli("EVAL", lua, "3", STATE_KEY % "", "catalogsync:{meta}:retry",
+                             "catalogsync:{meta}:inflight", *keys).split("\n")
+        res = {k: int(v) for k, v in zip(keys, out)}
         return res
 
     # ---- worker logs ----

@@ -8,20 +8,35 @@
 #include <sys/random.h>
 
 /* KEYS: state, retry, snap, index, inflight, lease, counts, exclude, waiting
- * ARGV: member, version, snapshot, now, sku, name, product key
+ * ARGV: member, version, snapshot, now, sku, name, product key, owner (this
+ *       worker), owner_until (now + retry.lease_ms)
  * Versions (at most 2^53 - 1, CS_EVENT_MAX_VERSION) are compared as Lua
  * numbers, exact up to there, and stored as the decimal string C wrote:
  * a Lua number is written back as %.17g or worse. */
 static const char LUA_BEGIN[] =
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'version') or '-1')\n"
-    "local v = tonumber(ARGV[2])\n"
-    "local status = redis.call('HGET', KEYS[1], 'status') or ''\n"
+    "local f = redis.call('HMGET', KEYS[1], 'version', 'status', 'owner', 'owner_until', 'behind')\n"
+    "local cur_s, status, owner, behind = f[1], f[2] or '', f[3], f[5]\n"
+    "local cur, v, now = tonumber(cur_s or '-1'), tonumber(ARGV[2]), tonumber(ARGV[4])\n"
+    "local owner_until = tonumber(f[4] or '0')\n"
+    "local lease_end = 0\n"
+    "if redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1 then\n"
+    "  lease_end = tonumber(redis.call('ZSCORE', KEYS[5], ARGV[1]) or '0')\n"
+    "end\n"
     "if v < cur then return {'stale', status, ''} end\n"
     "if v == cur then\n"
-    "  if status == 'pending' or status == 'not_synced' then\n"
-    "    return {'push', status, redis.call('HGET', KEYS[1], 'handle') or ''}\n"
+    "  if status ~= 'pending' and status ~= 'not_synced' then return {'dup', status, ''} end\n"
+    /* The same version still unsettled: pushed again (a worker re-reading
+     * its own batch, or one taking over from a worker gone) unless another
+     * live worker is pushing or confirming it: a claimed retry's lease, or
+     * the owner that began it.  That worker settles it; if it dies, the
+     * lease's expiry or the recovery entry queued here pushes it. */
+    "  if lease_end > now then return {'held', status, ''} end\n"
+    "  if owner and owner ~= ARGV[8] and owner_until > now then\n"
+    "    redis.call('ZADD', KEYS[2], 'NX', owner_until, ARGV[1])\n"
+    "    return {'held', status, ''}\n"
     "  end\n"
-    "  return {'dup', status, ''}\n"
+    "  redis.call('HSET', KEYS[1], 'owner', ARGV[8], 'owner_until', ARGV[9])\n"
+    "  return {'push', status, redis.call('HGET', KEYS[1], 'handle') or ''}\n"
     "end\n"
     /* A push of an older version begun and never settled (worker or Redis
      * gone meanwhile) may have reached the channel: remembered, as settle
@@ -32,7 +47,7 @@ static const char LUA_BEGIN[] =
     "  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'skipped', 'attempts', 0,\n"
     "    'skip_reason', 'excluded by an operator', 'sku', ARGV[5], 'name', ARGV[6],\n"
     "    'product', ARGV[7], 'seen_at', ARGV[4])\n"
-    "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
+    "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'owner', 'owner_until', 'behind')\n"
     "  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
     "  redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "  if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
@@ -44,18 +59,28 @@ static const char LUA_BEGIN[] =
     "  end\n"
     "  return {'excluded', status, ''}\n"
     "end\n"
-    /* A retry of an older version is being pushed by another worker (its
-     * lease is live): pushing this version now could reach the channel
-     * before that older write does.  The version is recorded and queued
-     * behind the lease instead; the holder's settle makes it due at once. */
-    "local lease_end = tonumber(redis.call('ZSCORE', KEYS[5], ARGV[1]) or '0')\n"
-    "if lease_end > tonumber(ARGV[4]) and redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1 then\n"
+    /* An older version is still in a live worker's hands: a claimed retry
+     * (its lease), or a push begun and not settled (its owner: pushing, or
+     * confirming a recorded batch).  Pushing this version now could reach
+     * the channel before that older write does, and a batch confirmed late
+     * would leave the older version last.  This version is recorded and
+     * queued behind it instead ("behind": the version it waits for); the
+     * holder's settle makes it due at once, and if the holder dies it is
+     * due when the lease or the owner's time ends. */
+    "local hold = 0\n"
+    "if lease_end > now then hold = lease_end\n"
+    "elseif (status == 'pending' or behind) and owner_until > now then\n"
+    "  hold = owner_until\n"
+    "  if not behind then behind = cur_s end\n"
+    "end\n"
+    "if hold > 0 then\n"
     "  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'retry_pending', 'attempts', 0,\n"
-    "    'next_attempt', lease_end, 'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7],\n"
+    "    'next_attempt', hold, 'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7],\n"
     "    'seen_at', ARGV[4])\n"
+    "  if behind then redis.call('HSET', KEYS[1], 'behind', behind) end\n"
     "  redis.call('HDEL', KEYS[1], 'handle', 'skip_reason')\n"
     "  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
-    "  redis.call('ZADD', KEYS[2], lease_end, ARGV[1])\n"
+    "  redis.call('ZADD', KEYS[2], hold, ARGV[1])\n"
     "  redis.call('SADD', KEYS[4], ARGV[7])\n"
     "  redis.call('ZADD', KEYS[9], 'NX', ARGV[4], ARGV[7])\n"
     "  if status ~= 'retry_pending' then\n"
@@ -65,8 +90,9 @@ static const char LUA_BEGIN[] =
     "  return {'deferred', status, ''}\n"
     "end\n"
     "redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'pending', 'attempts', 0,\n"
-    "  'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7], 'seen_at', ARGV[4])\n"
-    "redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
+    "  'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7], 'seen_at', ARGV[4],\n"
+    "  'owner', ARGV[8], 'owner_until', ARGV[9])\n"
+    "redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'behind')\n"
     "redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
     "if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
@@ -150,20 +176,28 @@ static const char LUA_SETTLE[] =
     /* A release hands the claim back untouched; a lease holder's release
      * of an overtaken version also makes the newer version queued behind
      * its lease (begin: "deferred") due now, as any outcome of it does. */
+    /* The newer version queued behind this one (begin: "deferred", behind
+     * a lease or an owner's push) is due once this one is done with. */
+    "local waited = ARGV[3] ~= '' or redis.call('HGET', KEYS[1], 'behind') == ARGV[2]\n"
+    "local function wake()\n"
+    "  if redis.call('ZSCORE', KEYS[2], m) then redis.call('ZADD', KEYS[2], now, m) end\n"
+    "  redis.call('HDEL', KEYS[1], 'behind')\n"
+    "end\n"
     "if kind == 'release' then\n"
     "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m)\n"
-    "  elseif ARGV[3] ~= '' and redis.call('ZSCORE', KEYS[2], m) then\n"
-    "    redis.call('ZADD', KEYS[2], now, m)\n"
-    "  end\n"
+    "  elseif waited then wake() end\n"
     "  return {'released', 0, tonumber(ARGV[12])}\n"
     "end\n"
     "if v < cur then\n"
-    /* A lease holder finishing an overtaken version: the newer version
-     * queued behind its lease (begin) is due now. */
-    "  if ARGV[3] ~= '' and kind ~= 'pending' and redis.call('ZSCORE', KEYS[2], m) then\n"
-    "    redis.call('ZADD', KEYS[2], now, m)\n"
+    "  if kind == 'pending' then return {'superseded', 0, 0} end\n"
+    "  if waited then\n"
+    "    wake()\n"
+    "    return {'superseded', 0, 0}\n"
     "  end\n"
-    "  return {'superseded', 0, 0}\n"
+    /* A push that nothing waited for: the newer version was pushed while
+     * this one was in flight (its owner's time ran out), and this one may
+     * have reached the channel after it. */
+    "  return {'overtaken', 0, 0}\n"
     "end\n"
     /* A request carrying the product left (accepted, confirmed, or an
      * outcome naming its remote id): it may be at the channel. */
@@ -189,11 +223,12 @@ static const char LUA_SETTLE[] =
     /* Due again then unless settled before: a worker that died while
      * confirming is followed by one that polls the handle. */
     "  if tonumber(ARGV[12]) > 0 then\n"
-    "    redis.call('HSET', KEYS[1], 'next_attempt', ARGV[12])\n"
+    "    redis.call('HSET', KEYS[1], 'next_attempt', ARGV[12], 'owner_until', ARGV[12])\n"
     "    redis.call('ZADD', KEYS[2], ARGV[12], m)\n"
     "  end\n"
     "  return {'pending', 0, 0}\n"
     "end\n"
+    "redis.call('HDEL', KEYS[1], 'owner', 'owner_until', 'behind')\n"
     "local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
     "if kind == 'synced' then\n"
     "  redis.call('HSET', KEYS[1], 'status', 'synced', 'synced_version', ARGV[2], 'last_success', now,\n"
@@ -286,6 +321,13 @@ cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
         return NULL;
     }
     snprintf(s->prefix, n, "%s{%s}:", cfg->redis_prefix, sink);
+    unsigned char id[8];
+    if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id) {
+        cs_sync_destroy(s);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof id; i++)
+        snprintf(s->owner + 2 * i, 3, "%02x", id[i]);
     s->s_begin = cs_redis_add_script(r, LUA_BEGIN);
     s->s_claim = cs_redis_add_script(r, LUA_CLAIM);
     s->s_settle = cs_redis_add_script(r, LUA_SETTLE);
@@ -485,7 +527,7 @@ static int begin_result(const char *word)
     } words[] = {
         {"push", CS_BEGIN_PUSH},         {"stale", CS_BEGIN_STALE},
         {"dup", CS_BEGIN_DUP},           {"deferred", CS_BEGIN_DEFERRED},
-        {"excluded", CS_BEGIN_EXCLUDED},
+        {"excluded", CS_BEGIN_EXCLUDED}, {"held", CS_BEGIN_HELD},
     };
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (strcmp(word, words[i].word) == 0)
@@ -497,7 +539,7 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
 {
     keys k;
     cs_buf snap, pkey;
-    char now[24], ver[24];
+    char now[24], ver[24], until[24];
     int rc = -1;
     redisReply **reps = calloc(n ? n : 1, sizeof *reps);
     if (!reps)
@@ -505,7 +547,9 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
     cs_sync_keys_init(&k);
     cs_buf_init(&snap, 0);
     cs_buf_init(&pkey, 1024);
-    snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
+    int64_t t = cs_now_ms();
+    snprintf(now, sizeof now, "%lld", (long long)t);
+    snprintf(until, sizeof until, "%lld", (long long)(t + s->cfg->retry_lease_ms));
     if (cs_redis_ready(s->r) != 0)
         goto out;
     const char *filled = NULL;     /* the connection k's sink-wide keys are for */
@@ -525,7 +569,8 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
                               k.inflight.data, k.lease.data, k.counts.data, k.exclude.data,
                               k.waiting.data, j->member, ver,
                               snap.data, now,
-                              p->sku ? p->sku : "", p->name ? p->name : "", pkey.data};
+                              p->sku ? p->sku : "", p->name ? p->name : "", pkey.data,
+                              s->owner, until};
         size_t lens[sizeof argv / sizeof argv[0]];
         for (size_t a = 0; a < sizeof argv / sizeof argv[0]; a++)
             lens[a] = a == 14 ? snap.len : strlen(argv[a]);

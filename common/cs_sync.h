@@ -104,7 +104,8 @@ enum {
     CS_BEGIN_STALE,         /* "stale": older than the stored version */
     CS_BEGIN_DUP,           /* "dup": this version already settled */
     CS_BEGIN_DEFERRED,      /* "deferred": recorded, queued behind another worker's live lease */
-    CS_BEGIN_EXCLUDED       /* "excluded": recorded, never pushed (an operator's exclusion) */
+    CS_BEGIN_EXCLUDED,      /* "excluded": recorded, never pushed (an operator's exclusion) */
+    CS_BEGIN_HELD           /* "held": the same version, pushed or confirmed by another live worker */
 };
 
 typedef struct cs_sync cs_sync;

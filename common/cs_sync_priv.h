@@ -23,6 +23,7 @@ struct cs_sync {
     char *sink;
     int s_begin, s_claim, s_settle, s_reset, s_exclude, s_pause, s_resume;
     char delays[512];
+    char owner[17];     /* this process's id in begin's "owner" (random hex) */
 };
 
 /* Key buffers for one job: state plus the sink-wide keys. */

@@ -527,7 +527,17 @@ int meta_confirm_turn(meta_sink *ms, size_t i, const cs_push_ctx *ctx, int make_
 void meta_confirm_hand_over(meta_sink *ms, size_t i, const cs_push_ctx *ctx)
 {
     meta_confirm *c = ms->conns[i].pending;
-    meta_confirm_turn(ms, i, ctx, 0);
+    /* Confirmed here while half of worker.shutdown_deadline_ms lasts: a
+     * newer version queued behind a batch handed over unconfirmed waits
+     * until that batch would have timed out (begin: "behind"). */
+    int64_t deadline = cs_mono_ms() + ms->cfg->worker_shutdown_ms / 2;
+    while (meta_confirm_turn(ms, i, ctx, 0) == 0 && c->n && cs_mono_ms() < deadline) {
+        int64_t soonest = deadline;
+        for (entry *e = c->head; e; e = e->next)
+            if (!e->done && e->next_poll < soonest)
+                soonest = e->next_poll;
+        sleep_ms(soonest - cs_mono_ms());
+    }
     cs_sync_job **jobs = malloc((c->n_jobs + 1) * sizeof *jobs);
     size_t n = 0;
     for (entry *e = c->head; jobs && e; e = e->next)

@@ -417,20 +417,17 @@ static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t
 }
 
 /* After settle: a write that went out while Redis came to hold a newer
- * version of the product.  A fresh push ("superseded"), or a claimed retry
- * whose lease was taken over meanwhile ("overtaken": it expired and another
- * worker claimed the product, or a newer version's begin fenced it).  A
- * worker gets there when its partitions or its lease moved on while it
- * pushed or confirmed (its session timed out, it was stopped or stalled
- * past session.timeout.ms or retry.lease_ms), or when a batch confirmed on
- * a later turn had a newer version recorded meanwhile: the newer version
- * may have been pushed already, and this older write may have landed after
- * it (a channel may apply a batch when it finishes; a call that timed out
- * may have been applied too).  The product's newest stored version is
- * queued again, due at once, so the channel ends at it: an extra push at
- * most, never a lost update.  (A retry still holding its lease that was
- * overtaken is "superseded": the newer version waited behind the lease and
- * settle made it due.)  0, or -1 when Redis failed. */
+ * version of the product that did not wait for it ("overtaken").  A newer
+ * version normally waits for an older one in flight (begin: "deferred",
+ * behind a claimed retry's lease or the owner of a push begun and not
+ * settled) and settle makes it due ("superseded").  It does not wait when
+ * the older push outlived retry.lease_ms (its worker stalled past it, or
+ * its lease expired and another worker claimed the product): the newer
+ * version may have been pushed already, and this older write may have
+ * landed after it (a channel may apply a batch when it finishes; a call
+ * that timed out may have been applied too).  The product's newest stored
+ * version is queued again, due at once, so the channel ends at it: an extra
+ * push at most, never a lost update.  0, or -1 when Redis failed. */
 static int requeue_overtaken(cs_worker *w, cs_sync_job **jobs, size_t n)
 {
     size_t n_conns = w->ops->n_conns(w->sink);
@@ -441,18 +438,15 @@ static int requeue_overtaken(cs_worker *w, cs_sync_job **jobs, size_t n)
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             const cs_sync_job *j = jobs[i];
-            int late = strcmp(j->settle_result, "overtaken") == 0 ||
-                       (!j->from_retry && strcmp(j->settle_result, "superseded") == 0);
-            if (j->conn != c || !late ||
+            if (j->conn != c || strcmp(j->settle_result, "overtaken") != 0 ||
                 (j->out.kind != CS_OUT_SYNCED && j->out.kind != CS_OUT_DELETED &&
                  j->out.kind != CS_OUT_SKIPPED && j->out.kind != CS_OUT_RETRY))
                 continue;
             keys[k++] = strchr(j->member, '|') + 1;
-            CS_WARN(w->ops->name, "product %s: version %lld reached %s %s after a newer version "
-                    "was recorded (another worker took over its %s meanwhile); the newest "
+            CS_WARN(w->ops->name, "product %s: version %lld may have reached %s %s after a "
+                    "newer version was pushed (this push outlived retry.lease_ms); the newest "
                     "version is queued again", j->ev->product.id,
-                    (long long)j->ev->product.version, w->ops->conn_noun, j->conn_id,
-                    j->from_retry ? "retry" : "partition");
+                    (long long)j->ev->product.version, w->ops->conn_noun, j->conn_id);
         }
         if (k && cs_sync_reset_many(w->sync, w->ops->conn_id(w->sink, c), keys, k, 0, res) != 0)
             rc = -1;
@@ -508,6 +502,7 @@ static int flush(cs_worker *w)
                      j->begin_result == CS_BEGIN_STALE      ? "superseded"
                      : j->begin_result == CS_BEGIN_DEFERRED ? "queued behind a retry in flight"
                      : j->begin_result == CS_BEGIN_EXCLUDED ? "excluded by an operator"
+                     : j->begin_result == CS_BEGIN_HELD     ? "in another worker's hands"
                                                             : "already ",
                      j->begin_result == CS_BEGIN_DUP ? j->st.status : "");
             w->n_stale++;

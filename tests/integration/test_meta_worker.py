@@ -690,11 +690,27 @@ class MetaAsyncConfirmTest(unittest.TestCase):
         self.assertIn("not pushed again", w2.log())
         self.assertEqual(s.redis.cli("ZCARD", "catalogsync:{meta}:retry"), "0")
 
+    def test_sigterm_confirms_within_half_the_deadline(self):
+        # A batch Meta finishes within half of shutdown_deadline_ms (7.5 s
+        # here) is confirmed by the stopping worker itself.
+        s = self.stack(1500, "confirm_timeout_ms = 60000; ")
+        w1 = self.start(s, "worker1")
+        s.publish([product(i) for i in range(1, 4)], "--type", "updated")
+        for i in range(1, 4):
+            wait_until(lambda: s.state("p%d" % i).get("handle"), what="p%d recorded" % i)
+        self.assertEqual(w1.stop(), 0)
+        self.assertNotIn("left for the next worker to confirm", w1.log())
+        for i in range(1, 4):
+            self.assertEqual(s.state("p%d" % i)["status"], "synced")
+        self.assert_pushed_once(s, 3)
+
     def test_sigterm_hands_unconfirmed_batches_over(self):
-        # Stopping with a batch unconfirmed (the default confirm_timeout_ms,
-        # 60 s): its products stay pending with their handle, due at once,
-        # so the next worker confirms them without waiting for the timeout.
+        # Stopping with a batch unconfirmed past half of shutdown_deadline_ms
+        # (the default confirm_timeout_ms, 60 s): its products stay pending
+        # with their handle, due at once, so the next worker confirms them
+        # without waiting for the timeout.
         s = self.stack(2000, "confirm_timeout_ms = 60000; ")
+        s.conf = s.conf.replace("shutdown_deadline_ms = 15000;", "shutdown_deadline_ms = 1000;")
         w1 = self.start(s, "worker1")
         s.publish([product(i) for i in range(1, 4)], "--type", "updated")
         for i in range(1, 4):

@@ -46,6 +46,7 @@ static const opt opts[] = {
     O("worker", "confirm_timeout_ms", T_INT, worker_confirm_timeout_ms, 0, 100, 3600000, NULL),
     O("worker", "confirm_poll_ms", T_INT, worker_confirm_poll_ms, 0, 1, 600000, NULL),
     O("worker", "max_pending_batches", T_INT, worker_max_pending_batches, 0, 1, 1000, NULL),
+    O("worker", "max_inflight_batches", T_INT, worker_max_inflight_batches, 0, 1, 64, NULL),
     O("worker", "http_listen", T_STR, worker_http_listen, 0, 0, 0, NULL),
     O("admin", "listen", T_STR, admin_listen, 0, 0, 0, NULL),
     O("admin", "token", T_STR, admin_token, SECRET_DEFERRED, 0, 0, NULL),
@@ -173,6 +174,7 @@ cs_config *cs_config_new(void)
     c->worker_confirm_timeout_ms = 60000;
     c->worker_confirm_poll_ms = 200;
     c->worker_max_pending_batches = 8;
+    c->worker_max_inflight_batches = 2;
     c->retry_max_attempts = 5;
     c->retry_jitter_pct = 10;
     c->retry_lease_ms = 120000;

@@ -112,6 +112,7 @@ typedef struct cs_config {
     int worker_confirm_timeout_ms;  /* polling a Meta batch handle */
     int worker_confirm_poll_ms;
     int worker_max_pending_batches; /* Meta batches per catalog accepted, not confirmed yet */
+    int worker_max_inflight_batches;    /* per connection: batches handed to its lane, not done */
     char *admin_listen;         /* catalogsync-admin: "host:port" */
     char *admin_token;          /* secret (resolved by catalogsync-admin only): bearer token
                                    for POST /v1/reset; "" = changes refused */

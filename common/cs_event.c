@@ -696,9 +696,11 @@ const char *cs_event_err_name(cs_event_err e)
     return "unknown";
 }
 
+/* Holders may be in different threads (the worker's connection lanes):
+ * the count is atomic, and the last holder frees the event. */
 cs_event *cs_event_share(cs_event *ev)
 {
-    ev->shares++;
+    __atomic_add_fetch(&ev->shares, 1, __ATOMIC_RELAXED);
     return ev;
 }
 
@@ -706,10 +708,8 @@ void cs_event_destroy(cs_event *ev)
 {
     if (!ev)
         return;
-    if (ev->shares) {
-        ev->shares--;
+    if (__atomic_fetch_sub(&ev->shares, 1, __ATOMIC_ACQ_REL) != 0)
         return;
-    }
     arena_free(ev->arena);
     free(ev);
 }

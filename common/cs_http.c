@@ -30,6 +30,7 @@ struct cs_http {
     size_t max_response;
     cs_http_observer observer;
     void *observer_ud;
+    int64_t deadline;       /* monotonic ms, 0 = none (cs_http_set_deadline; atomic) */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -41,6 +42,8 @@ typedef struct http_xfer {
     int too_big;
     int no_mem;
     int refused;            /* public_only: an internal address was refused */
+    int64_t *deadline;      /* the handle's (cs_http_set_deadline) */
+    int past_deadline;
 } http_xfer;
 
 static pthread_once_t http_once = PTHREAD_ONCE_INIT;
@@ -296,6 +299,24 @@ static curl_socket_t http_open_socket(void *ud, curlsocktype purpose,
     return socket(addr->family, addr->socktype, addr->protocol);
 }
 
+/* A deadline set while a request runs ends it too (a worker stopping). */
+static int http_on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                            curl_off_t ulnow)
+{
+    http_xfer *x = ud;
+    int64_t d = __atomic_load_n(x->deadline, __ATOMIC_RELAXED);
+    if (d && cs_mono_ms() >= d && dltotal >= 0 && dlnow >= 0 && ultotal >= 0 && ulnow >= 0) {
+        x->past_deadline = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void cs_http_set_deadline(cs_http *h, int64_t mono_ms)
+{
+    __atomic_store_n(&h->deadline, mono_ms, __ATOMIC_RELAXED);
+}
+
 /* Options that hold for every request; reapplied after curl_easy_reset(),
  * which keeps the live connections.  Returns the first failure. */
 static CURLcode http_base_opts(cs_http *h, http_xfer *x)
@@ -311,7 +332,21 @@ static CURLcode http_base_opts(cs_http *h, http_xfer *x)
     SETOPT(CURLOPT_TCP_KEEPINTVL, 30L);
     SETOPT(CURLOPT_ACCEPT_ENCODING, "");
     SETOPT(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-    SETOPT(CURLOPT_TIMEOUT_MS, h->timeout_ms);
+    /* Never past the handle's deadline (a worker stopping). */
+    long timeout = h->timeout_ms;
+    int64_t d = __atomic_load_n(&h->deadline, __ATOMIC_RELAXED);
+    if (d) {
+        int64_t left = d - cs_mono_ms();
+        if (left < timeout)
+            timeout = left > 1 ? (long)left : 1L;
+        if (timeout < h->connect_timeout_ms)
+            SETOPT(CURLOPT_CONNECTTIMEOUT_MS, timeout);
+    }
+    SETOPT(CURLOPT_TIMEOUT_MS, timeout);
+    x->deadline = &h->deadline;
+    SETOPT(CURLOPT_XFERINFOFUNCTION, http_on_progress);
+    SETOPT(CURLOPT_XFERINFODATA, x);
+    SETOPT(CURLOPT_NOPROGRESS, 0L);
     SETOPT(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     SETOPT(CURLOPT_SSL_VERIFYPEER, h->insecure ? 0L : 1L);
     SETOPT(CURLOPT_SSL_VERIFYHOST, h->insecure ? 0L : 2L);
@@ -449,6 +484,8 @@ cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
                  h->max_response, (size_t)CS_HTTP_HEADER_CAP);
     } else if (resp->err == CS_HTTP_ENOMEM) {
         http_fail(resp, CS_HTTP_ENOMEM, "out of memory receiving the response");
+    } else if (resp->err != CS_HTTP_OK && x.past_deadline) {
+        http_fail(resp, CS_HTTP_ETIMEOUT, "stopped at the shutdown deadline");
     } else if (resp->err != CS_HTTP_OK && x.refused) {
         http_fail(resp, CS_HTTP_ENET, CS_HTTP_REFUSED_INTERNAL);
     } else if (resp->err != CS_HTTP_OK) {

@@ -109,6 +109,11 @@ cs_http_err cs_http_request(cs_http *h, const char *method, const char *url,
 typedef void (*cs_http_observer)(void *ud, const cs_http_resp *resp);
 void cs_http_set_observer(cs_http *h, cs_http_observer fn, void *ud);
 
+/* No request of h lasts past mono_ms (cs_mono_ms clock; 0 = no deadline):
+ * later requests get at most the time left, and one running when it is set
+ * ends at it (CS_HTTP_ETIMEOUT).  May be called from any thread. */
+void cs_http_set_deadline(cs_http *h, int64_t mono_ms);
+
 /* Case-insensitive lookup in the final header block; NULL if absent; when a
  * header repeats, the last value wins.  Values are trimmed. */
 const char *cs_http_resp_header(const cs_http_resp *r, const char *name);

@@ -36,6 +36,7 @@ static const char LUA_BEGIN[] =
     "    return {'held', status, ''}\n"
     "  end\n"
     "  redis.call('HSET', KEYS[1], 'owner', ARGV[8], 'owner_until', ARGV[9])\n"
+    "  redis.call('ZADD', KEYS[2], ARGV[9], ARGV[1])\n"
     "  return {'push', status, redis.call('HGET', KEYS[1], 'handle') or ''}\n"
     "end\n"
     /* A push of an older version begun and never settled (worker or Redis
@@ -94,7 +95,10 @@ static const char LUA_BEGIN[] =
     "  'owner', ARGV[8], 'owner_until', ARGV[9])\n"
     "redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'behind')\n"
     "redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
-    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    /* Durable from here: the push's outcome is settled by this worker, or,
+     * should it die, this entry is claimed when the owner's time ends (the
+     * worker commits the event's offset before the push ends). */
+    "redis.call('ZADD', KEYS[2], ARGV[9], ARGV[1])\n"
     "if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
     "redis.call('SADD', KEYS[4], ARGV[7])\n"
     "redis.call('ZADD', KEYS[9], 'NX', ARGV[4], ARGV[7])\n"
@@ -105,7 +109,9 @@ static const char LUA_BEGIN[] =
     "return {'push', status, ''}\n";
 
 /* KEYS: retry, inflight, lease, snap, fence
- * ARGV: now, lease_ms, limit */
+ * ARGV: now, lease_ms, limit, then the connections to leave alone (this
+ *       worker's that are busy: their due members stay queued, not claimed
+ *       and handed back at every flush) */
 static const char LUA_CLAIM[] =
     "local now = tonumber(ARGV[1])\n"
     "local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)\n"
@@ -114,18 +120,28 @@ static const char LUA_CLAIM[] =
     "  redis.call('HDEL', KEYS[3], m)\n"
     "  redis.call('ZADD', KEYS[1], now, m)\n"
     "end\n"
-    "local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))\n"
+    "local want, skip, skipped, taken = tonumber(ARGV[3]), {}, 0, 0\n"
+    "for i = 4, #ARGV do skip[ARGV[i]] = true end\n"
     "local out = {}\n"
-    "for _, m in ipairs(due) do\n"
-    "  redis.call('ZREM', KEYS[1], m)\n"
-    "  local snap = redis.call('HGET', KEYS[4], m)\n"
-    "  if snap then\n"
-    "    local tok = tostring(redis.call('INCR', KEYS[5]))\n"
-    "    redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), m)\n"
-    "    redis.call('HSET', KEYS[3], m, tok)\n"
-    "    out[#out + 1] = m\n"
-    "    out[#out + 1] = tok\n"
-    "    out[#out + 1] = snap\n"
+    "while taken < want and skipped < 10 * want do\n"
+    "  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', skipped,\n"
+    "    want - taken)\n"
+    "  if #due == 0 then break end\n"
+    "  for _, m in ipairs(due) do\n"
+    "    if skip[string.match(m, '^[^|]*')] then skipped = skipped + 1\n"
+    "    else\n"
+    "      taken = taken + 1\n"
+    "      redis.call('ZREM', KEYS[1], m)\n"
+    "      local snap = redis.call('HGET', KEYS[4], m)\n"
+    "      if snap then\n"
+    "        local tok = tostring(redis.call('INCR', KEYS[5]))\n"
+    "        redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), m)\n"
+    "        redis.call('HSET', KEYS[3], m, tok)\n"
+    "        out[#out + 1] = m\n"
+    "        out[#out + 1] = tok\n"
+    "        out[#out + 1] = snap\n"
+    "      end\n"
+    "    end\n"
     "  end\n"
     "end\n"
     "return out\n";
@@ -184,7 +200,14 @@ static const char LUA_SETTLE[] =
     "  redis.call('HDEL', KEYS[1], 'behind')\n"
     "end\n"
     "if kind == 'release' then\n"
-    "  if v >= cur then redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m)\n"
+    "  if v >= cur then\n"
+    "    redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m)\n"
+    /* A fresh push handed back (its connection busy): queued, in no
+     * worker's hands, claimed when a lane has room. */
+    "    if ARGV[3] == '' and redis.call('HGET', KEYS[1], 'status') == 'pending' then\n"
+    "      redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'next_attempt', ARGV[12])\n"
+    "      redis.call('HDEL', KEYS[1], 'owner', 'owner_until')\n"
+    "    end\n"
     "  elseif waited then wake() end\n"
     "  return {'released', 0, tonumber(ARGV[12])}\n"
     "end\n"
@@ -643,20 +666,31 @@ out:
 
 long cs_sync_claim(cs_sync *s, size_t limit, cs_sync_claim_cb *add, void *opaque)
 {
+    return cs_sync_claim_except(s, limit, NULL, 0, add, opaque);
+}
+
+long cs_sync_claim_except(cs_sync *s, size_t limit, const char *const *skip, size_t n_skip,
+                          cs_sync_claim_cb *add, void *opaque)
+{
     keys k;
     char now[24], lease[24], lim[24];
     long got = -1;
+    const char **argv = malloc((11 + n_skip) * sizeof *argv);
+    if (!argv)
+        return -1;
     cs_sync_keys_init(&k);
     cs_sync_keys_fill(s, &k, NULL);
     snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
     snprintf(lease, sizeof lease, "%d", s->cfg->retry_lease_ms);
     snprintf(lim, sizeof lim, "%zu", limit);
-    const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_claim), "5", k.retry.data,
-                          k.inflight.data, k.lease.data, k.snap.data, k.fence.data, now, lease,
-                          lim};
+    const char *head[] = {"EVALSHA", NULL, "5", k.retry.data, k.inflight.data, k.lease.data,
+                          k.snap.data, k.fence.data, now, lease, lim};
+    memcpy(argv, head, sizeof head);
+    for (size_t i = 0; i < n_skip; i++)
+        argv[11 + i] = skip[i];
     if (cs_redis_ready(s->r) == 0) {
         argv[1] = cs_redis_script_sha(s->r, s->s_claim);
-        redisReply *r = cs_redis_cmd(s->r, 11, argv, NULL);
+        redisReply *r = cs_redis_cmd(s->r, (int)(11 + n_skip), argv, NULL);
         if (r && r->type == REDIS_REPLY_ARRAY) {
             got = 0;
             for (size_t i = 0; i + 2 < r->elements; i += 3, got++)
@@ -670,6 +704,7 @@ long cs_sync_claim(cs_sync *s, size_t limit, cs_sync_claim_cb *add, void *opaque
             freeReplyObject(r);
     }
     cs_sync_keys_free(&k);
+    free(argv);
     return got;
 }
 

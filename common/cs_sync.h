@@ -90,6 +90,7 @@ typedef struct cs_sync_job {
     int ignore;                 /* set by a sink's prepare: nothing to do here */
     void *sink_data;            /* the sink's per-job data, freed with sink_free */
     void (*sink_free)(void *);
+    unsigned char dispatched;   /* the worker's: handed to a connection's lane */
     int64_t ts;                 /* the worker's: Kafka timestamp (ms) of the oldest event
                                    folded in, 0 = none (end-to-end latency) */
     int settle_attempts;        /* filled by settle */
@@ -137,6 +138,9 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n);
 typedef void (cs_sync_claim_cb)(void *opaque, const char *member, const char *token,
                                 const char *snap, size_t snap_len);
 long cs_sync_claim(cs_sync *s, size_t limit, cs_sync_claim_cb *add, void *opaque);
+/* The same, leaving the members of the connections in skip (ids) queued. */
+long cs_sync_claim_except(cs_sync *s, size_t limit, const char *const *skip, size_t n_skip,
+                          cs_sync_claim_cb *add, void *opaque);
 
 /* Applies every job's outcome (one pipeline).  -1 on Redis failure. */
 int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n);

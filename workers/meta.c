@@ -616,15 +616,15 @@ static cs_http *meta_conn_http(void *sink, size_t i)
 /* Every turn of the worker's loop: the batches due are polled, the finished
  * ones settled; when stopping, what is unconfirmed is left for the next
  * worker (meta_confirm.c). */
-static void meta_confirm_op(void *sink, const cs_push_ctx *ctx, int stopping)
+static int64_t meta_confirm_op(void *sink, size_t i, const cs_push_ctx *ctx, int stopping)
 {
     meta_sink *ms = sink;
-    for (size_t i = 0; i < ms->n; i++) {
-        if (stopping)
-            meta_confirm_hand_over(ms, i, ctx);
-        else
-            meta_confirm_turn(ms, i, ctx, 0);
+    if (stopping) {
+        meta_confirm_hand_over(ms, i, ctx);
+        return 0;
     }
+    meta_confirm_turn(ms, i, ctx, 0);
+    return meta_confirm_next_poll(ms, i);
 }
 
 const cs_sink_ops cs_meta_sink = {

@@ -524,13 +524,24 @@ int meta_confirm_turn(meta_sink *ms, size_t i, const cs_push_ctx *ctx, int make_
     }
 }
 
+int64_t meta_confirm_next_poll(meta_sink *ms, size_t i)
+{
+    int64_t soonest = 0;
+    for (entry *e = ms->conns[i].pending->head; e; e = e->next)
+        if (!e->done && (!soonest || e->next_poll < soonest))
+            soonest = e->next_poll;
+    return soonest;
+}
+
 void meta_confirm_hand_over(meta_sink *ms, size_t i, const cs_push_ctx *ctx)
 {
     meta_confirm *c = ms->conns[i].pending;
-    /* Confirmed here while half of worker.shutdown_deadline_ms lasts: a
+    /* Confirmed here until the lane's deadline (three quarters of
+     * worker.shutdown_deadline_ms from the signal): a
      * newer version queued behind a batch handed over unconfirmed waits
      * until that batch would have timed out (begin: "behind"). */
-    int64_t deadline = cs_mono_ms() + ms->cfg->worker_shutdown_ms / 2;
+    int64_t deadline = ctx->deadline ? ctx->deadline
+                                     : cs_mono_ms() + ms->cfg->worker_shutdown_ms / 2;
     while (meta_confirm_turn(ms, i, ctx, 0) == 0 && c->n && cs_mono_ms() < deadline) {
         int64_t soonest = deadline;
         for (entry *e = c->head; e; e = e->next)

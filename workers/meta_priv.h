@@ -122,5 +122,8 @@ int meta_confirm_turn(meta_sink *ms, size_t i, const cs_push_ctx *ctx, int make_
 /* Stopping: every tracked job is recorded pending again, due at once, for
  * the next worker to confirm; then forgotten. */
 void meta_confirm_hand_over(meta_sink *ms, size_t i, const cs_push_ctx *ctx);
+/* When the next of catalog i's batches is due to be polled (cs_mono_ms
+ * clock), 0 when none is outstanding. */
+int64_t meta_confirm_next_poll(meta_sink *ms, size_t i);
 
 #endif

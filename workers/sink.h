@@ -122,6 +122,9 @@ typedef struct cs_push_ctx {
      * sink's (its copies).  -1 when Redis failed. */
     int (*settle_later)(void *worker, size_t conn, cs_sync_job **jobs, size_t n,
                         const cs_conn_result *res);
+    /* When stopping (confirm with stopping = 1): be done by then (cs_mono_ms
+     * clock).  0 otherwise. */
+    int64_t deadline;
 } cs_push_ctx;
 
 typedef struct cs_sink_ops {
@@ -152,12 +155,14 @@ typedef struct cs_sink_ops {
     /* Optional: the HTTP client of connection i, so that the worker can time
      * its requests (cs_http_set_observer). */
     cs_http *(*conn_http)(void *sink, size_t i);
-    /* Optional: called on every turn of the worker's loop (stopping = 0),
-     * and once when it stops (1): a sink whose pushes return before the
-     * channel confirmed them (Meta) polls what is due and settles what
-     * finished through ctx->settle_later; when stopping it leaves what is
-     * unconfirmed durable for the next worker. */
-    void (*confirm)(void *sink, const cs_push_ctx *ctx, int stopping);
+    /* Optional, per connection i, by its lane: after every push and when
+     * the time it returned last comes (stopping = 0), and once when the lane
+     * stops (1).  A sink whose pushes return before the channel confirmed
+     * them (Meta) polls what is due and settles what finished through
+     * ctx->settle_later; when stopping it leaves what is unconfirmed durable
+     * for the next worker.  Returns when it wants to be called again
+     * (cs_mono_ms clock), 0 when it has nothing outstanding. */
+    int64_t (*confirm)(void *sink, size_t i, const cs_push_ctx *ctx, int stopping);
 } cs_sink_ops;
 
 /* The sinks (workers/meta.c, workers/woo.c). */

@@ -7,6 +7,7 @@
 #include "worker_dlq.h"
 #include "worker_obs.h"
 #include "worker_outcome.h"
+#include "worker_lane.h"
 
 #include <malloc.h>
 #include <stdio.h>
@@ -321,151 +322,45 @@ static void on_claim(void *opaque, const char *member, const char *token, const 
     add_job(w, conn, ev, token, 0);
 }
 
-static int mark_pending(void *opaque, cs_sync_job **jobs, size_t n)
+/* Hands back jobs a busy connection cannot take: queued in Redis, due at
+ * once, claimed when a lane has room (docs/DESIGN.md, "Connections progress
+ * independently"). */
+static void hand_back(cs_worker *w, size_t conn, cs_sync_job **jobs, size_t k)
 {
-    cs_worker *w = opaque;
-    for (size_t i = 0; i < n; i++) {     /* the sink's copies time the outcome */
-        size_t *slot = w->n_slots ? index_slot(w, jobs[i]->member) : NULL;
-        jobs[i]->ts = slot && *slot && w->jobs[*slot - 1] == jobs[i] ? w->ts[*slot - 1] : 0;
+    CS_DEBUG(w->ops->name, "%s %s busy (%d batches in hand): %zu product(s) wait in Redis",
+             w->ops->conn_noun, w->ops->conn_id(w->sink, conn),
+             w->cfg->worker_max_inflight_batches, k);
+    for (size_t i = 0; i < k; i++) {
+        jobs[i]->dispatched = 0;
+        memset(&jobs[i]->out, 0, sizeof jobs[i]->out);
+        jobs[i]->out.kind = CS_OUT_RELEASE;
+        jobs[i]->out.resume_at = cs_now_ms();
     }
-    int rc = cs_sync_settle(w->sync, jobs, n);
-    for (size_t i = 0; i < n; i++)
-        if (jobs[i]->out.kind == CS_OUT_PENDING)
-            jobs[i]->out.kind = CS_OUT_NONE;
-    return rc;
 }
 
-static int requeue_overtaken(cs_worker *w, cs_sync_job **jobs, size_t n);
-
-/* A connection-level verdict of the sink: pause connection id for every
- * worker.  -1 when Redis failed. */
-static int apply_pause(cs_worker *w, const char *id, const cs_conn_result *res)
-{
-    if (!res->pause)
-        return 0;
-    /* ALERT is for what needs a person: a refused key or token.  A
-     * throttle ends by itself. */
-    int alert = strcmp(res->kind, "throttle") != 0;
-    CS_LOG(alert ? CS_LOG_ERROR : CS_LOG_WARN, w->ops->name,
-           "%s%s %s paused (%s) for %llds: %s", alert ? "ALERT: " : "", w->ops->conn_noun,
-           id, res->kind, (long long)((res->until_ms - cs_now_ms()) / 1000), res->reason);
-    return cs_sync_pause_set(w->sync, id, res->until_ms, res->kind, res->reason);
-}
-
-/* Outcomes the sink learnt after its push (cs_push_ctx.settle_later). */
-static int settle_later(void *opaque, size_t conn, cs_sync_job **jobs, size_t n,
-                        const cs_conn_result *res)
-{
-    cs_worker *w = opaque;
-    if (apply_pause(w, w->ops->conn_id(w->sink, conn), res) != 0 ||
-        cs_sync_settle(w->sync, jobs, n) != 0 || requeue_overtaken(w, jobs, n) != 0)
-        return -1;
-    int64_t settled_ms = cs_now_ms();
-    for (size_t i = 0; i < n; i++)
-        if (wout_log(w->ops, w->cfg, w->obs, &w->tally, jobs[i]) && jobs[i]->ts > 0)
-            obs_end_to_end(w->obs, (double)(settled_ms - jobs[i]->ts) / 1000.0);
-    return 0;
-}
-
-/* Pushes every pushable job of connection conn. */
-static int push_connection(cs_worker *w, size_t conn, cs_sync_job **todo, size_t n)
-{
-    int64_t until = 0;
-    char kind[16], reason[512];
-    const char *id = w->ops->conn_id(w->sink, conn);
-    int paused = cs_sync_pause_get(w->sync, id, &until, kind, sizeof kind, reason, sizeof reason);
-    if (paused < 0)
-        return -1;
-    if (paused) {
-        char left[48] = "until resumed";
-        if (strcmp(kind, "operator") != 0)
-            snprintf(left, sizeof left, "for %llds more",
-                     (long long)((until - cs_now_ms()) / 1000));
-        CS_INFO(w->ops->name, "%zu product(s) wait for %s %s, paused (%s) %s: %.300s", n,
-                w->ops->conn_noun, id, kind, left, reason);
-        for (size_t i = 0; i < n; i++) {
-            cs_outcome *o = &todo[i]->out;
-            o->kind = CS_OUT_PAUSED;
-            o->resume_at = until;
-            snprintf(o->err_type, sizeof o->err_type, "paused");
-            snprintf(o->err_message, sizeof o->err_message, "%s %s paused (%s) until %lld: %.300s",
-                     w->ops->conn_noun, id, kind, (long long)until, reason);
-        }
-        return 0;
-    }
-    cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
-    cs_conn_result res;
-    memset(&res, 0, sizeof res);
-    w->ops->push(w->sink, conn, todo, n, &ctx, &res);
-    /* Only the sink knows which products it skips (inactive and never
-     * synced, no longer linked) or merely forgets (a delete of what never
-     * reached the channel): the attempt lines follow the push. */
-    for (size_t i = 0; i < n; i++) {
-        const cs_product *p = &todo[i]->ev->product;
-        const cs_outcome *o = &todo[i]->out;
-        if (o->kind == CS_OUT_SKIPPED || o->kind == CS_OUT_RELEASE ||
-            (o->kind == CS_OUT_DELETED && !o->remote_id[0]))
-            continue;
-        CS_INFO(w->ops->name, "Syncing product '%s' (id %s, SKU %s, version %lld) to %s %s - "
-                "attempt %d/%d", p->name ? p->name : "(no name)", p->id, p->sku ? p->sku : "-",
-                (long long)p->version, w->ops->conn_noun, id, todo[i]->st.attempts + 1,
-                w->cfg->retry_max_attempts);
-    }
-    if (res.redis_failed)
-        return -1;
-    return apply_pause(w, id, &res);
-}
-
-/* After settle: a write that went out while Redis came to hold a newer
- * version of the product that did not wait for it ("overtaken").  A newer
- * version normally waits for an older one in flight (begin: "deferred",
- * behind a claimed retry's lease or the owner of a push begun and not
- * settled) and settle makes it due ("superseded").  It does not wait when
- * the older push outlived retry.lease_ms (its worker stalled past it, or
- * its lease expired and another worker claimed the product): the newer
- * version may have been pushed already, and this older write may have
- * landed after it (a channel may apply a batch when it finishes; a call
- * that timed out may have been applied too).  The product's newest stored
- * version is queued again, due at once, so the channel ends at it: an extra
- * push at most, never a lost update.  0, or -1 when Redis failed. */
-static int requeue_overtaken(cs_worker *w, cs_sync_job **jobs, size_t n)
-{
-    size_t n_conns = w->ops->n_conns(w->sink);
-    const char **keys = malloc((n + 1) * sizeof *keys);
-    cs_reset_result *res = malloc((n + 1) * sizeof *res);
-    int rc = keys && res ? 0 : -1;
-    for (size_t c = 0; rc == 0 && c < n_conns; c++) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            const cs_sync_job *j = jobs[i];
-            if (j->conn != c || strcmp(j->settle_result, "overtaken") != 0 ||
-                (j->out.kind != CS_OUT_SYNCED && j->out.kind != CS_OUT_DELETED &&
-                 j->out.kind != CS_OUT_SKIPPED && j->out.kind != CS_OUT_RETRY))
-                continue;
-            keys[k++] = strchr(j->member, '|') + 1;
-            CS_WARN(w->ops->name, "product %s: version %lld may have reached %s %s after a "
-                    "newer version was pushed (this push outlived retry.lease_ms); the newest "
-                    "version is queued again", j->ev->product.id,
-                    (long long)j->ev->product.version, w->ops->conn_noun, j->conn_id);
-        }
-        if (k && cs_sync_reset_many(w->sync, w->ops->conn_id(w->sink, c), keys, k, 0, res) != 0)
-            rc = -1;
-    }
-    free(keys);
-    free(res);
-    return rc;
-}
-
-/* Processes the batch; 0 when every outcome is durable and offsets were
- * committed, -1 when Redis or the dead-letter topic failed (nothing
- * committed: the caller rewinds). */
+/* Gates the batch (begin), hands each connection's jobs to its lane,
+ * settles what stays here (hand-backs) and commits: every version handed
+ * to a lane is durable from begin on (its recovery entry).  0, or -1 when
+ * Redis or the dead-letter topic failed (nothing committed: the caller
+ * rewinds). */
 static int flush(cs_worker *w)
 {
     double started = obs_now();
     size_t limit = (size_t)w->cfg->worker_batch_max, n_events = w->n_msgs;
-    if (!w->stopping && w->n_jobs < limit &&
-        cs_sync_claim(w->sync, limit - w->n_jobs, on_claim, w) < 0)
-        return -1;
+    size_t n_conns = w->ops->n_conns(w->sink);
+    if (!w->stopping && w->n_jobs < limit) {
+        /* The members of busy connections stay queued in Redis. */
+        const char **busy = malloc((n_conns + 1) * sizeof *busy);
+        size_t n_busy = 0;
+        for (size_t c = 0; busy && c < n_conns; c++)
+            if (lane_busy(&w->lanes[c]))
+                busy[n_busy++] = w->ops->conn_id(w->sink, c);
+        long got = busy ? cs_sync_claim_except(w->sync, limit - w->n_jobs, busy, n_busy,
+                                                on_claim, w) : -1;
+        free(busy);
+        if (got < 0)
+            return -1;
+    }
     /* Claims met by a fresh event of this batch (before its begin), and
      * those of a batch dropped earlier. */
     if (release_held(w) != 0)
@@ -480,17 +375,19 @@ static int flush(cs_worker *w)
     if (!fresh || !todo)
         goto out;
     if (w->ops->prepare) {
-        cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
+        cs_push_ctx ctx = {NULL, w, w->redis, w->sync, NULL, 0};
         if (w->ops->prepare(w->sink, &ctx, w->jobs, w->n_jobs) != 0)
             goto out;
     }
-    for (size_t i = 0; i < w->n_jobs; i++)
+    for (size_t i = 0; i < w->n_jobs; i++) {
+        w->jobs[i]->ts = w->ts[i];
         if (!w->jobs[i]->ignore)
             todo[n_todo++] = w->jobs[i];
+    }
     for (size_t i = 0; i < n_todo; i++)
         if (!todo[i]->from_retry)
             fresh[n_fresh++] = todo[i];
-    if (cs_sync_begin(w->sync, fresh, n_fresh) != 0 || cs_sync_read(w->sync, todo, n_todo) != 0)
+    if (cs_sync_begin(w->sync, fresh, n_fresh) != 0)
         goto out;
     size_t n_live = n_todo;
     n_todo = 0;
@@ -509,42 +406,59 @@ static int flush(cs_worker *w)
             obs_superseded(w->obs);
             continue;
         }
-        if (j->from_retry && j->st.version != j->ev->product.version) {
-            j->out.kind = CS_OUT_RELEASE;   /* overtaken: just drop the lease */
-            j->out.resume_at = cs_now_ms();
-            continue;
-        }
         todo[n_todo++] = j;
     }
-    size_t n_conns = w->ops->n_conns(w->sink);
+    /* The jobs by connection (in fresh, reused): a lane with room takes
+     * its connection's, a busy one's are handed back to Redis. */
+    size_t *start = calloc(n_conns + 1, sizeof *start);
+    if (!start)
+        goto out;
+    size_t k = 0;
     for (size_t c = 0; c < n_conns; c++) {
-        size_t k = 0;
-        cs_sync_job **mine = fresh;     /* reuse the array */
+        start[c] = k;
         for (size_t i = 0; i < n_todo; i++)
-            if (todo[i]->conn == c)
-                mine[k++] = todo[i];
-        if (k && push_connection(w, c, mine, k) != 0)
-            goto out;
+            if (todo[i]->conn == c) {
+                todo[i]->dispatched = 1;
+                fresh[k++] = todo[i];
+            }
+        if (k > start[c] && lane_busy(&w->lanes[c]))
+            hand_back(w, c, fresh + start[c], k - start[c]);
     }
-    /* Every claimed retry settles: one the sink left without an outcome is
-     * handed back rather than left to its lease.  Not one recorded pending
-     * (mark_pending): its lease goes with the batch the sink confirms. */
+    start[n_conns] = k;
+    /* What stays here (hand-backs, claimed retries with nothing to do);
+     * the rest leaves w->jobs before any lane sees it. */
+    size_t kept = 0;
     for (size_t i = 0; i < w->n_jobs; i++) {
         cs_sync_job *j = w->jobs[i];
-        if (j->from_retry && ((j->out.kind == CS_OUT_NONE &&
-                               strcmp(j->settle_result, "pending") != 0) || j->ignore)) {
+        if (j->dispatched)
+            continue;
+        if (j->from_retry && (j->out.kind == CS_OUT_NONE || j->ignore)) {
             j->ignore = 0;
             j->out.kind = CS_OUT_RELEASE;
             j->out.resume_at = cs_now_ms();
         }
+        w->ts[kept] = w->ts[i];
+        w->jobs[kept++] = j;
     }
-    if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0 ||
-        requeue_overtaken(w, w->jobs, w->n_jobs) != 0)
+    w->n_jobs = kept;
+    if (w->slots)
+        memset(w->slots, 0, w->n_slots * sizeof *w->slots);
+    for (size_t c = 0; c < n_conns; c++) {
+        size_t a = start[c], n = start[c + 1] - a;
+        if (!n || !fresh[a]->dispatched)
+            continue;
+        if (lane_offer(&w->lanes[c], fresh + a, n) != 0) {
+            /* Out of memory (a lane only ever frees room): back to Redis. */
+            hand_back(w, c, fresh + a, n);
+            for (size_t i = 0; i < n; i++) {   /* room: they were in w->jobs */
+                w->ts[w->n_jobs] = fresh[a + i]->ts;
+                w->jobs[w->n_jobs++] = fresh[a + i];
+            }
+        }
+    }
+    free(start);
+    if (cs_sync_settle(w->sync, w->jobs, w->n_jobs) != 0)
         goto out;
-    int64_t settled_ms = cs_now_ms();
-    for (size_t i = 0; i < w->n_jobs; i++)
-        if (wout_log(w->ops, w->cfg, w->obs, &w->tally, w->jobs[i]) && w->ts[i] > 0)
-            obs_end_to_end(w->obs, (double)(settled_ms - w->ts[i]) / 1000.0);
     if (wdlq_settle(&w->dlq) != 0)
         goto out;
     if (w->next->cnt) {
@@ -701,6 +615,8 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
     if (cfg->worker_http_listen[0] &&
         obs_http_start(w->obs, cfg->worker_http_listen, errstr, errstr_size) != 0)
         goto fail;
+    if (lanes_start(w, &w->lanes, errstr, errstr_size) != 0)
+        goto fail;
     return w;
 fail:
     cs_worker_destroy(w);
@@ -757,10 +673,6 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
         size_t taken = w->n_msgs, taken_bytes = w->n_bytes;
         flowing = taken > 0;
         int rc = flush(w);
-        if (rc == 0 && w->ops->confirm) {
-            cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
-            w->ops->confirm(w->sink, &ctx, 0);
-        }
         obs_redis(w->obs, w->redis);
         trim_heap(w, taken, taken_bytes);
         if (rc != 0) {
@@ -769,14 +681,18 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
         }
     }
     /* Shutdown: settle what was taken, commit, leave the group. */
+    int64_t stop_started = cs_mono_ms();
     obs_stopping(w->obs);
     w->stopping = 1;
     if ((w->n_jobs || w->n_msgs) && flush(w) != 0)
         rewind_batch(w);
-    if (w->ops->confirm) {
-        cs_push_ctx ctx = {mark_pending, w, w->redis, w->sync, settle_later};
-        w->ops->confirm(w->sink, &ctx, 1);
-    }
+    /* The lanes finish their batches and confirmations by three quarters
+     * of the deadline (requests cut short there), so that the offsets and
+     * the group are left in time. */
+    lanes_stop(w->lanes, w->ops->n_conns(w->sink),
+               stop_started + (int64_t)w->cfg->worker_shutdown_ms * 3 / 4, &w->tally,
+               &w->n_stale);
+    w->lanes = NULL;
     if (release_held(w) != 0)
         CS_WARN(w->ops->name, "%zu claimed retr%s not handed back (Redis): due again when "
                 "the lease ends (retry.lease_ms)", w->n_held, w->n_held == 1 ? "y" : "ies");
@@ -793,6 +709,10 @@ void cs_worker_destroy(cs_worker *w)
     if (!w)
         return;
     obs_http_stop(w->obs);
+    if (w->lanes) {             /* never ran, or did not stop: now */
+        lanes_stop(w->lanes, w->ops->n_conns(w->sink), cs_mono_ms(), &w->tally, &w->n_stale);
+        w->lanes = NULL;
+    }
     if (w->rk) {
         rd_kafka_destroy(w->rk);
         w->rk = NULL;

@@ -11,6 +11,7 @@
 #include "worker_dlq.h"
 #include "worker_obs.h"
 #include "worker_outcome.h"
+#include "worker_lane.h"
 
 #include <librdkafka/rdkafka.h>
 
@@ -41,6 +42,8 @@ struct cs_worker {
 
     unsigned long long n_events, n_dead, n_stale;
     worker_tally tally;         /* settled outcomes since start */
+
+    worker_lane *lanes;         /* one per connection: the push stage (worker_lane.c) */
 
     cs_sync_job **held;         /* claimed retries not pushed, to hand back (release_held) */
     size_t n_held, cap_held;

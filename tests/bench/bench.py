@@ -38,6 +38,9 @@ printed first), then per sink:
               to the same fake: events/s, worker CPU per 10,000 events, peak
               RSS, redis-server CPU per event and Redis bytes per product
               (INFO memory), with the ratios catalogsync / plain.
+  ppdrain     (meta, not in --quick) the same stream published first, then one
+              worker timed from its partition assignment: a backlog over 24
+              partitions, its rate and peak RSS (librdkafka's prefetch).
   claim       due retries claimed per second (cs-bench-claim).
 
 docs/PERFORMANCE.md explains every figure.  Consumed == published is checked
@@ -814,8 +817,8 @@ class Bench:
                      % ("", r["flush_ms_mean"], cpu,
                         ", ".join("%s %.2f" % kv for kv in sorted(peer_cpu.items())),
                         load0, load1))
-            self.say("  %-26s redis-server %.1f us CPU per event; Redis used_memory +%.1f MB: "
-                     "%.0f bytes per product (%.2f keys)"
+            self.say("  %-26s redis-server %.1f us CPU per event; Redis used_memory +%.1f MB over "
+                     "the run: %.0f bytes per product (+%.2f keys per product)"
                      % ("", r["redis_cpu_us_per_event"], r["redis_used_memory_delta"] / 1e6,
                         r["redis_bytes_per_product"], r["redis_keys_per_product"]))
             return r
@@ -1113,6 +1116,12 @@ class Bench:
                 out["paced"] = self.paced(sink, a.rate, a.paced_seconds, a.paced_products)
             if "perproduct" in a.phases and sink == "meta":
                 out["per_product"] = self.per_product(a.pp_events, a.pp_partitions)
+            if "ppdrain" in a.phases and sink == "meta":
+                self.say("  -- one event per product as a backlog: %d events over %d "
+                         "partitions" % (a.pp_events, a.pp_partitions))
+                out["per_product_drain"] = self.throughput(
+                    "meta", 1, a.pp_events, a.pp_events, seed=5, partitions=a.pp_partitions,
+                    drain=True, label="1 worker, backlog")
             if not out["scale"] or "baseline" not in out:
                 continue
             one = out["scale"][0]
@@ -1196,8 +1205,8 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--json", help="also write every figure to this file")
     ap.add_argument("--phases", help="which measurements to run, comma-separated, from "
-                    "ceiling,throughput,drain,baseline,paced,perproduct,claim,parse (default "
-                    "all; --quick: all but drain)")
+                    "ceiling,throughput,drain,baseline,paced,perproduct,ppdrain,claim,parse "
+                    "(default all; --quick: all but drain and ppdrain)")
     ap.add_argument("--callgrind", metavar="DIR",
                     help="run the workers under valgrind --tool=callgrind, profiles in DIR "
                          "(figures are then meaningless; use with --quick)")
@@ -1222,7 +1231,8 @@ def main():
         a.kafka_prop.append("fetch.wait.max.ms=10")
     a.sinks = [s for s in a.sinks.split(",") if s]
     a.phases = set(p for p in (a.phases or "ceiling,throughput,%sbaseline,paced,perproduct,"
-                               "claim,parse" % ("" if q else "drain,")).split(",") if p)
+                               "%sclaim,parse" % (("", "") if q else ("drain,", "ppdrain,"))
+                               ).split(",") if p)
     if a.callgrind:
         os.makedirs(a.callgrind, exist_ok=True)
         Worker.callgrind = os.path.abspath(a.callgrind)

@@ -174,8 +174,11 @@ clean:
 
 # Benchmarks (docs/PERFORMANCE.md): a fast fake channel and a claim-rate tool,
 # driven by tests/bench/bench.py.  `make bench` is the full run (200,000
-# events over 20,000 products per sink, several minutes); `make bench-quick`
-# the same phases, much smaller (under a minute).  Extra driver flags:
+# events over 20,000 products per sink, several minutes; and issue 17's
+# stream: 200,000 events, one per product, 24 partitions, through a worker
+# and through a plain confluent-kafka consumer, tests/bench/plain_consumer.py,
+# in the same run); `make bench-quick` the same phases, much smaller (about
+# a minute; 20,000 events one per product).  Extra driver flags:
 # BENCH_ARGS="--events 100000 --workers 2".  Benchmarks only: nothing in
 # `make test` runs them or asserts on speed.
 BENCH_TOOLS := $(BUILD)/bin/cs-bench-fake $(BUILD)/bin/cs-bench-claim $(BUILD)/bin/cs-bench-parse

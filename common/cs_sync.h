@@ -3,7 +3,8 @@
  * pauses in Redis, shared by every sink (docs/REDIS.md has the key layout).
  *
  * Keys of one sink share the hash tag {<sink>}, so every script touches one
- * Redis Cluster slot.  All state changes go through three Lua scripts:
+ * Redis Cluster slot.  All state changes go through three Lua scripts
+ * (common/lua/begin.lua, claim.lua, settle.lua, built in at build time):
  *   begin  - a fresh event: version gate, fresh attempt count, snapshot kept,
  *            any waiting or in-flight retry of an older version superseded;
  *   claim  - due retries moved to the in-flight set with a lease and a

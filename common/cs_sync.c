@@ -1,4 +1,6 @@
 #include "cs_sync_priv.h"
+#include "cs_vocab.h"
+#include "cs_keys.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -15,13 +17,15 @@ cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
     s->r = r;
     s->cfg = cfg;
     s->sink = strdup(sink);
-    size_t n = strlen(cfg->redis_prefix) + strlen(sink) + 4;
-    s->prefix = malloc(n);
+    cs_buf base;
+    cs_buf_init(&base, 0);
+    cs_key_base(&base, cfg->redis_prefix, sink);
+    s->prefix = base.data ? strdup(base.data) : NULL;
+    cs_buf_free(&base);
     if (!s->sink || !s->prefix) {
         cs_sync_destroy(s);
         return NULL;
     }
-    snprintf(s->prefix, n, "%s{%s}:", cfg->redis_prefix, sink);
     unsigned char id[8];
     if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id) {
         cs_sync_destroy(s);
@@ -62,18 +66,20 @@ const char *cs_sync_sink(const cs_sync *s)
     return s->sink;
 }
 
+const char *cs_sync_key_base(const cs_sync *s)
+{
+    return s->prefix;
+}
+
 void cs_sync_key(const cs_sync *s, cs_buf *out, const char *what)
 {
-    cs_buf_reset(out);
-    cs_buf_appends(out, s->prefix);
-    cs_buf_appends(out, what);
+    cs_key_sink(out, s->prefix, what);
 }
 
 void cs_sync_state_key(const cs_sync *s, cs_buf *out, const char *conn, const char *tenant,
                        const char *product_id)
 {
-    cs_buf_reset(out);
-    cs_buf_appendv(out, s->prefix, "state:", conn, ":", tenant, ":", product_id, NULL);
+    cs_key_product(out, s->prefix, CS_KEY_STATE, conn, tenant, product_id);
 }
 
 int cs_sync_job_init(cs_sync_job *j, size_t conn, const char *conn_id, cs_event *ev)
@@ -149,28 +155,20 @@ void cs_sync_keys_free(keys *k)
 
 void cs_sync_keys_fill(const cs_sync *s, keys *k, const char *conn)
 {
-    char what[256];
-    cs_sync_key(s, &k->retry, "retry");
-    cs_sync_key(s, &k->inflight, "inflight");
-    cs_sync_key(s, &k->lease, "lease");
-    cs_sync_key(s, &k->snap, "snap");
-    cs_sync_key(s, &k->fence, "fence");
+    const char *b = s->prefix;
+    cs_key_sink(&k->retry, b, CS_KEY_RETRY);
+    cs_key_sink(&k->inflight, b, CS_KEY_INFLIGHT);
+    cs_key_sink(&k->lease, b, CS_KEY_LEASE);
+    cs_key_sink(&k->snap, b, CS_KEY_SNAP);
+    cs_key_sink(&k->fence, b, CS_KEY_FENCE);
     if (conn) {
-        snprintf(what, sizeof what, "index:%s", conn);
-        cs_sync_key(s, &k->index, what);
-        snprintf(what, sizeof what, "stats:%s", conn);
-        cs_sync_key(s, &k->stats, what);
-        snprintf(what, sizeof what, "errors:%s", conn);
-        cs_sync_key(s, &k->errors, what);
-        snprintf(what, sizeof what, "counts:%s", conn);
-        cs_sync_key(s, &k->counts, what);
-        snprintf(what, sizeof what, "exclude:%s", conn);
-        cs_sync_key(s, &k->exclude, what);
-        snprintf(what, sizeof what, "waiting:%s", conn);
-        cs_sync_key(s, &k->waiting, what);
-        snprintf(what, sizeof what, "tally:%s:%lld", conn,
-                 (long long)(cs_now_ms() / CS_SYNC_TALLY_MS));
-        cs_sync_key(s, &k->tally, what);
+        cs_key_conn(&k->index, b, CS_KEY_INDEX, conn);
+        cs_key_conn(&k->stats, b, CS_KEY_STATS, conn);
+        cs_key_conn(&k->errors, b, CS_KEY_ERRORS, conn);
+        cs_key_conn(&k->counts, b, CS_KEY_COUNTS, conn);
+        cs_key_conn(&k->exclude, b, CS_KEY_EXCLUDE, conn);
+        cs_key_conn(&k->waiting, b, CS_KEY_WAITING, conn);
+        cs_key_tally(&k->tally, b, conn, cs_now_ms() / CS_SYNC_TALLY_MS);
     }
 }
 
@@ -217,23 +215,6 @@ static int read_replies(cs_sync *s, redisReply **reps, size_t n, const char *wha
         for (size_t i = 0; i < n; i++)
             freeReplyObject(reps[i]);
     return rc;
-}
-
-/* The begin script's first reply word, parsed here once. */
-static int begin_result(const char *word)
-{
-    static const struct {
-        const char *word;
-        int result;
-    } words[] = {
-        {"push", CS_BEGIN_PUSH},         {"stale", CS_BEGIN_STALE},
-        {"dup", CS_BEGIN_DUP},           {"deferred", CS_BEGIN_DEFERRED},
-        {"excluded", CS_BEGIN_EXCLUDED}, {"held", CS_BEGIN_HELD},
-    };
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strcmp(word, words[i].word) == 0)
-            return words[i].result;
-    return CS_BEGIN_DUP;    /* unknown: never pushed */
 }
 
 int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
@@ -285,7 +266,7 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_job *j = jobs[i];
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
             const char *res = r->element[0]->str;
-            j->begin_result = begin_result(res);
+            j->begin_result = cs_begin_parse(res);
             copy_str(j->st.status, sizeof j->st.status, r->element[1]);
             copy_str(j->st.handle, sizeof j->st.handle, r->element[2]);
         }
@@ -376,17 +357,7 @@ long cs_sync_claim(cs_sync *s, size_t limit, cs_sync_claim_cb *add, void *opaque
 
 static const char *kind_arg(cs_outcome_kind k)
 {
-    switch (k) {
-    case CS_OUT_SYNCED: return "synced";
-    case CS_OUT_RETRY: return "retry";
-    case CS_OUT_FAILED: return "failed";
-    case CS_OUT_PAUSED: return "paused";
-    case CS_OUT_SKIPPED: return "skipped";
-    case CS_OUT_DELETED: return "deleted";
-    case CS_OUT_PENDING: return "pending";
-    case CS_OUT_RELEASE: return "release";
-    default: return "none";
-    }
+    return (unsigned)k <= CS_OUT_RELEASE ? cs_outcomes[k].wire : "none";
 }
 
 const char *cs_outcome_name(cs_outcome_kind k)
@@ -448,9 +419,8 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         if (!filled || strcmp(filled, j->conn_id) != 0)
             cs_sync_keys_fill(s, &k, filled = j->conn_id);
         cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, j->ev->product.id);
-        cs_buf_reset(&k.history);
-        cs_buf_appendv(&k.history, s->prefix, "history:", j->conn_id, ":", j->ev->tenant, ":",
-                       j->ev->product.id, NULL);
+        cs_key_product(&k.history, s->prefix, CS_KEY_HISTORY, j->conn_id, j->ev->tenant,
+                       j->ev->product.id);
         cs_buf_reset(&pkey);
         cs_buf_appendv(&pkey, j->ev->tenant, ":", j->ev->product.id, NULL);
         cs_i64_str(ver, (long long)j->ev->product.version);
@@ -476,6 +446,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_job *j = jobs[idx[q]];
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
             copy_str(j->settle_result, sizeof j->settle_result, r->element[0]);
+            j->settle_res = cs_settle_parse(j->settle_result);
             j->settle_attempts = (int)reply_i64(r->element[1], 0);
             j->settle_next = reply_i64(r->element[2], 0);
         }

@@ -6,6 +6,7 @@
  * cs_ops.
  */
 #include "cs_sync_priv.h"
+#include "cs_keys.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -38,7 +39,7 @@ int cs_sync_reset_many(cs_sync *s, const char *conn, const char *const *pkeys, s
         const char *colon = strchr(pkeys[i], ':');
         cs_buf_reset(&k.state);
         if (colon)
-            cs_buf_appendf(&k.state, "%sstate:%s:%s", s->prefix, conn, pkeys[i]);
+            cs_key_product(&k.state, s->prefix, CS_KEY_STATE, conn, pkeys[i], NULL);
         member_of(&member, conn, pkeys[i]);
         const char *argv[] = {"EVALSHA", cs_redis_script_sha(s->r, s->s_reset), "6",
                               k.state.data, k.retry.data, k.snap.data, k.counts.data,
@@ -84,8 +85,7 @@ int cs_sync_exclude(cs_sync *s, const char *conn, const char *pkey)
     cs_sync_keys_init(&k);
     cs_buf_init(&member, 512);
     cs_sync_keys_fill(s, &k, conn);
-    cs_buf_reset(&k.state);
-    cs_buf_appendf(&k.state, "%sstate:%s:%s", s->prefix, conn, pkey);
+    cs_key_product(&k.state, s->prefix, CS_KEY_STATE, conn, pkey, NULL);
     member_of(&member, conn, pkey);
     const char *argv[] = {"EVALSHA", NULL, "5", k.state.data, k.retry.data, k.exclude.data,
                           k.counts.data, k.waiting.data, member.data, pkey};

@@ -5,6 +5,7 @@
  * "pause:<connection>"; scripts common/lua/pause.lua, resume.lua).
  */
 #include "cs_sync_priv.h"
+#include "cs_keys.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -22,7 +23,7 @@ int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char
     cs_log_redact(safe, sizeof safe);
     reason = safe;
     cs_buf_init(&key, 1024);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
+    cs_key_conn(&key, s->prefix, CS_KEY_PAUSE, conn);
     snprintf(until, sizeof until, "%lld", (long long)until_ms);
     snprintf(now, sizeof now, "%lld", (long long)n);
     snprintf(ttl, sizeof ttl, "%lld", (long long)(until_ms > n ? until_ms - n : 1));
@@ -40,7 +41,7 @@ int cs_sync_pause_get(cs_sync *s, const char *conn, int64_t *until_ms, char *kin
 {
     cs_buf key;
     cs_buf_init(&key, 1024);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
+    cs_key_conn(&key, s->prefix, CS_KEY_PAUSE, conn);
     const char *argv[] = {"HMGET", key.data, "until", "kind", "reason"};
     redisReply *r = cs_redis_cmd(s->r, 5, argv, NULL);
     cs_buf_free(&key);
@@ -66,8 +67,8 @@ long cs_sync_resume(cs_sync *s, const char *conn)
     cs_buf_init(&key, 512);
     cs_buf_init(&retry, 512);
     cs_buf_init(&prefix, 256);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
-    cs_sync_key(s, &retry, "retry");
+    cs_key_conn(&key, s->prefix, CS_KEY_PAUSE, conn);
+    cs_key_sink(&retry, s->prefix, CS_KEY_RETRY);
     cs_buf_appendf(&prefix, "%s|", conn);
     snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
     const char *argv[] = {"EVALSHA", NULL, "2", key.data, retry.data, prefix.data, now};

@@ -110,6 +110,78 @@ fail:
     return NULL;
 }
 
+/* catalogsync's own defaults for the workers' consumer, applied unless
+ * kafka.properties (or CATALOGSYNC_KAFKA_PROP_*, -X) sets the property
+ * (issue 17 item 7).  librdkafka's prefetch (queued.max.messages.kbytes,
+ * 65536 KB per consumer by default, fetched 1 MB per partition at a time)
+ * was most of a worker's RSS on a backlog: 142 MiB over 24 partitions;
+ * with these, 29-31 MiB, for a backlog drained about 40 % slower (the
+ * queue holds under three batches, so a flush often finds less than a
+ * batch fetched and waits out linger_ms).  Measurements and the trade-off:
+ * docs/PERFORMANCE.md, "Worker memory"; raising them:
+ * docs/CONFIGURATION.md, "The workers' prefetch".
+ * An event larger than max.partition.fetch.bytes is still fetched:
+ * librdkafka grows that partition's fetch size until it fits (its property
+ * table says so; events up to events.max_bytes pass). */
+static const cs_kafka_default consumer_defaults[] = {
+    {"queued.max.messages.kbytes", "3072", NULL},
+    {"max.partition.fetch.bytes", "262144", "fetch.message.max.bytes"},
+};
+
+const cs_kafka_default *cs_kafka_consumer_defaults(size_t *n)
+{
+    *n = sizeof consumer_defaults / sizeof consumer_defaults[0];
+    return consumer_defaults;
+}
+
+/* Whether the configuration sets d's property, by its name or its alias. */
+static int user_sets(const cs_config *cfg, const cs_kafka_default *d)
+{
+    for (size_t i = 0; i < cfg->n_kafka_props; i++)
+        if (strcmp(cfg->kafka_props[i].key, d->name) == 0 ||
+            (d->alias && strcmp(cfg->kafka_props[i].key, d->alias) == 0))
+            return 1;
+    return 0;
+}
+
+rd_kafka_conf_t *cs_kafka_consumer_conf_new(const cs_config *cfg, const char *client_id,
+                                            char *errstr, size_t errstr_size)
+{
+    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, client_id, RD_KAFKA_CONSUMER, errstr,
+                                              errstr_size);
+    for (size_t i = 0; conf && i < sizeof consumer_defaults / sizeof consumer_defaults[0]; i++)
+        if (!user_sets(cfg, &consumer_defaults[i]) &&
+            conf_set(conf, consumer_defaults[i].name, consumer_defaults[i].value, 0, errstr,
+                     errstr_size)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
+    return conf;
+}
+
+void cs_kafka_consumer_conf_dump(const cs_config *cfg, FILE *out)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = cs_kafka_consumer_conf_new(cfg, "catalogsync-worker", err,
+                                                       sizeof err);
+    fputs("# the workers' Kafka consumer: catalogsync's defaults unless kafka.properties "
+          "sets them\n", out);
+    if (!conf) {
+        fprintf(out, "#   (not built: %s)\n", err);
+        return;
+    }
+    for (size_t i = 0; i < sizeof consumer_defaults / sizeof consumer_defaults[0]; i++) {
+        char v[128];
+        size_t vlen = sizeof v;
+        if (rd_kafka_conf_get(conf, consumer_defaults[i].name, v, &vlen) != RD_KAFKA_CONF_OK)
+            snprintf(v, sizeof v, "?");
+        fprintf(out, "#   %s=%s (%s)\n", consumer_defaults[i].name, v,
+                user_sets(cfg, &consumer_defaults[i]) ? "kafka.properties"
+                                                          : "catalogsync default");
+    }
+    rd_kafka_conf_destroy(conf);
+}
+
 static void dr_cb(rd_kafka_t *rk __attribute__((unused)), const rd_kafka_message_t *m,
                   void *opaque)
 {

@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -35,6 +36,26 @@
  * filled. */
 rd_kafka_conf_t *cs_kafka_conf_new(const cs_config *cfg, const char *client_id,
                                    rd_kafka_type_t type, char *errstr, size_t errstr_size);
+
+/* The workers' consumer: cs_kafka_conf_new() for RD_KAFKA_CONSUMER plus
+ * catalogsync's own defaults (cs_kafka_consumer_defaults()) for the
+ * properties kafka.properties does not set.  NULL on error with errstr. */
+rd_kafka_conf_t *cs_kafka_consumer_conf_new(const cs_config *cfg, const char *client_id,
+                                            char *errstr, size_t errstr_size);
+
+typedef struct cs_kafka_default {
+    const char *name;
+    const char *value;
+    const char *alias;      /* librdkafka's other name for it, or NULL */
+} cs_kafka_default;
+
+/* The consumer defaults catalogsync applies, *n of them. */
+const cs_kafka_default *cs_kafka_consumer_defaults(size_t *n);
+
+/* Prints, as comment lines, each of those properties' effective value for
+ * the consumer cfg gives and whether it is catalogsync's default or comes
+ * from kafka.properties (catalogsync-worker --check-config). */
+void cs_kafka_consumer_conf_dump(const cs_config *cfg, FILE *out);
 
 typedef struct cs_publisher cs_publisher;
 

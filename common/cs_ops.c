@@ -4,10 +4,10 @@
  */
 #include "cs_ops.h"
 #include "cs_ops_priv.h"
+#include "cs_keys.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,15 +97,10 @@ int cs_ops_conn_match(const cs_ops *o, size_t i, const char *sink, const char *c
     return (!sink || !sink[0] || !strcmp(sink, c->sink)) && (!conn || !conn[0] || !strcmp(conn, c->id));
 }
 
-const char *const CS_OPS_STATUSES[CS_OPS_N_STATUSES] = {"synced", "pending", "retry_pending",
-                                                       "failed", "skipped"};
-
 int cs_ops_status_index(const char *status)
 {
-    for (int i = 0; i < CS_OPS_N_STATUSES; i++)
-        if (!strcmp(status, CS_OPS_STATUSES[i]))
-            return i;
-    return 1;
+    int i = cs_status_parse(status);
+    return i < 0 ? CS_STATUS_PENDING : i;
 }
 
 int cs_ops_status_mask(const char *list, int *mask, char *bad, size_t bad_size)
@@ -118,11 +113,11 @@ int cs_ops_status_mask(const char *list, int *mask, char *bad, size_t bad_size)
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         const char *name = strcmp(t, "retry") == 0 ? "retry_pending" : t;
         int found = 0;
-        for (int i = 0; i < CS_OPS_N_STATUSES; i++)
-            if (!strcmp(name, CS_OPS_STATUSES[i])) {
-                *mask |= 1 << i;
-                found = 1;
-            }
+        int i = cs_status_parse(name);
+        if (i >= 0) {
+            *mask |= 1 << i;
+            found = 1;
+        }
         if (!found) {
             snprintf(bad, bad_size, "%s", t);
             return -1;
@@ -141,14 +136,9 @@ void cs_ops_product_key(const char *arg, char *out, size_t size)
 
 /* ---- small helpers ---- */
 
-void cs_ops_key(cs_ops *o, const char *sink, cs_buf *out, const char *fmt, ...)
+const char *cs_ops_key_base(cs_ops *o, const char *sink)
 {
-    char what[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(what, sizeof what, fmt, ap);
-    va_end(ap);
-    cs_sync_key(cs_ops_sync_of(o, sink), out, what);
+    return cs_sync_key_base(cs_ops_sync_of(o, sink));
 }
 
 static int64_t i64_of(const redisReply *r)
@@ -267,7 +257,7 @@ static long rows_for(cs_ops *o, const cs_ops_conn *c, redisReply *const *members
     argv[0] = "HMGET";
     memcpy(argv + 2, ROW_FIELDS, sizeof ROW_FIELDS);
     for (size_t i = 0; i < n; i++) {
-        cs_ops_key(o, c->sink, &k, "state:%s:%.*s", c->id, (int)members[i]->len, members[i]->str);
+        cs_key_product(&k, cs_ops_key_base(o, c->sink), CS_KEY_STATE, c->id, members[i]->str, NULL);
         argv[1] = k.data;
         if (cs_redis_pipe_add(o->r, (int)(2 + N_ROW_FIELDS), argv, NULL) != 0) {
             rows = -1;
@@ -322,7 +312,7 @@ long cs_ops_scan(cs_ops *o, const char *sink, const char *conn, cs_ops_row_cb *c
         if (!cs_ops_conn_match(o, i, sink, conn))
             continue;
         const cs_ops_conn *c = &o->conns[i];
-        cs_ops_key(o, c->sink, &k, "index:%s", c->id);
+        cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_INDEX, c->id);
         char cursor[32] = "0";
         do {
             const char *argv[] = {"SSCAN", k.data, cursor, "COUNT", SCAN_COUNT};
@@ -402,20 +392,22 @@ json_t *cs_ops_show(cs_ops *o, const char *sink, const char *conn, const char *p
         const cs_ops_conn *c = &o->conns[i];
         const char *argv[3];
         int woo = !strcmp(c->sink, "woocommerce");
-        cs_ops_key(o, c->sink, &k, "state:%s:%s", c->id, pkey);
+        const char *base = cs_ops_key_base(o, c->sink);
+        cs_key_product(&k, base, CS_KEY_STATE, c->id, pkey, NULL);
         argv[0] = "HGETALL";
         argv[1] = k.data;
         cs_redis_pipe_add(o->r, 2, argv, NULL);
-        cs_ops_key(o, c->sink, &k, "history:%s:%s", c->id, pkey);
+        cs_key_product(&k, base, CS_KEY_HISTORY, c->id, pkey, NULL);
         const char *lr[] = {"LRANGE", k.data, "0", "9"};
         cs_redis_pipe_add(o->r, 4, lr, NULL);
-        cs_ops_key(o, c->sink, &k, "exclude:%s", c->id);
+        cs_key_conn(&k, base, CS_KEY_EXCLUDE, c->id);
         const char *sm[] = {"SISMEMBER", k.data, pkey};
         cs_redis_pipe_add(o->r, 3, sm, NULL);
-        cs_ops_key(o, c->sink, &k, woo ? "link:%s:%s" : "none:%s:%s", c->id, pkey);
+        /* Meta keeps no link: a key that never exists, for the same reply shape. */
+        cs_key_product(&k, base, woo ? CS_KEY_LINK : "none", c->id, pkey, NULL);
         argv[1] = k.data;
         cs_redis_pipe_add(o->r, 2, argv, NULL);
-        cs_ops_key(o, c->sink, &k, "pause:%s", c->id);
+        cs_key_conn(&k, base, CS_KEY_PAUSE, c->id);
         argv[1] = k.data;
         cs_redis_pipe_add(o->r, 2, argv, NULL);
     }
@@ -485,8 +477,8 @@ json_t *cs_ops_queue(cs_ops *o, const char *sink, int due_only, size_t limit)
             continue;
         cs_buf ik;
         cs_buf_init(&ik, 512);
-        cs_ops_key(o, SINKS[s], &k, "retry");
-        cs_ops_key(o, SINKS[s], &ik, "inflight");
+        cs_key_sink(&k, cs_ops_key_base(o, SINKS[s]), CS_KEY_RETRY);
+        cs_key_sink(&ik, cs_ops_key_base(o, SINKS[s]), CS_KEY_INFLIGHT);
         const char *a[] = {"ZRANGEBYSCORE", k.data, "-inf", due_only ? now : "+inf",
                            "WITHSCORES", "LIMIT", "0", lim};
         const char *b[] = {"ZCARD", k.data};
@@ -530,7 +522,7 @@ json_t *cs_ops_queue(cs_ops *o, const char *sink, int due_only, size_t limit)
         const cs_ops_conn *c = &o->conns[i];
         if (sink && sink[0] && strcmp(sink, c->sink) != 0)
             continue;
-        cs_ops_key(o, c->sink, &k, "pause:%s", c->id);
+        cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_PAUSE, c->id);
         const char *a[] = {"HGETALL", k.data};
         redisReply *r = cs_ops_cmd(o, 2, a);
         if (!r) {
@@ -558,8 +550,9 @@ fail:
 
 /* ---- stats ---- */
 
-static const char *const OUTCOMES[] = {"synced", "retry", "failed", "paused", "skipped", "deleted"};
-#define N_OUTCOMES (sizeof OUTCOMES / sizeof OUTCOMES[0])
+/* The tally's outcomes: what settle counts (cs_settle_results' tally). */
+#define N_OUTCOMES CS_N_SETTLE
+#define OUTCOME(q) (cs_settle_results[q].tally)
 #define DAY_BUCKETS (24 * 3600 * 1000 / CS_SYNC_TALLY_MS)
 #define HOUR_BUCKETS (3600 * 1000 / CS_SYNC_TALLY_MS)
 
@@ -575,24 +568,24 @@ static json_t *conn_stats(cs_ops *o, const cs_ops_conn *c, int64_t now)
         return NULL;
     snprintf(nows, sizeof nows, "%lld", (long long)now);
     cs_buf_init(&k, 512);
-    cs_ops_key(o, c->sink, &k, "counts:%s", c->id);
+    cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_COUNTS, c->id);
     const char *a0[] = {"HGETALL", k.data};
     cs_redis_pipe_add(o->r, 2, a0, NULL);
-    cs_ops_key(o, c->sink, &k, "stats:%s", c->id);
+    cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_STATS, c->id);
     cs_redis_pipe_add(o->r, 2, a0, NULL);
-    cs_ops_key(o, c->sink, &k, "waiting:%s", c->id);
+    cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_WAITING, c->id);
     const char *a2[] = {"ZRANGE", k.data, "0", "0", "WITHSCORES"};
     cs_redis_pipe_add(o->r, 5, a2, NULL);
-    cs_ops_key(o, c->sink, &k, "pause:%s", c->id);
+    cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_PAUSE, c->id);
     cs_redis_pipe_add(o->r, 2, a0, NULL);
-    cs_ops_key(o, c->sink, &k, "exclude:%s", c->id);
+    cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_EXCLUDE, c->id);
     const char *a4[] = {"SCARD", k.data};
     cs_redis_pipe_add(o->r, 2, a4, NULL);
-    cs_ops_key(o, c->sink, &k, "not_linked:%s", c->id);
+    cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_NOT_LINKED, c->id);
     cs_redis_pipe_add(o->r, 2, a4, NULL);
     int64_t bucket = now / CS_SYNC_TALLY_MS;
     for (size_t b = 0; b < DAY_BUCKETS; b++) {
-        cs_ops_key(o, c->sink, &k, "tally:%s:%lld", c->id, (long long)(bucket - (int64_t)b));
+        cs_key_tally(&k, cs_ops_key_base(o, c->sink), c->id, bucket - (int64_t)b);
         const char *a[] = {"HGETALL", k.data};
         cs_redis_pipe_add(o->r, 2, a, NULL);
     }
@@ -605,13 +598,13 @@ static json_t *conn_stats(cs_ops *o, const cs_ops_conn *c, int64_t now)
     json_t *have = hash_json(reps[0]);
     json_int_t total = 0;
     for (size_t i = 0; i < CS_OPS_N_STATUSES; i++) {
-        const char *v = json_string_value(json_object_get(have, CS_OPS_STATUSES[i]));
+        const char *v = json_string_value(json_object_get(have, cs_statuses[i].wire));
         int64_t x = 0;
         if (v && cs_parse_i64(v, INT64_MIN, INT64_MAX, &x) != 0)
             x = 0;
         if (x < 0)
             x = 0;
-        json_object_set_new(counts, CS_OPS_STATUSES[i], json_integer(x));
+        json_object_set_new(counts, cs_statuses[i].wire, json_integer(x));
         total += x;
     }
     json_decref(have);
@@ -620,7 +613,7 @@ static json_t *conn_stats(cs_ops *o, const cs_ops_conn *c, int64_t now)
         const redisReply *r = reps[FIXED + b];
         for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
             for (size_t q = 0; q < N_OUTCOMES; q++)
-                if (!strcmp(r->element[i]->str, OUTCOMES[q])) {
+                if (OUTCOME(q) && !strcmp(r->element[i]->str, OUTCOME(q))) {
                     int64_t x = i64_of(r->element[i + 1]);
                     d[q] += x;
                     if (b < HOUR_BUCKETS)
@@ -628,8 +621,10 @@ static json_t *conn_stats(cs_ops *o, const cs_ops_conn *c, int64_t now)
                 }
     }
     for (size_t q = 0; q < N_OUTCOMES; q++) {
-        json_object_set_new(hour, OUTCOMES[q], json_integer(h[q]));
-        json_object_set_new(day, OUTCOMES[q], json_integer(d[q]));
+        if (!OUTCOME(q))
+            continue;
+        json_object_set_new(hour, OUTCOME(q), json_integer(h[q]));
+        json_object_set_new(day, OUTCOME(q), json_integer(d[q]));
     }
     json_t *oldest = json_null();
     if (reps[2]->type == REDIS_REPLY_ARRAY && reps[2]->elements == 2) {
@@ -749,7 +744,7 @@ json_t *cs_ops_sync_status(cs_ops *o, const char *sink, const char *conn,
         cs_buf k;
         cs_buf_init(&k, 512);
         for (size_t i = 0; i < n; i++) {
-            cs_ops_key(o, c->sink, &k, "link:%s:%s", c->id, pkeys[i]);
+            cs_key_product(&k, cs_ops_key_base(o, c->sink), CS_KEY_LINK, c->id, pkeys[i], NULL);
             const char *a[] = {"HMGET", k.data, "remote_id", "last_exported_at"};
             cs_redis_pipe_add(o->r, 4, a, NULL);
         }

@@ -22,6 +22,7 @@
 #include "cs_config.h"
 #include "cs_redis.h"
 #include "cs_sync.h"
+#include "cs_vocab.h"
 
 typedef struct cs_ops cs_ops;
 
@@ -56,10 +57,10 @@ const cs_ops_conn *cs_ops_conn_at(const cs_ops *o, size_t i);
 /* 1 when connection i passes the filters (NULL = any). */
 int cs_ops_conn_match(const cs_ops *o, size_t i, const char *sink, const char *conn);
 
-/* The statuses a product can have at a connection, in this order; a status
- * mask has bit i for CS_OPS_STATUSES[i]. */
-#define CS_OPS_N_STATUSES 5
-extern const char *const CS_OPS_STATUSES[CS_OPS_N_STATUSES];
+/* The statuses a product can have at a connection: cs_statuses
+ * (common/cs_vocab.h), in that order; a status mask has bit i for
+ * cs_statuses[i]. */
+#define CS_OPS_N_STATUSES CS_N_STATUSES
 /* Index of a status name (anything unknown reads as "pending": not synced). */
 int cs_ops_status_index(const char *status);
 /* A comma-separated list ("failed,retry_pending"; "retry" is accepted for

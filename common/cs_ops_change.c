@@ -4,6 +4,7 @@
  */
 #include "cs_ops.h"
 #include "cs_ops_priv.h"
+#include "cs_keys.h"
 #include "cs_util.h"
 
 #include <stdlib.h>
@@ -167,7 +168,7 @@ static long include_one(cs_ops *o, const cs_ops_conn *c, const void *arg, long *
     const char *pkey = arg;
     cs_buf k;
     cs_buf_init(&k, 512);
-    cs_ops_key(o, c->sink, &k, "exclude:%s", c->id);
+    cs_key_conn(&k, cs_ops_key_base(o, c->sink), CS_KEY_EXCLUDE, c->id);
     const char *a[] = {"SISMEMBER", k.data, pkey};
     redisReply *r = cs_ops_cmd(o, 3, a);
     cs_buf_free(&k);

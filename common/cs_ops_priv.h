@@ -17,9 +17,8 @@ struct cs_ops {
 };
 
 cs_sync *cs_ops_sync_of(cs_ops *o, const char *sink);
-/* out = P{sink}:<what> */
-void cs_ops_key(cs_ops *o, const char *sink, cs_buf *out, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/* P{sink}: the base of the sink's key names (common/cs_keys.h) */
+const char *cs_ops_key_base(cs_ops *o, const char *sink);
 /* One command; NULL (logged) on a transport or error reply. */
 redisReply *cs_ops_cmd(cs_ops *o, int argc, const char **argv);
 

@@ -1,4 +1,6 @@
 #include "cs_sync_priv.h"
+#include "cs_vocab.h"
+#include "cs_keys.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
@@ -6,328 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-
-/* KEYS: state, retry, snap, index, inflight, lease, counts, exclude, waiting
- * ARGV: member, version, snapshot, now, sku, name, product key, owner (this
- *       worker), owner_until (now + retry.lease_ms)
- * Versions (at most 2^53 - 1, CS_EVENT_MAX_VERSION) are compared as Lua
- * numbers, exact up to there, and stored as the decimal string C wrote:
- * a Lua number is written back as %.17g or worse. */
-static const char LUA_BEGIN[] =
-    "local f = redis.call('HMGET', KEYS[1], 'version', 'status', 'owner', 'owner_until', 'behind')\n"
-    "local cur_s, status, owner, behind = f[1], f[2] or '', f[3], f[5]\n"
-    "local cur, v, now = tonumber(cur_s or '-1'), tonumber(ARGV[2]), tonumber(ARGV[4])\n"
-    "local owner_until = tonumber(f[4] or '0')\n"
-    "local lease_end = 0\n"
-    "if redis.call('HEXISTS', KEYS[6], ARGV[1]) == 1 then\n"
-    "  lease_end = tonumber(redis.call('ZSCORE', KEYS[5], ARGV[1]) or '0')\n"
-    "end\n"
-    "if v < cur then return {'stale', status, ''} end\n"
-    "if v == cur then\n"
-    "  if status ~= 'pending' and status ~= 'not_synced' then return {'dup', status, ''} end\n"
-    /* The same version still unsettled: pushed again (a worker re-reading
-     * its own batch, or one taking over from a worker gone) unless another
-     * live worker is pushing or confirming it: a claimed retry's lease, or
-     * the owner that began it.  That worker settles it; if it dies, the
-     * lease's expiry or the recovery entry queued here pushes it. */
-    "  if lease_end > now then return {'held', status, ''} end\n"
-    "  if owner and owner ~= ARGV[8] and owner_until > now then\n"
-    "    redis.call('ZADD', KEYS[2], 'NX', owner_until, ARGV[1])\n"
-    "    return {'held', status, ''}\n"
-    "  end\n"
-    "  redis.call('HSET', KEYS[1], 'owner', ARGV[8], 'owner_until', ARGV[9])\n"
-    "  redis.call('ZADD', KEYS[2], ARGV[9], ARGV[1])\n"
-    "  return {'push', status, redis.call('HGET', KEYS[1], 'handle') or ''}\n"
-    "end\n"
-    /* A push of an older version begun and never settled (worker or Redis
-     * gone meanwhile) may have reached the channel: remembered, as settle
-     * does for a push it saw leave. */
-    "if status == 'pending' then redis.call('HSET', KEYS[1], 'pushed', 1) end\n"
-    /* Excluded by an operator: kept up to date in Redis, never pushed. */
-    "if redis.call('SISMEMBER', KEYS[8], ARGV[7]) == 1 then\n"
-    "  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'skipped', 'attempts', 0,\n"
-    "    'skip_reason', 'excluded by an operator', 'sku', ARGV[5], 'name', ARGV[6],\n"
-    "    'product', ARGV[7], 'seen_at', ARGV[4])\n"
-    "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'owner', 'owner_until', 'behind')\n"
-    "  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
-    "  redis.call('ZREM', KEYS[2], ARGV[1])\n"
-    "  if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
-    "  redis.call('SADD', KEYS[4], ARGV[7])\n"
-    "  redis.call('ZREM', KEYS[9], ARGV[7])\n"
-    "  if status ~= 'skipped' then\n"
-    "    if status ~= '' then redis.call('HINCRBY', KEYS[7], status, -1) end\n"
-    "    redis.call('HINCRBY', KEYS[7], 'skipped', 1)\n"
-    "  end\n"
-    "  return {'excluded', status, ''}\n"
-    "end\n"
-    /* An older version is still in a live worker's hands: a claimed retry
-     * (its lease), or a push begun and not settled (its owner: pushing, or
-     * confirming a recorded batch).  Pushing this version now could reach
-     * the channel before that older write does, and a batch confirmed late
-     * would leave the older version last.  This version is recorded and
-     * queued behind it instead ("behind": the version it waits for); the
-     * holder's settle makes it due at once, and if the holder dies it is
-     * due when the lease or the owner's time ends. */
-    "local hold = 0\n"
-    "if lease_end > now then hold = lease_end\n"
-    "elseif (status == 'pending' or behind) and owner_until > now then\n"
-    "  hold = owner_until\n"
-    "  if not behind then behind = cur_s end\n"
-    "end\n"
-    "if hold > 0 then\n"
-    "  redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'retry_pending', 'attempts', 0,\n"
-    "    'next_attempt', hold, 'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7],\n"
-    "    'seen_at', ARGV[4])\n"
-    "  if behind then redis.call('HSET', KEYS[1], 'behind', behind) end\n"
-    "  redis.call('HDEL', KEYS[1], 'handle', 'skip_reason')\n"
-    "  redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
-    "  redis.call('ZADD', KEYS[2], hold, ARGV[1])\n"
-    "  redis.call('SADD', KEYS[4], ARGV[7])\n"
-    "  redis.call('ZADD', KEYS[9], 'NX', ARGV[4], ARGV[7])\n"
-    "  if status ~= 'retry_pending' then\n"
-    "    if status ~= '' then redis.call('HINCRBY', KEYS[7], status, -1) end\n"
-    "    redis.call('HINCRBY', KEYS[7], 'retry_pending', 1)\n"
-    "  end\n"
-    "  return {'deferred', status, ''}\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'version', ARGV[2], 'status', 'pending', 'attempts', 0,\n"
-    "  'sku', ARGV[5], 'name', ARGV[6], 'product', ARGV[7], 'seen_at', ARGV[4],\n"
-    "  'owner', ARGV[8], 'owner_until', ARGV[9])\n"
-    "redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'behind')\n"
-    "redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])\n"
-    /* Durable from here: the push's outcome is settled by this worker, or,
-     * should it die, this entry is claimed when the owner's time ends (the
-     * worker commits the event's offset before the push ends). */
-    "redis.call('ZADD', KEYS[2], ARGV[9], ARGV[1])\n"
-    "if redis.call('HDEL', KEYS[6], ARGV[1]) == 1 then redis.call('ZREM', KEYS[5], ARGV[1]) end\n"
-    "redis.call('SADD', KEYS[4], ARGV[7])\n"
-    "redis.call('ZADD', KEYS[9], 'NX', ARGV[4], ARGV[7])\n"
-    "if status ~= 'pending' then\n"
-    "  if status ~= '' then redis.call('HINCRBY', KEYS[7], status, -1) end\n"
-    "  redis.call('HINCRBY', KEYS[7], 'pending', 1)\n"
-    "end\n"
-    "return {'push', status, ''}\n";
-
-/* KEYS: retry, inflight, lease, snap, fence
- * ARGV: now, lease_ms, limit, then the connections to leave alone (this
- *       worker's that are busy: their due members stay queued, not claimed
- *       and handed back at every flush) */
-static const char LUA_CLAIM[] =
-    "local now = tonumber(ARGV[1])\n"
-    "local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now, 'LIMIT', 0, 1000)\n"
-    "for _, m in ipairs(expired) do\n"
-    "  redis.call('ZREM', KEYS[2], m)\n"
-    "  redis.call('HDEL', KEYS[3], m)\n"
-    "  redis.call('ZADD', KEYS[1], now, m)\n"
-    "end\n"
-    "local want, skip, skipped, taken = tonumber(ARGV[3]), {}, 0, 0\n"
-    "for i = 4, #ARGV do skip[ARGV[i]] = true end\n"
-    "local out = {}\n"
-    "while taken < want and skipped < 10 * want do\n"
-    "  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', skipped,\n"
-    "    want - taken)\n"
-    "  if #due == 0 then break end\n"
-    "  for _, m in ipairs(due) do\n"
-    "    if skip[string.match(m, '^[^|]*')] then skipped = skipped + 1\n"
-    "    else\n"
-    "      taken = taken + 1\n"
-    "      redis.call('ZREM', KEYS[1], m)\n"
-    "      local snap = redis.call('HGET', KEYS[4], m)\n"
-    "      if snap then\n"
-    "        local tok = tostring(redis.call('INCR', KEYS[5]))\n"
-    "        redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), m)\n"
-    "        redis.call('HSET', KEYS[3], m, tok)\n"
-    "        out[#out + 1] = m\n"
-    "        out[#out + 1] = tok\n"
-    "        out[#out + 1] = snap\n"
-    "      end\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
-
-/* KEYS: state, retry, inflight, lease, snap, index, stats, errors, counts,
- *       history, tally (this 5-minute bucket), waiting
- * ARGV: 1 member, 2 version, 3 token, 4 kind, 5 now, 6 remote_id, 7 code,
- *       8 subcode, 9 type, 10 message, 11 trace, 12 resume_at,
- *       13 max_attempts, 14 delays (csv), 15 jitter_pct, 16 rand 0..999,
- *       17 product key, 18 handle */
-static const char LUA_SETTLE[] =
-    "local old = redis.call('HGET', KEYS[1], 'status') or ''\n"
-    /* The product's last ten attempts, newest first (catalogsyncctl show). */
-    /* The version is spliced in as written (digits from C): cjson would
-     * write a number above 10^14 as 9.007199254741e+15. */
-    "local function remember(kind, attempts)\n"
-    "  local rest = cjson.encode({at = tonumber(ARGV[5]), outcome = kind, attempt = attempts,\n"
-    "    code = ARGV[7], message = ARGV[10]})\n"
-    "  redis.call('LPUSH', KEYS[10], '{\"version\":' .. ARGV[2] .. ',' .. string.sub(rest, 2))\n"
-    "  redis.call('LTRIM', KEYS[10], 0, 9)\n"
-    "end\n"
-    "local function apply()\n"
-    "local m, v, now, kind = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[5]), ARGV[4]\n"
-    "if ARGV[3] ~= '' then\n"
-    /* The lease was taken over (expired and claimed again, or fenced by
-     * begin) while this worker pushed or confirmed: its outcome changes
-     * nothing.  One of an older version than Redis holds may still have
-     * reached the channel after the newer one was pushed: "overtaken", and
-     * the worker queues the newest version again (requeue_overtaken). */
-    "  if redis.call('HGET', KEYS[4], m) ~= ARGV[3] then\n"
-    "    if kind ~= 'release' and kind ~= 'pending' and\n"
-    "       tonumber(redis.call('HGET', KEYS[1], 'version') or '-1') > tonumber(ARGV[2]) then\n"
-    "      return {'overtaken', 0, 0}\n"
-    "    end\n"
-    "    return {'fenced', 0, 0}\n"
-    "  end\n"
-    "  if kind ~= 'pending' then\n"
-    "    redis.call('HDEL', KEYS[4], m)\n"
-    "    redis.call('ZREM', KEYS[3], m)\n"
-    "  end\n"
-    "end\n"
-    /* No state: the product was removed (a newer version's delete settled)
-     * while this outcome was on its way; recording it would bring back a
-     * product without a version. */
-    "local stored = redis.call('HGET', KEYS[1], 'version')\n"
-    "if not stored then return {'superseded', 0, 0} end\n"
-    "local cur = tonumber(stored)\n"
-    /* A release hands the claim back untouched; a lease holder's release
-     * of an overtaken version also makes the newer version queued behind
-     * its lease (begin: "deferred") due now, as any outcome of it does. */
-    /* The newer version queued behind this one (begin: "deferred", behind
-     * a lease or an owner's push) is due once this one is done with. */
-    "local waited = ARGV[3] ~= '' or redis.call('HGET', KEYS[1], 'behind') == ARGV[2]\n"
-    "local function wake()\n"
-    "  if redis.call('ZSCORE', KEYS[2], m) then redis.call('ZADD', KEYS[2], now, m) end\n"
-    "  redis.call('HDEL', KEYS[1], 'behind')\n"
-    "end\n"
-    "if kind == 'release' then\n"
-    "  if v >= cur then\n"
-    "    redis.call('ZADD', KEYS[2], tonumber(ARGV[12]), m)\n"
-    /* A fresh push handed back (its connection busy): queued, in no
-     * worker's hands, claimed when a lane has room. */
-    "    if ARGV[3] == '' and redis.call('HGET', KEYS[1], 'status') == 'pending' then\n"
-    "      redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'next_attempt', ARGV[12])\n"
-    "      redis.call('HDEL', KEYS[1], 'owner', 'owner_until')\n"
-    "    end\n"
-    "  elseif waited then wake() end\n"
-    "  return {'released', 0, tonumber(ARGV[12])}\n"
-    "end\n"
-    "if v < cur then\n"
-    "  if kind == 'pending' then return {'superseded', 0, 0} end\n"
-    "  if waited then\n"
-    "    wake()\n"
-    "    return {'superseded', 0, 0}\n"
-    "  end\n"
-    /* A push that nothing waited for: the newer version was pushed while
-     * this one was in flight (its owner's time ran out), and this one may
-     * have reached the channel after it. */
-    "  return {'overtaken', 0, 0}\n"
-    "end\n"
-    /* A request carrying the product left (accepted, confirmed, or an
-     * outcome naming its remote id): it may be at the channel. */
-    "if kind == 'pending' or kind == 'synced' or ARGV[6] ~= '' then\n"
-    "  redis.call('HSET', KEYS[1], 'pushed', 1)\n"
-    "end\n"
-    "if kind == 'deleted' or kind == 'synced' or kind == 'skipped' then\n"
-    "  redis.call('ZREM', KEYS[12], ARGV[17])\n"
-    "end\n"
-    "if kind == 'deleted' then\n"
-    "  redis.call('DEL', KEYS[1], KEYS[10])\n"
-    "  redis.call('HDEL', KEYS[5], m)\n"
-    "  redis.call('ZREM', KEYS[2], m)\n"
-    "  redis.call('SREM', KEYS[6], ARGV[17])\n"
-    /* No remote id: the product never reached the channel (the connection
-     * never held it); only its records went. */
-    "  if ARGV[6] == '' then return {'cleaned', 0, 0} end\n"
-    "  redis.call('HINCRBY', KEYS[7], 'deleted_total', 1)\n"
-    "  return {'deleted', 0, 0}\n"
-    "end\n"
-    "if kind == 'pending' then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'pending', 'handle', ARGV[18], 'last_attempt', now)\n"
-    /* Due again then unless settled before: a worker that died while
-     * confirming is followed by one that polls the handle. */
-    "  if tonumber(ARGV[12]) > 0 then\n"
-    "    redis.call('HSET', KEYS[1], 'next_attempt', ARGV[12], 'owner_until', ARGV[12])\n"
-    "    redis.call('ZADD', KEYS[2], ARGV[12], m)\n"
-    "  end\n"
-    "  return {'pending', 0, 0}\n"
-    "end\n"
-    "redis.call('HDEL', KEYS[1], 'owner', 'owner_until', 'behind')\n"
-    "local attempts = tonumber(redis.call('HGET', KEYS[1], 'attempts') or '0')\n"
-    "if kind == 'synced' then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'synced', 'synced_version', ARGV[2], 'last_success', now,\n"
-    "    'last_attempt', now, 'attempts', attempts + 1, 'remote_id', ARGV[6])\n"
-    "  if ARGV[19] ~= '' then redis.call('HSET', KEYS[1], 'warnings', ARGV[19])\n"
-    "  else redis.call('HDEL', KEYS[1], 'warnings') end\n"
-    "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt', 'skip_reason')\n"
-    "  redis.call('ZREM', KEYS[2], m)\n"
-    "  redis.call('HINCRBY', KEYS[7], 'synced_total', 1)\n"
-    "  remember('synced', attempts + 1)\n"
-    "  return {'synced', attempts + 1, 0}\n"
-    "end\n"
-    "if kind == 'skipped' then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'skipped', 'skip_reason', ARGV[10], 'last_attempt', now)\n"
-    "  redis.call('HDEL', KEYS[1], 'handle', 'next_attempt')\n"
-    "  redis.call('ZREM', KEYS[2], m)\n"
-    "  remember('skipped', attempts)\n"
-    "  return {'skipped', attempts, 0}\n"
-    "end\n"
-    "redis.call('HSET', KEYS[1], 'last_error_code', ARGV[7], 'last_error_subcode', ARGV[8],\n"
-    "  'last_error_type', ARGV[9], 'last_error_message', ARGV[10], 'last_error_trace', ARGV[11],\n"
-    "  'last_error_at', now, 'last_attempt', now)\n"
-    /* A batch that may still apply this version keeps its handle (a retry
-     * carrying it, a pause), to be polled before anything is pushed again; a
-     * failure, or a retry without it (Meta said the batch did not apply it),
-     * drops it. */
-    "if ARGV[18] ~= '' then redis.call('HSET', KEYS[1], 'handle', ARGV[18])\n"
-    "elseif kind ~= 'paused' then redis.call('HDEL', KEYS[1], 'handle') end\n"
-    "if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'remote_id', ARGV[6]) end\n"
-    "redis.call('LPUSH', KEYS[8], cjson.encode({product = ARGV[17], kind = kind, at = now,\n"
-    "  code = ARGV[7], subcode = ARGV[8], type = ARGV[9], message = ARGV[10], trace = ARGV[11]}))\n"
-    "redis.call('LTRIM', KEYS[8], 0, 49)\n"
-    "if kind == 'paused' then\n"
-    "  local at = tonumber(ARGV[12])\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'next_attempt', at)\n"
-    "  redis.call('ZADD', KEYS[2], at, m)\n"
-    "  redis.call('HINCRBY', KEYS[7], 'paused_total', 1)\n"
-    "  return {'paused', attempts, at}\n"
-    "end\n"
-    "attempts = attempts + 1\n"
-    "if kind == 'failed' or attempts >= tonumber(ARGV[13]) then\n"
-    "  redis.call('HSET', KEYS[1], 'status', 'failed', 'attempts', attempts)\n"
-    "  redis.call('HDEL', KEYS[1], 'next_attempt')\n"
-    "  redis.call('ZREM', KEYS[2], m)\n"
-    "  redis.call('HINCRBY', KEYS[7], 'failed_total', 1)\n"
-    "  remember('failed', attempts)\n"
-    "  return {'failed', attempts, 0}\n"
-    "end\n"
-    "local delays = {}\n"
-    "for d in string.gmatch(ARGV[14], '[^,]+') do delays[#delays + 1] = tonumber(d) end\n"
-    "local d = delays[math.min(attempts, #delays)]\n"
-    "local j = tonumber(ARGV[15])\n"
-    "if j > 0 then d = d + math.floor(d * j / 100 * (tonumber(ARGV[16]) / 500 - 1)) end\n"
-    "if d < 0 then d = 0 end\n"
-    "local due = now + d\n"
-    "redis.call('HSET', KEYS[1], 'status', 'retry_pending', 'attempts', attempts, 'next_attempt', due)\n"
-    "redis.call('ZADD', KEYS[2], due, m)\n"
-    "redis.call('HINCRBY', KEYS[7], 'retry_total', 1)\n"
-    "remember('retry', attempts)\n"
-    "return {'retry', attempts, due}\n"
-    "end\n"
-    "local res = apply()\n"
-    /* The 5-minute tally counts what was decided: a retry on the last
-     * attempt is a failure, a delete of what never reached the channel
-     * (no remote id) nothing. */
-    "local counted = {synced = 1, retry = 1, failed = 1, paused = 1, skipped = 1, deleted = 1}\n"
-    "if counted[res[1]] then\n"
-    "  redis.call('HINCRBY', KEYS[11], res[1], 1)\n"
-    "  redis.call('PEXPIRE', KEYS[11], 90000000)\n"
-    "end\n"
-    "local new = redis.call('HGET', KEYS[1], 'status') or ''\n"
-    "if new ~= old then\n"
-    "  if old ~= '' then redis.call('HINCRBY', KEYS[9], old, -1) end\n"
-    "  if new ~= '' then redis.call('HINCRBY', KEYS[9], new, 1) end\n"
-    "end\n"
-    "return res\n";
 
 cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
 {
@@ -337,13 +17,15 @@ cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
     s->r = r;
     s->cfg = cfg;
     s->sink = strdup(sink);
-    size_t n = strlen(cfg->redis_prefix) + strlen(sink) + 4;
-    s->prefix = malloc(n);
+    cs_buf base;
+    cs_buf_init(&base, 0);
+    cs_key_base(&base, cfg->redis_prefix, sink);
+    s->prefix = base.data ? strdup(base.data) : NULL;
+    cs_buf_free(&base);
     if (!s->sink || !s->prefix) {
         cs_sync_destroy(s);
         return NULL;
     }
-    snprintf(s->prefix, n, "%s{%s}:", cfg->redis_prefix, sink);
     unsigned char id[8];
     if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id) {
         cs_sync_destroy(s);
@@ -351,13 +33,13 @@ cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink)
     }
     for (size_t i = 0; i < sizeof id; i++)
         snprintf(s->owner + 2 * i, 3, "%02x", id[i]);
-    s->s_begin = cs_redis_add_script(r, LUA_BEGIN);
-    s->s_claim = cs_redis_add_script(r, LUA_CLAIM);
-    s->s_settle = cs_redis_add_script(r, LUA_SETTLE);
-    s->s_reset = cs_redis_add_script(r, CS_SYNC_LUA_RESET);
-    s->s_exclude = cs_redis_add_script(r, CS_SYNC_LUA_EXCLUDE);
-    s->s_pause = cs_redis_add_script(r, CS_SYNC_LUA_PAUSE);
-    s->s_resume = cs_redis_add_script(r, CS_SYNC_LUA_RESUME);
+    s->s_begin = cs_redis_add_script(r, cs_lua_begin);
+    s->s_claim = cs_redis_add_script(r, cs_lua_claim);
+    s->s_settle = cs_redis_add_script(r, cs_lua_settle);
+    s->s_reset = cs_redis_add_script(r, cs_lua_reset);
+    s->s_exclude = cs_redis_add_script(r, cs_lua_exclude);
+    s->s_pause = cs_redis_add_script(r, cs_lua_pause);
+    s->s_resume = cs_redis_add_script(r, cs_lua_resume);
     if (s->s_begin < 0 || s->s_claim < 0 || s->s_settle < 0 || s->s_reset < 0 ||
         s->s_exclude < 0 || s->s_pause < 0 || s->s_resume < 0) {
         cs_sync_destroy(s);
@@ -384,18 +66,20 @@ const char *cs_sync_sink(const cs_sync *s)
     return s->sink;
 }
 
+const char *cs_sync_key_base(const cs_sync *s)
+{
+    return s->prefix;
+}
+
 void cs_sync_key(const cs_sync *s, cs_buf *out, const char *what)
 {
-    cs_buf_reset(out);
-    cs_buf_appends(out, s->prefix);
-    cs_buf_appends(out, what);
+    cs_key_sink(out, s->prefix, what);
 }
 
 void cs_sync_state_key(const cs_sync *s, cs_buf *out, const char *conn, const char *tenant,
                        const char *product_id)
 {
-    cs_buf_reset(out);
-    cs_buf_appendv(out, s->prefix, "state:", conn, ":", tenant, ":", product_id, NULL);
+    cs_key_product(out, s->prefix, CS_KEY_STATE, conn, tenant, product_id);
 }
 
 int cs_sync_job_init(cs_sync_job *j, size_t conn, const char *conn_id, cs_event *ev)
@@ -471,28 +155,20 @@ void cs_sync_keys_free(keys *k)
 
 void cs_sync_keys_fill(const cs_sync *s, keys *k, const char *conn)
 {
-    char what[256];
-    cs_sync_key(s, &k->retry, "retry");
-    cs_sync_key(s, &k->inflight, "inflight");
-    cs_sync_key(s, &k->lease, "lease");
-    cs_sync_key(s, &k->snap, "snap");
-    cs_sync_key(s, &k->fence, "fence");
+    const char *b = s->prefix;
+    cs_key_sink(&k->retry, b, CS_KEY_RETRY);
+    cs_key_sink(&k->inflight, b, CS_KEY_INFLIGHT);
+    cs_key_sink(&k->lease, b, CS_KEY_LEASE);
+    cs_key_sink(&k->snap, b, CS_KEY_SNAP);
+    cs_key_sink(&k->fence, b, CS_KEY_FENCE);
     if (conn) {
-        snprintf(what, sizeof what, "index:%s", conn);
-        cs_sync_key(s, &k->index, what);
-        snprintf(what, sizeof what, "stats:%s", conn);
-        cs_sync_key(s, &k->stats, what);
-        snprintf(what, sizeof what, "errors:%s", conn);
-        cs_sync_key(s, &k->errors, what);
-        snprintf(what, sizeof what, "counts:%s", conn);
-        cs_sync_key(s, &k->counts, what);
-        snprintf(what, sizeof what, "exclude:%s", conn);
-        cs_sync_key(s, &k->exclude, what);
-        snprintf(what, sizeof what, "waiting:%s", conn);
-        cs_sync_key(s, &k->waiting, what);
-        snprintf(what, sizeof what, "tally:%s:%lld", conn,
-                 (long long)(cs_now_ms() / CS_SYNC_TALLY_MS));
-        cs_sync_key(s, &k->tally, what);
+        cs_key_conn(&k->index, b, CS_KEY_INDEX, conn);
+        cs_key_conn(&k->stats, b, CS_KEY_STATS, conn);
+        cs_key_conn(&k->errors, b, CS_KEY_ERRORS, conn);
+        cs_key_conn(&k->counts, b, CS_KEY_COUNTS, conn);
+        cs_key_conn(&k->exclude, b, CS_KEY_EXCLUDE, conn);
+        cs_key_conn(&k->waiting, b, CS_KEY_WAITING, conn);
+        cs_key_tally(&k->tally, b, conn, cs_now_ms() / CS_SYNC_TALLY_MS);
     }
 }
 
@@ -539,23 +215,6 @@ static int read_replies(cs_sync *s, redisReply **reps, size_t n, const char *wha
         for (size_t i = 0; i < n; i++)
             freeReplyObject(reps[i]);
     return rc;
-}
-
-/* The begin script's first reply word, parsed here once. */
-static int begin_result(const char *word)
-{
-    static const struct {
-        const char *word;
-        int result;
-    } words[] = {
-        {"push", CS_BEGIN_PUSH},         {"stale", CS_BEGIN_STALE},
-        {"dup", CS_BEGIN_DUP},           {"deferred", CS_BEGIN_DEFERRED},
-        {"excluded", CS_BEGIN_EXCLUDED}, {"held", CS_BEGIN_HELD},
-    };
-    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
-        if (strcmp(word, words[i].word) == 0)
-            return words[i].result;
-    return CS_BEGIN_DUP;    /* unknown: never pushed */
 }
 
 int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
@@ -607,7 +266,7 @@ int cs_sync_begin(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_job *j = jobs[i];
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
             const char *res = r->element[0]->str;
-            j->begin_result = begin_result(res);
+            j->begin_result = cs_begin_parse(res);
             copy_str(j->st.status, sizeof j->st.status, r->element[1]);
             copy_str(j->st.handle, sizeof j->st.handle, r->element[2]);
         }
@@ -710,17 +369,7 @@ long cs_sync_claim_except(cs_sync *s, size_t limit, const char *const *skip, siz
 
 static const char *kind_arg(cs_outcome_kind k)
 {
-    switch (k) {
-    case CS_OUT_SYNCED: return "synced";
-    case CS_OUT_RETRY: return "retry";
-    case CS_OUT_FAILED: return "failed";
-    case CS_OUT_PAUSED: return "paused";
-    case CS_OUT_SKIPPED: return "skipped";
-    case CS_OUT_DELETED: return "deleted";
-    case CS_OUT_PENDING: return "pending";
-    case CS_OUT_RELEASE: return "release";
-    default: return "none";
-    }
+    return (unsigned)k <= CS_OUT_RELEASE ? cs_outcomes[k].wire : "none";
 }
 
 const char *cs_outcome_name(cs_outcome_kind k)
@@ -782,9 +431,8 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         if (!filled || strcmp(filled, j->conn_id) != 0)
             cs_sync_keys_fill(s, &k, filled = j->conn_id);
         cs_sync_state_key(s, &k.state, j->conn_id, j->ev->tenant, j->ev->product.id);
-        cs_buf_reset(&k.history);
-        cs_buf_appendv(&k.history, s->prefix, "history:", j->conn_id, ":", j->ev->tenant, ":",
-                       j->ev->product.id, NULL);
+        cs_key_product(&k.history, s->prefix, CS_KEY_HISTORY, j->conn_id, j->ev->tenant,
+                       j->ev->product.id);
         cs_buf_reset(&pkey);
         cs_buf_appendv(&pkey, j->ev->tenant, ":", j->ev->product.id, NULL);
         cs_i64_str(ver, (long long)j->ev->product.version);
@@ -810,6 +458,7 @@ int cs_sync_settle(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_job *j = jobs[idx[q]];
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3) {
             copy_str(j->settle_result, sizeof j->settle_result, r->element[0]);
+            j->settle_res = cs_settle_parse(j->settle_result);
             j->settle_attempts = (int)reply_i64(r->element[1], 0);
             j->settle_next = reply_i64(r->element[2], 0);
         }

@@ -3,7 +3,8 @@
  * pauses in Redis, shared by every sink (docs/REDIS.md has the key layout).
  *
  * Keys of one sink share the hash tag {<sink>}, so every script touches one
- * Redis Cluster slot.  All state changes go through three Lua scripts:
+ * Redis Cluster slot.  All state changes go through three Lua scripts
+ * (common/lua/begin.lua, claim.lua, settle.lua, built in at build time):
  *   begin  - a fresh event: version gate, fresh attempt count, snapshot kept,
  *            any waiting or in-flight retry of an older version superseded;
  *   claim  - due retries moved to the in-flight set with a lease and a
@@ -96,10 +97,13 @@ typedef struct cs_sync_job {
     int settle_attempts;        /* filled by settle */
     int64_t settle_next;
     char settle_result[16];     /* synced retry failed paused skipped deleted cleaned
-                                   pending released superseded fenced overtaken */
+                                   pending released superseded fenced overtaken (the
+                                   reply word, kept for now: use settle_res) */
+    int settle_res;             /* CS_SETTLE_* (common/cs_vocab.h), parsed once by settle */
 } cs_sync_job;
 
-/* What begin decided for a fresh event (the script's first reply word). */
+/* What begin decided for a fresh event (the script's first reply word;
+ * the words are in common/cs_vocab.c, cs_begin_parse). */
 enum {
     CS_BEGIN_PUSH = 1,      /* "push": newer, or the same version still pending */
     CS_BEGIN_STALE,         /* "stale": older than the stored version */
@@ -116,7 +120,8 @@ cs_sync *cs_sync_new(cs_redis *r, const cs_config *cfg, const char *sink);
 void cs_sync_destroy(cs_sync *s);
 const char *cs_sync_sink(const cs_sync *s);
 
-/* Key names (docs/REDIS.md). */
+/* Key names (docs/REDIS.md), built by common/cs_keys.h from this base. */
+const char *cs_sync_key_base(const cs_sync *s);                         /* P{sink}: */
 void cs_sync_key(const cs_sync *s, cs_buf *out, const char *what);      /* P{sink}:what */
 void cs_sync_state_key(const cs_sync *s, cs_buf *out, const char *conn, const char *tenant,
                        const char *product_id);

@@ -2,41 +2,15 @@
  * cs_sync_pause: a connection's pause — set by a worker (a channel's
  * throttle, auth or refusal) or by an operator, read back by the workers
  * and the operator tools, and resumed by an operator (docs/REDIS.md,
- * "pause:<connection>").
+ * "pause:<connection>"; scripts common/lua/pause.lua, resume.lua).
  */
 #include "cs_sync_priv.h"
+#include "cs_keys.h"
 #include "cs_log.h"
 #include "cs_util.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* A pause; a worker's throttle or auth pause never replaces an operator's.
- * KEYS: pause   ARGV: until, kind, reason, now, ttl */
-const char CS_SYNC_LUA_PAUSE[] =
-    "if ARGV[2] ~= 'operator' and redis.call('HGET', KEYS[1], 'kind') == 'operator' then\n"
-    "  return 0\n"
-    "end\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "redis.call('HSET', KEYS[1], 'until', ARGV[1], 'kind', ARGV[2], 'reason', ARGV[3],\n"
-    "  'set_at', ARGV[4])\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[5])\n"
-    "return 1\n";
-
-/* Resume: the pause goes, and the retries it parked (queued for exactly
- * its end) are due at once.  KEYS: pause, retry   ARGV: "<conn>|", now */
-const char CS_SYNC_LUA_RESUME[] =
-    "local untilv = redis.call('HGET', KEYS[1], 'until')\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "if not untilv then return -1 end\n"
-    "local n = 0\n"
-    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], untilv, untilv)) do\n"
-    "  if string.sub(m, 1, #ARGV[1]) == ARGV[1] then\n"
-    "    redis.call('ZADD', KEYS[2], ARGV[2], m)\n"
-    "    n = n + 1\n"
-    "  end\n"
-    "end\n"
-    "return n\n";
 
 int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char *kind,
                       const char *reason)
@@ -49,7 +23,7 @@ int cs_sync_pause_set(cs_sync *s, const char *conn, int64_t until_ms, const char
     cs_log_redact(safe, sizeof safe);
     reason = safe;
     cs_buf_init(&key, 1024);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
+    cs_key_conn(&key, s->prefix, CS_KEY_PAUSE, conn);
     snprintf(until, sizeof until, "%lld", (long long)until_ms);
     snprintf(now, sizeof now, "%lld", (long long)n);
     snprintf(ttl, sizeof ttl, "%lld", (long long)(until_ms > n ? until_ms - n : 1));
@@ -67,7 +41,7 @@ int cs_sync_pause_get(cs_sync *s, const char *conn, int64_t *until_ms, char *kin
 {
     cs_buf key;
     cs_buf_init(&key, 1024);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
+    cs_key_conn(&key, s->prefix, CS_KEY_PAUSE, conn);
     const char *argv[] = {"HMGET", key.data, "until", "kind", "reason"};
     redisReply *r = cs_redis_cmd(s->r, 5, argv, NULL);
     cs_buf_free(&key);
@@ -93,8 +67,8 @@ long cs_sync_resume(cs_sync *s, const char *conn)
     cs_buf_init(&key, 512);
     cs_buf_init(&retry, 512);
     cs_buf_init(&prefix, 256);
-    cs_buf_appendf(&key, "%spause:%s", s->prefix, conn);
-    cs_sync_key(s, &retry, "retry");
+    cs_key_conn(&key, s->prefix, CS_KEY_PAUSE, conn);
+    cs_key_sink(&retry, s->prefix, CS_KEY_RETRY);
     cs_buf_appendf(&prefix, "%s|", conn);
     snprintf(now, sizeof now, "%lld", (long long)cs_now_ms());
     const char *argv[] = {"EVALSHA", NULL, "2", key.data, retry.data, prefix.data, now};

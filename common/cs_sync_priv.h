@@ -67,11 +67,14 @@ static inline int64_t reply_i64(const redisReply *r, int64_t dflt)
     return cs_parse_i64(tmp, INT64_MIN, INT64_MAX, &v) == 0 ? v : dflt;
 }
 
-/* The operator scripts (cs_sync_operator.c) and the pause's
- * (cs_sync_pause.c), registered by cs_sync_new. */
-extern const char CS_SYNC_LUA_RESET[];
-extern const char CS_SYNC_LUA_EXCLUDE[];
-extern const char CS_SYNC_LUA_PAUSE[];
-extern const char CS_SYNC_LUA_RESUME[];
+/* The state scripts, registered by cs_sync_new: common/lua/NAME.lua built
+ * in as cs_lua_NAME (common/lua/lua2c.awk; the Makefile generates them). */
+extern const char cs_lua_begin[];      /* cs_sync_begin */
+extern const char cs_lua_claim[];      /* cs_sync_claim */
+extern const char cs_lua_settle[];     /* cs_sync_settle */
+extern const char cs_lua_reset[];      /* cs_sync_reset_many (reset, include) */
+extern const char cs_lua_exclude[];    /* cs_sync_exclude */
+extern const char cs_lua_pause[];      /* cs_sync_pause_set */
+extern const char cs_lua_resume[];     /* cs_sync_resume */
 
 #endif

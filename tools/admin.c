@@ -145,14 +145,14 @@ static void metrics(admin *a, cs_httpd_resp *resp)
             const char *lv[] = {s, c, k};
             cs_metric_set(cs_metric_get(products, lv), (double)json_integer_value(v));
         }
-        static const char *const totals[][2] = {
-            {"synced_total", "synced"}, {"retry_total", "retry"}, {"failed_total", "failed"},
-            {"paused_total", "paused"}, {"deleted_total", "deleted"},
-        };
-        for (size_t t = 0; t < sizeof totals / sizeof totals[0]; t++) {
-            const char *lv[] = {s, c, totals[t][1]};
+        /* stats:C's running totals, labelled as the tally (common/cs_vocab.c). */
+        for (size_t t = 0; t < CS_N_SETTLE; t++) {
+            const cs_settle_info *si = &cs_settle_results[t];
+            if (!si->total)
+                continue;
+            const char *lv[] = {s, c, si->tally};
             const char *v2 = json_string_value(json_object_get(json_object_get(e, "totals"),
-                                                               totals[t][0]));
+                                                               si->total));
             int64_t x = 0;
             if (v2)
                 cs_parse_i64(v2, 0, INT64_MAX, &x);

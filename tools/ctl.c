@@ -136,29 +136,22 @@ static void pad(const char *s, int width)
         putchar(' ');
 }
 
-/* The seed's label and colour for a row's status. */
+/* The seed's label and colour for a row's status (cs_statuses; anything
+ * else reads as not synced). */
 static const char *status_label(const ctl *c, const char *status, int attempts, char *buf,
                                 size_t n)
 {
     int max = c->cfg->retry_max_attempts;
-    if (!strcmp(status, "synced")) {
-        snprintf(buf, n, "✓ Synced");
-        return "green";
-    }
-    if (!strcmp(status, "retry_pending")) {
-        snprintf(buf, n, "⚠ Retry pending (%d/%d)", attempts, max);
-        return "orange";
-    }
-    if (!strcmp(status, "failed")) {
-        snprintf(buf, n, attempts >= max ? "✗ Failed (max attempts)" : "✗ Failed (rejected)");
-        return "red";
-    }
-    if (!strcmp(status, "skipped")) {
-        snprintf(buf, n, "○ Skipped");
-        return "grey";
-    }
-    snprintf(buf, n, "○ Not synced");
-    return "grey";
+    int si = cs_ops_status_index(status);
+    const cs_status_info *st = &cs_statuses[si];
+    if (si == CS_STATUS_RETRY_PENDING)
+        snprintf(buf, n, "%s %s (%d/%d)", st->icon, st->label, attempts, max);
+    else if (si == CS_STATUS_FAILED)
+        snprintf(buf, n, "%s %s (%s)", st->icon, st->label,
+                 attempts >= max ? "max attempts" : "rejected");
+    else
+        snprintf(buf, n, "%s %s", st->icon, st->label);
+    return st->colour;
 }
 
 /* ---- status ---- */
@@ -168,7 +161,7 @@ typedef struct status_run {
     int64_t now;
     long limit, shown;
     int states;                 /* bit per CS_OPS_STATUSES entry; 0 = all */
-    long counts[5];
+    long counts[CS_N_STATUSES];
     int first;
 } status_run;
 
@@ -252,12 +245,12 @@ static int cmd_status(ctl *c, const char *states, long limit)
         return CTL_FAIL;
     }
     long total = 0;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < CS_N_STATUSES; i++)
         total += run.counts[i];
     if (c->json) {
         printf("\n],\"totals\":{\"products\":%ld", total);
-        for (int i = 0; i < 5; i++)
-            printf(",\"%s\":%ld", CS_OPS_STATUSES[i], run.counts[i]);
+        for (int i = 0; i < CS_N_STATUSES; i++)
+            printf(",\"%s\":%ld", cs_statuses[i].wire, run.counts[i]);
         printf("}}\n");
         return CTL_OK;
     }

@@ -21,6 +21,7 @@
 #include "cs_event.h"
 #include "cs_http.h"
 #include "cs_kafka.h"
+#include "cs_keys.h"
 #include "cs_log.h"
 #include "cs_util.h"
 #include "ctl.h"
@@ -177,7 +178,8 @@ static void scan_snaps(doc *d, const char *sink, const char *conn,
     int more = 1;
     cs_redis *r = cs_ops_redis(d->c->ops);
     cs_buf_init(&key, 256);
-    cs_buf_appendf(&key, "%s{%s}:snap", d->c->cfg->redis_prefix, sink);
+    cs_key_base(&key, d->c->cfg->redis_prefix, sink);
+    cs_buf_appends(&key, CS_KEY_SNAP);
     snprintf(match, sizeof match, "%s|*", conn);
     char cursor[32] = "0";
     cs_event_limits lim = {(size_t)d->c->cfg->event_max_bytes};
@@ -321,8 +323,11 @@ static int no_image_one(const cs_event *ev, void *arg)
     int refused = cs_meta_map_update(ev, &a->map, 1, &rec, why, sizeof why) != CS_MAP_OK &&
                   strncmp(why, CS_META_NO_IMAGE_WHY, strlen(CS_META_NO_IMAGE_WHY)) == 0;
     if (refused) {
-        cs_buf_appendf(&key, "%s{meta}:state:%s:%s:%s", a->d->c->cfg->redis_prefix, a->cat->id,
-                       ev->tenant, ev->product.id);
+        cs_buf base;
+        cs_buf_init(&base, 0);
+        cs_key_base(&base, a->d->c->cfg->redis_prefix, "meta");
+        cs_key_product(&key, base.data, CS_KEY_STATE, a->cat->id, ev->tenant, ev->product.id);
+        cs_buf_free(&base);
         /* In the catalog: synced at the retailer id it has now (as meta.c). */
         char rid[CS_META_RID_SIZE];
         const char *argv[] = {"HMGET", key.data, "synced_version", "remote_id"};

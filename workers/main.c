@@ -19,6 +19,7 @@
 
 #include "cs_config.h"
 #include "cs_httpd.h"
+#include "cs_kafka.h"
 #include "cs_util.h"
 #include "cs_log.h"
 #include "sink.h"
@@ -145,6 +146,7 @@ int main(int argc, char **argv)
     }
     if (check) {
         cs_config_dump(cfg, stdout);
+        cs_kafka_consumer_conf_dump(cfg, stdout);
         cs_config_destroy(cfg);
         return 0;
     }

@@ -584,8 +584,7 @@ cs_worker *cs_worker_new(cs_config *cfg, const cs_sink_ops *ops, const char *gro
     }
     if (wdlq_init(&w->dlq, cfg, ops->name, errstr, errstr_size) != 0)
         goto fail;
-    rd_kafka_conf_t *conf = cs_kafka_conf_new(cfg, ops->group, RD_KAFKA_CONSUMER, errstr,
-                                              errstr_size);
+    rd_kafka_conf_t *conf = cs_kafka_consumer_conf_new(cfg, ops->group, errstr, errstr_size);
     if (!conf)
         goto fail;
     char e[512];

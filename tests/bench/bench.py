@@ -30,6 +30,17 @@ printed first), then per sink:
               confirmed latency p50/p99 per event (the time the driver
               produced it -> the "at" of the synced outcome in the product's
               Redis history).
+  perproduct  (meta) one event per distinct product (--pp-events, 200,000;
+              quick 20,000) over 24 partitions, published while one worker
+              consumes; then, on a fresh topic, the same events through a
+              plain batching consumer (tests/bench/plain_consumer.py:
+              confluent-kafka, 1,000 records per items_batch, no state) pushing
+              to the same fake: events/s, worker CPU per 10,000 events, peak
+              RSS, redis-server CPU per event and Redis bytes per product
+              (INFO memory), with the ratios catalogsync / plain.
+  ppdrain     (meta, not in --quick) the same stream published first, then one
+              worker timed from its partition assignment: a backlog over 24
+              partitions, its rate and peak RSS (librdkafka's prefetch).
   claim       due retries claimed per second (cs-bench-claim).
 
 docs/PERFORMANCE.md explains every figure.  Consumed == published is checked
@@ -372,11 +383,11 @@ def config(sink, brokers, redis_port, fake_addr, batch_max=None, linger_ms=None,
             'worker = { %s; };\n' % (brokers, ", ".join('"%s"' % p for p in props),
                                       redis_port, "; ".join(w)))
     if sink == "meta":
-        # Meta creates no item without an image, and images are off by
-        # default: new items get the placeholder (else every create fails).
+        # New items need an image (issue 15): the configuration's default of
+        # include_images = false and a placeholder, as the tests' configs.
         text += ('meta = { catalogs = ( { id = "main"; base_url = "http://%s"; '
-                 'api_version = "v21.0"; catalog_id = "%s"; token = "env:MT"; '
-                 'placeholder_image_url = "https://bench.example/none.png"; } ); };\n'
+                 'api_version = "v25.0"; catalog_id = "%s"; token = "env:MT"; '
+                 'placeholder_image_url = "https://shop.example.com/no-image.png"; } ); };\n'
                  % (fake_addr, CATALOG))
     else:
         text += ('woocommerce = { connections = ( { id = 1; base_url = "http://%s"; '
@@ -541,6 +552,16 @@ class Phase:
                 out[m.group(1)] = (int(m.group(2)), int(m.group(3)))
         return out
 
+    def redis_memory(self):
+        """{"used_memory": INFO memory's used_memory, "keys": DBSIZE}."""
+        r = Resp(self.redis.port)
+        try:
+            info, keys = r.pipeline([["INFO", "memory"], ["DBSIZE"]])
+        finally:
+            r.close()
+        m = re.search(r"^used_memory:(\d+)", info, re.M)
+        return {"used_memory": int(m.group(1)), "keys": keys}
+
     def settled(self, final):
         """The products not at their final versions in Redis once the settles
         had their chance (they follow the last confirmation within one
@@ -652,19 +673,21 @@ class Bench:
         return sum(counts), time.monotonic() - t0
 
     # ---- one throughput run ----
-    def throughput(self, sink, k, n, products, batch_max=None, seed=1, label=None, drain=False):
+    def throughput(self, sink, k, n, products, batch_max=None, seed=1, label=None, drain=False,
+                   partitions=None):
         """drain: publish everything first, then start the workers and time
         them from their partition assignment (the workers' own rate, without
         the publisher competing for the 2 cores); else publish while they
-        consume and time from the first publish."""
+        consume and time from the first publish.  partitions: the topic's
+        (default: enough for the dev broker to hold every event)."""
         a = self.a
         base = 1 if sink == "woocommerce" else 0
         pairs, final = bursty(n, products, seed, first_version=base + 1)
         path = os.path.join(self.tmp, "events-%s-%d-%d.jsonl" % (sink, n, seed))
         if not os.path.exists(path):
             write_events(path, self.factory, pairs)
-        parts = max(partitions_for(os.path.getsize(path) + products * 1200 * base), k,
-                    a.partitions or 0)
+        parts = partitions or max(partitions_for(os.path.getsize(path) + products * 1200 * base),
+                                  k, a.partitions or 0)
         ph = Phase(self, sink, parts)
         try:
             peers = {"fake": self.fake.proc.p.pid, "broker": ph.broker.pid,
@@ -681,6 +704,7 @@ class Bench:
             fake0 = self.fake.stats()
             peer_cpu0 = {k: proc_cpu(v) for k, v in peers.items()}
             load0 = loadavg()
+            mem0 = ph.redis_memory()
             ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.time()
             ph.publish_file(path, n)
@@ -716,6 +740,7 @@ class Bench:
                 peer_cpu["publisher"] = pub_cpu
             fake_cpu = peer_cpu["fake"]
             load1 = loadavg()
+            mem1 = ph.redis_memory()
             cmdstats = ph.commandstats()
             in_topic = ph.topic_count()
             expect_topic = n + (products if base else 0)
@@ -761,6 +786,11 @@ class Bench:
                  "dup_versions": fake1["dup_versions"] - fake0["dup_versions"],
                  "dup_extra_pushes": fake1["dup_extra"] - fake0["dup_extra"],
                  "fake_cpu_s": fake_cpu, "peer_cpu_s": peer_cpu, "redis_commandstats": cmdstats,
+                 "redis_cpu_us_per_event": peer_cpu["redis"] / n * 1e6,
+                 "redis_used_memory_delta": mem1["used_memory"] - mem0["used_memory"],
+                 "redis_bytes_per_product": (mem1["used_memory"] - mem0["used_memory"]) /
+                 products,
+                 "redis_keys_per_product": (mem1["keys"] - mem0["keys"]) / products,
                  "load_before": load0, "load_after": load1}
             label = label or ("%d worker%s" % (k, "s" if k > 1 else ""))
             if drain:
@@ -789,6 +819,10 @@ class Bench:
                      % ("", r["flush_ms_mean"], cpu,
                         ", ".join("%s %.2f" % kv for kv in sorted(peer_cpu.items())),
                         load0, load1))
+            self.say("  %-26s redis-server %.1f us CPU per event; Redis used_memory +%.1f MB over "
+                     "the run: %.0f bytes per product (+%.2f keys per product)"
+                     % ("", r["redis_cpu_us_per_event"], r["redis_used_memory_delta"] / 1e6,
+                        r["redis_bytes_per_product"], r["redis_keys_per_product"]))
             return r
         finally:
             ph.close()
@@ -811,6 +845,108 @@ class Bench:
         if setup:
             ph.stop_workers(setup)
         return 1
+
+    # ---- one event per distinct product: catalogsync and a plain consumer ----
+    def per_product(self, n, partitions):
+        """The issue-17 stream: n events, one per distinct product (an initial
+        export or a full price run), over `partitions` partitions, published
+        while one meta worker consumes; then the same events on a fresh topic
+        through the plain batching consumer (tests/bench/plain_consumer.py):
+        every figure and ratio from one run."""
+        self.say("  -- one event per product: %d events over %d products, %d partitions"
+                 % (n, n, partitions))
+        cs = self.throughput("meta", 1, n, n, seed=5, partitions=partitions,
+                             label="catalogsync, 1 worker")
+        plain = self.plain(n, partitions)
+        rows = [("events/s, first publish -> last push", "events_per_s", "%.0f"),
+                ("worker CPU s per 10,000 events", "cpu_s_per_10k", "%.3f"),
+                ("worker peak RSS, MiB", "rss_peak_mib", "%.1f"),
+                ("HTTP requests", "http_requests", "%d"),
+                ("redis-server CPU us per event", "redis_cpu_us_per_event", "%.1f"),
+                ("Redis bytes per product (used_memory)", "redis_bytes_per_product", "%.0f"),
+                ("Redis keys per product", "redis_keys_per_product", "%.2f")]
+        cs["rss_peak_mib"] = cs["rss_peak_mb"][0]
+        ratios = {}
+        self.say("  %-40s %14s %14s %9s" % ("", "catalogsync", "plain", "cs/plain"))
+        for title, key, fmt in rows:
+            a, b = cs.get(key), plain.get(key)
+            ratio = a / b if a is not None and b else None
+            if ratio is not None:
+                ratios[key] = ratio
+            self.say("  %-40s %14s %14s %9s"
+                     % (title, fmt % a if a is not None else "-",
+                        fmt % b if b is not None else "-",
+                        "%.2fx" % ratio if ratio is not None else "-"))
+        return {"catalogsync": cs, "plain": plain, "ratios": ratios}
+
+    def plain(self, n, partitions):
+        """The plain consumer on the per-product stream (the file
+        throughput() wrote), timed like the workers: from the first event
+        produced to the last confirmation at the fake."""
+        a = self.a
+        path = os.path.join(self.tmp, "events-meta-%d-5.jsonl" % n)
+        pairs, final = bursty(n, n, 5)
+        if not os.path.exists(path):
+            write_events(path, self.factory, pairs)
+        ph = Phase(self, "meta", partitions)
+        proc = None
+        try:
+            cmd = ["/usr/bin/python3", os.path.join(HERE, "plain_consumer.py"),
+                   "--brokers", ph.broker.brokers, "--topic", ph.broker.topic,
+                   "--group", "bench-plain" + ph.broker.group_suffix, "--fake", self.fake.addr,
+                   "--catalog", CATALOG, "--expect", str(n),
+                   "--linger-ms", str(a.linger_ms or 200)]
+            for p in a.kafka_prop:
+                # Only the bench's stand-in for a prompt broker (see main());
+                # the worker's own properties are not the plain consumer's.
+                if p.startswith("fetch.wait.max.ms="):
+                    cmd += ["-X", p]
+            proc = Proc("plain-consumer", cmd, ready_prefix="ASSIGNED=", timeout=120)
+            fake0 = self.fake.stats()
+            cpu0 = proc_cpu(proc.p.pid)
+            peer0 = {"redis": proc_cpu(ph.redis.proc.p.pid), "fake": proc_cpu(self.fake.proc.p.pid)}
+            load0 = loadavg()
+            t0 = time.time()
+            ph.publish_file(path, n)
+            t_pub = time.time() - t0
+            st = ph.wait_confirmed(sum(final), timeout=a.timeout)
+            t_end = st["last_advance_ms"] / 1000.0
+            first = ph.first_publish()
+            if first is not None and first >= t0 - 1:
+                t0 = first
+            done = wait_until(lambda: re.search(r"^DONE (.*)$", proc.read_log(), re.M),
+                              timeout=120, what="the plain consumer to commit")
+            info = json.loads(done.group(1))
+            cpu = proc_cpu(proc.p.pid) - cpu0
+            mem = proc_mem(proc.p.pid)
+            fake1 = self.fake.stats()
+            elapsed = max(t_end - t0, 1e-6)
+            r = {"events": n, "products": n, "partitions": partitions, "publish_s": t_pub,
+                 "elapsed_s": elapsed, "events_per_s": n / elapsed,
+                 "consumed": info["consumed"], "batches": info["batches"],
+                 "http_requests": fake1["requests"] - fake0["requests"],
+                 "records_pushed": fake1["records"] - fake0["records"],
+                 "cpu_s": cpu, "cpu_s_per_10k": cpu / n * 10000,
+                 "rss_peak_mib": mem["VmHWM"], "rss_end_mib": mem["VmRSS"],
+                 "dup_versions": fake1["dup_versions"] - fake0["dup_versions"],
+                 "peer_cpu_s": {"redis (idle)": proc_cpu(ph.redis.proc.p.pid) - peer0["redis"],
+                                "fake": proc_cpu(self.fake.proc.p.pid) - peer0["fake"]},
+                 "load_before": load0, "load_after": loadavg()}
+            if info["consumed"] != n:
+                self.fail("plain consumer: consumed %d of %d" % (info["consumed"], n))
+            self.say("  %-26s %8.0f events/s  (%d events in %.2f s from the first publish; "
+                     "the publisher took %.2f s)"
+                     % ("plain consumer (Python)", r["events_per_s"], n, elapsed, t_pub))
+            self.say("  %-26s HTTP %d requests (%d batches, %d records), CPU %.3f s per 10,000 "
+                     "events (%.2f s), peak RSS %.1f MiB, pushed twice: %d; load %s -> %s"
+                     % ("", r["http_requests"], r["batches"], r["records_pushed"],
+                        r["cpu_s_per_10k"], cpu, r["rss_peak_mib"], r["dup_versions"],
+                        load0, r["load_after"]))
+            return r
+        finally:
+            if proc:
+                proc.stop(timeout=10)
+            ph.close()
 
     # ---- latency at a steady rate ----
     def paced(self, sink, rate, seconds, products):
@@ -983,6 +1119,14 @@ class Bench:
                     batch_max=1, seed=2, label="baseline batch_max=1")
             if "paced" in a.phases:
                 out["paced"] = self.paced(sink, a.rate, a.paced_seconds, a.paced_products)
+            if "perproduct" in a.phases and sink == "meta":
+                out["per_product"] = self.per_product(a.pp_events, a.pp_partitions)
+            if "ppdrain" in a.phases and sink == "meta":
+                self.say("  -- one event per product as a backlog: %d events over %d "
+                         "partitions" % (a.pp_events, a.pp_partitions))
+                out["per_product_drain"] = self.throughput(
+                    "meta", 1, a.pp_events, a.pp_events, seed=5, partitions=a.pp_partitions,
+                    drain=True, label="1 worker, backlog")
             if not out["scale"] or "baseline" not in out:
                 continue
             one = out["scale"][0]
@@ -1056,6 +1200,11 @@ def main():
     ap.add_argument("--paced-seconds", type=float)
     ap.add_argument("--paced-products", type=int)
     ap.add_argument("--claim-count", type=int)
+    ap.add_argument("--pp-events", type=int,
+                    help="perproduct phase: events, one per distinct product (default 200,000; "
+                         "--quick 20,000)")
+    ap.add_argument("--pp-partitions", type=int, default=24,
+                    help="perproduct phase: the topic's partitions (default 24)")
     ap.add_argument("--ceiling-seconds", type=float)
     ap.add_argument("--meta-batch-ms", type=int, default=0, metavar="MS",
                     help="the fake Meta finishes a batch MS ms after accepting it (a slow "
@@ -1064,8 +1213,8 @@ def main():
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--json", help="also write every figure to this file")
     ap.add_argument("--phases", help="which measurements to run, comma-separated, from "
-                    "ceiling,throughput,drain,baseline,paced,claim,parse (default all; --quick: "
-                    "all but drain)")
+                    "ceiling,throughput,drain,baseline,paced,perproduct,ppdrain,claim,parse "
+                    "(default all; --quick: all but drain and ppdrain)")
     ap.add_argument("--callgrind", metavar="DIR",
                     help="run the workers under valgrind --tool=callgrind, profiles in DIR "
                          "(figures are then meaningless; use with --quick)")
@@ -1081,6 +1230,7 @@ def main():
     a.paced_seconds = a.paced_seconds or (2.0 if q else 15.0)
     a.paced_products = a.paced_products or (2000 if q else 8000)
     a.claim_count = a.claim_count or (5000 if q else 50000)
+    a.pp_events = a.pp_events or (20000 if q else 200000)
     a.ceiling_seconds = a.ceiling_seconds or (0.5 if q else 2.0)
     # The dev broker (librdkafka's mock cluster) answers a fetch that finds
     # no data only after fetch.wait.max.ms (500 ms by default), where Kafka
@@ -1088,8 +1238,9 @@ def main():
     if not any(p.startswith("fetch.wait.max.ms=") for p in a.kafka_prop):
         a.kafka_prop.append("fetch.wait.max.ms=10")
     a.sinks = [s for s in a.sinks.split(",") if s]
-    a.phases = set(p for p in (a.phases or "ceiling,throughput,%sbaseline,paced,claim,parse"
-                                % ("" if q else "drain,")).split(",") if p)
+    a.phases = set(p for p in (a.phases or "ceiling,throughput,%sbaseline,paced,perproduct,"
+                               "%sclaim,parse" % (("", "") if q else ("drain,", "ppdrain,"))
+                               ).split(",") if p)
     if a.callgrind:
         os.makedirs(a.callgrind, exist_ok=True)
         Worker.callgrind = os.path.abspath(a.callgrind)

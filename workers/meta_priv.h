@@ -2,9 +2,10 @@
  * meta_priv: what the Meta sink's two files share.  meta.c maps and pushes
  * (items_batch); meta_confirm.c confirms what Meta accepted
  * (check_batch_request_status): the verdict per record, and the batches
- * whose handle is recorded, polled on later turns of the worker's loop.
+ * whose handle is recorded, polled on later turns of the catalog's lane.
  *
- * Thread safety: used by the worker's single thread.
+ * Thread safety: a catalog's state (meta_conn) is used by its lane's thread
+ * only; meta_sink is read-only after create (workers/sink.h, "Threads").
  */
 #ifndef META_PRIV_H
 #define META_PRIV_H

@@ -12,8 +12,9 @@
  *
  * One batch through the pipeline:
  *
- *   Kafka ─▶ consume/decode ─▶ route/coalesce ─▶ gate (begin) ─▶ push ─▶ confirm
- *         ─▶ settle ─▶ commit
+ *   Kafka ─▶ consume/decode ─▶ route/coalesce ─▶ gate (begin) ─▶ hand over
+ *         ─▶ commit                        (the worker's main thread)
+ *   lane i: push ─▶ confirm ─▶ settle ─▶ log (one thread per connection)
  *
  *   stage            where (cs_sync_*: common/cs_sync.c)        sink hook
  *   ───────────────  ─────────────────────────────────────────  ──────────────────
@@ -21,21 +22,29 @@
  *     malformed  ─▶  dead-letter topic, worker_dlq.c            -
  *   route            worker.c handle_message                    routes
  *   coalesce         worker.c add_job: one job per product      -
- *   claim retries    worker.c flush (cs_sync_claim, on_claim)   -
+ *   claim retries    worker.c flush (cs_sync_claim_except)      -
  *   prepare          worker.c flush                             prepare (optional)
- *   gate (begin)     worker.c flush (cs_sync_begin, _read)      -
- *   pause check      worker.c push_connection                   -
- *   push             worker.c push_connection                   push
- *   confirm          inside the sink's push, or on later turns  push, ctx->mark_pending;
- *                    of the loop (worker.c cs_worker_run)       confirm, ctx->settle_later
- *   settle           worker.c flush (cs_sync_settle),           -
- *                    requeue_overtaken; settle_later
- *   log and count    worker_outcome.c, worker_obs.c             the words below
+ *   gate (begin)     worker.c flush (cs_sync_begin)             -
+ *   hand over        worker.c flush: lane_offer, or back to     -
+ *                    Redis when the lane is busy
  *   commit           worker.c flush: wdlq_settle (worker_dlq.c) -
  *                    then rd_kafka_commit
+ *   read, pause      worker_lane.c read_and_push (cs_sync_read) -
+ *   push             worker_lane.c push                         push
+ *   confirm          inside the sink's push, or on later turns  push, ctx->mark_pending;
+ *                    of the lane (worker_lane.c lane_main)      confirm, ctx->settle_later
+ *   settle           worker_lane.c settle (cs_sync_settle),     -
+ *                    requeue_overtaken; settle_later
+ *   log and count    worker_outcome.c, worker_obs.c             the words below
  *
- * Hooks, in the order the stages call them (the worker's single thread calls
- * every hook; none is called concurrently with another):
+ * Threads: create, n_conns, conn_id, conn_http, routes, prepare and destroy
+ * are called by the worker's main thread; push and confirm for connection i
+ * by lane i's thread only, so a sink's per-connection state needs no lock,
+ * but state shared by its connections does.  The ctx a lane passes carries
+ * that lane's own Redis connection.  No two hooks for the same connection
+ * run at once; hooks for different connections do.
+ *
+ * Hooks, in the order the stages call them:
  *
  *   create      start-up (cs_worker_new), once, before Kafka and Redis are
  *               touched.  NULL with errstr filled: the worker does not start.
@@ -57,8 +66,8 @@
  *               Redis for the sink's own records; mark_pending is not for
  *               prepare.  -1 (Redis failed): nothing is settled or committed,
  *               the batch is read again.
- *   push        push and confirm, once per connection with jobs to push,
- *               connection by connection, after the gate.  Guarantees:
+ *   push        push and confirm, once per batch and connection with jobs
+ *               to push, in the connection's lane, after the gate.  Guarantees:
  *               every job is of connection i, one job per product (the
  *               newest version in the batch), its state read (job->st), the
  *               gate passed (a fresh event newer than the state or still
@@ -78,8 +87,9 @@
  *               A claimed retry left without an outcome is handed back
  *               (release) unless it was recorded pending: its lease goes
  *               with the batch the sink confirms later.
- *   confirm     every turn of the loop after the flush, and once at
- *               shutdown (optional): see the field below.
+ *   confirm     by the connection's lane after each push and when the time
+ *               it asked for comes, and once at shutdown (optional): see
+ *               the field below.
  *   (settle, log, commit call no hook: they read the outcomes and the
  *    words below.)
  *   destroy     shutdown (cs_worker_destroy), once, after the last push.

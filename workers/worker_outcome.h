@@ -8,7 +8,8 @@
  * name of its remote id and of its trace id, its error block's title) come
  * from the sink's cs_sink_ops.
  *
- * Thread safety: used by the worker's single thread.
+ * Thread safety: called by the connections' lanes at once, each with its
+ * own tally (the log and the metrics lock).
  */
 #ifndef CS_WORKER_OUTCOME_H
 #define CS_WORKER_OUTCOME_H

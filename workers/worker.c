@@ -4,6 +4,7 @@
 #include "cs_redis.h"
 #include "cs_sync.h"
 #include "cs_util.h"
+#include "cs_vocab.h"
 #include "worker_dlq.h"
 #include "worker_obs.h"
 #include "worker_outcome.h"
@@ -113,6 +114,7 @@ static void hold_claim(cs_worker *w, cs_sync_job *j)
     j->out.resume_at = cs_now_ms();
     j->ignore = 0;
     j->settle_result[0] = '\0';
+    j->settle_res = CS_SETTLE_NONE;
     w->held[w->n_held++] = j;
 }
 
@@ -127,7 +129,7 @@ static int release_held(cs_worker *w)
         return -1;
     size_t released = 0;
     for (size_t i = 0; i < w->n_held; i++) {
-        released += strcmp(w->held[i]->settle_result, "released") == 0;
+        released += w->held[i]->settle_res == CS_SETTLE_RELEASED;
         job_put(w, w->held[i]);
     }
     CS_DEBUG(w->ops->name, "%zu claimed retr%s not pushed in this batch handed back (%zu "

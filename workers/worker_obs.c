@@ -3,6 +3,7 @@
 #include "cs_log.h"
 #include "cs_metrics.h"
 #include "cs_util.h"
+#include "cs_vocab.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,9 +14,6 @@
 
 #define N_STATUS 5              /* 2xx 3xx 4xx 5xx error */
 
-static const char *const outcome_names[OBS_N_OUTCOMES] = {
-    "synced", "retry", "failed", "paused", "skipped", "deleted",
-};
 static const char *const status_names[N_STATUS] = {"2xx", "3xx", "4xx", "5xx", "error"};
 
 /* Buckets: events per flush (worker.batch_max is 1000 by default), seconds. */
@@ -32,7 +30,7 @@ typedef struct obs_conn {
     worker_obs *o;
     cs_metric_series *latency;
     cs_metric_series *status[N_STATUS];
-    cs_metric_series *pushes[OBS_N_OUTCOMES];
+    cs_metric_series *pushes[CS_N_SETTLE];     /* NULL: a result without a tally label */
 } obs_conn;
 
 struct worker_obs {
@@ -180,8 +178,10 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
             const char *ls[] = {sink, conn_ids[i], status_names[k], NULL};
             c->status[k] = cs_metric_get(requests, ls);
         }
-        for (size_t k = 0; k < OBS_N_OUTCOMES; k++) {
-            const char *lp[] = {sink, conn_ids[i], outcome_names[k], NULL};
+        for (size_t k = 0; k < CS_N_SETTLE; k++) {
+            if (!cs_settle_results[k].tally)
+                continue;
+            const char *lp[] = {sink, conn_ids[i], cs_settle_results[k].tally, NULL};
             c->pushes[k] = cs_metric_get(pushes, lp);
         }
     }
@@ -235,10 +235,10 @@ void obs_retry_claimed(worker_obs *o)
     cs_metric_inc(o->claimed);
 }
 
-void obs_pushed(worker_obs *o, size_t conn, obs_outcome out)
+void obs_pushed(worker_obs *o, size_t conn, int res)
 {
-    if (conn < o->n_conns && out < OBS_N_OUTCOMES)
-        cs_metric_inc(o->conns[conn].pushes[out]);
+    if (conn < o->n_conns && res >= 0 && res < CS_N_SETTLE && o->conns[conn].pushes[res])
+        cs_metric_inc(o->conns[conn].pushes[res]);
 }
 
 void obs_end_to_end(worker_obs *o, double seconds)

@@ -10,7 +10,7 @@
  *   other paths 404; other methods than GET and HEAD 405
  *
  * Labels are bounded: the sink, connection ids from the configuration,
- * outcome and status-class names.  Never a product.
+ * outcome labels (cs_settle_results' tally) and status-class names.  Never a product.
  *
  * Thread safety: the obs_* update calls belong to the worker's thread; the
  * HTTP handler runs on the server's thread and reads only the metrics
@@ -27,10 +27,6 @@
 #include "cs_redis.h"
 
 typedef struct worker_obs worker_obs;
-
-typedef enum {
-    OBS_SYNCED, OBS_RETRY, OBS_FAILED, OBS_PAUSED, OBS_SKIPPED, OBS_DELETED, OBS_N_OUTCOMES
-} obs_outcome;
 
 /* conn_ids: the sink's connection ids (copied).  NULL when out of memory. */
 worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *conn_ids,
@@ -55,7 +51,9 @@ void obs_consumed(worker_obs *o);
 void obs_dead_lettered(worker_obs *o);
 void obs_superseded(worker_obs *o);
 void obs_retry_claimed(worker_obs *o);
-void obs_pushed(worker_obs *o, size_t conn, obs_outcome out);
+/* A settled outcome at connection conn: res is a CS_SETTLE_* (common/cs_vocab.h)
+ * with a tally label, its outcome= label; any other is not counted. */
+void obs_pushed(worker_obs *o, size_t conn, int res);
 void obs_end_to_end(worker_obs *o, double seconds);
 void obs_flush(worker_obs *o, size_t n_events, double seconds);
 /* The consumer's group membership after a rebalance. */

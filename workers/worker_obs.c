@@ -39,6 +39,7 @@ struct worker_obs {
     obs_conn *conns;
     size_t n_conns;
 
+    cs_metric_series *not_pushed[OBS_N_BEGIN];  /* NULL: push and stale (superseded) */
     cs_metric_series *consumed, *dead, *superseded, *claimed, *batch, *flush_s, *e2e,
         *redis_errors, *redis_trips, *redis_up, *partitions;
     unsigned long long redis_errors_seen, redis_trips_seen;
@@ -97,6 +98,7 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
     static const char *const l_conn[] = {"sink", "connection", NULL};
     static const char *const l_push[] = {"sink", "connection", "outcome", NULL};
     static const char *const l_status[] = {"sink", "connection", "status", NULL};
+    static const char *const l_reason[] = {"sink", "reason", NULL};
     cs_metrics *m = o->reg;
 
     cs_metric *up = cs_metrics_gauge(m, "catalogsync_worker_up",
@@ -113,6 +115,11 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
         m, "catalogsync_events_superseded_total",
         "Events dropped because a newer version of the product was in the batch or already "
         "recorded.", l_sink);
+    cs_metric *not_pushed = cs_metrics_counter(
+        m, "catalogsync_events_not_pushed_total",
+        "Events Redis kept from a push for another reason than a newer version: the version "
+        "already settled (dup), queued behind another worker's lease (deferred), excluded by "
+        "an operator, held by another live worker.", l_reason);
     cs_metric *pushes = cs_metrics_counter(
         m, "catalogsync_pushes_total",
         "Outcomes of pushes to a channel connection, as settled in Redis.", l_push);
@@ -157,6 +164,11 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
     o->consumed = series1(consumed, sink);
     o->dead = series1(dead, sink);
     o->superseded = series1(superseded, sink);
+    for (int r = CS_BEGIN_PUSH + 1; r < OBS_N_BEGIN; r++) {
+        const char *lr[] = {sink, cs_begin_name(r), NULL};
+        if (r != CS_BEGIN_STALE)
+            o->not_pushed[r] = cs_metric_get(not_pushed, lr);
+    }
     o->claimed = series1(claimed, sink);
     o->batch = series1(batch, sink);
     o->flush_s = series1(flush_s, sink);
@@ -228,6 +240,12 @@ void obs_dead_lettered(worker_obs *o)
 void obs_superseded(worker_obs *o)
 {
     cs_metric_inc(o->superseded);
+}
+
+void obs_not_pushed(worker_obs *o, int begin_result)
+{
+    if (begin_result >= 0 && begin_result < OBS_N_BEGIN && o->not_pushed[begin_result])
+        cs_metric_inc(o->not_pushed[begin_result]);
 }
 
 void obs_retry_claimed(worker_obs *o)

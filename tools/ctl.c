@@ -84,6 +84,12 @@ const char *ctl_color(const ctl *c, const char *name)
 
 /* ---- formatting ---- */
 
+/* The colour of status s (cs_statuses), as ctl_color's escape */
+static const char *status_color(const ctl *c, cs_status s)
+{
+    return ctl_color(c, cs_statuses[s].colour);
+}
+
 static void fmt_time(int64_t ms, char *out, size_t n)
 {
     if (ms <= 0) {
@@ -256,11 +262,17 @@ static int cmd_status(ctl *c, const char *states, long limit)
     }
     if (run.shown < total)
         printf("... %ld more (--limit)\n", total - run.shown);
-    printf("\n%ld products: %s✓ %ld synced%s, %s⚠ %ld retry pending%s, %s✗ %ld failed%s, "
-           "%s○ %ld not synced, %ld skipped%s\n", total, ctl_color(c, "green"), run.counts[0],
-           ctl_color(c, "reset"), ctl_color(c, "orange"), run.counts[2], ctl_color(c, "reset"),
-           ctl_color(c, "red"), run.counts[3], ctl_color(c, "reset"), ctl_color(c, "grey"),
-           run.counts[1], run.counts[4], ctl_color(c, "reset"));
+    const char *rs = ctl_color(c, "reset");
+    printf("\n%ld products: %s%s %ld synced%s, %s%s %ld retry pending%s, %s%s %ld failed%s, "
+           "%s%s %ld not synced, %ld skipped%s\n", total,
+           status_color(c, CS_STATUS_SYNCED), cs_statuses[CS_STATUS_SYNCED].icon,
+           run.counts[CS_STATUS_SYNCED], rs,
+           status_color(c, CS_STATUS_RETRY_PENDING), cs_statuses[CS_STATUS_RETRY_PENDING].icon,
+           run.counts[CS_STATUS_RETRY_PENDING], rs,
+           status_color(c, CS_STATUS_FAILED), cs_statuses[CS_STATUS_FAILED].icon,
+           run.counts[CS_STATUS_FAILED], rs,
+           status_color(c, CS_STATUS_PENDING), cs_statuses[CS_STATUS_PENDING].icon,
+           run.counts[CS_STATUS_PENDING], run.counts[CS_STATUS_SKIPPED], rs);
     return CTL_OK;
 }
 
@@ -538,11 +550,13 @@ static int cmd_stats(ctl *c)
                *d = json_object_get(e, "last_day");
         printf("%s%s %s%s: %lld products\n", ctl_color(c, "bold"), jstr(e, "sink"),
                jstr(e, "connection"), ctl_color(c, "reset"), ji(e, "products"));
-        printf("  %s✓ %lld synced%s  %s⚠ %lld retry pending%s  %s✗ %lld failed%s  "
-               "%s○ %lld not synced  %lld skipped%s\n", ctl_color(c, "green"), ji(n, "synced"),
-               ctl_color(c, "reset"), ctl_color(c, "orange"), ji(n, "retry_pending"),
-               ctl_color(c, "reset"), ctl_color(c, "red"), ji(n, "failed"), ctl_color(c, "reset"),
-               ctl_color(c, "grey"), ji(n, "pending"), ji(n, "skipped"), ctl_color(c, "reset"));
+        const char *rs = ctl_color(c, "reset");
+#define ST(s) status_color(c, s), cs_statuses[s].icon, ji(n, cs_statuses[s].wire)
+        printf("  %s%s %lld synced%s  %s%s %lld retry pending%s  %s%s %lld failed%s  "
+               "%s%s %lld not synced  %lld skipped%s\n", ST(CS_STATUS_SYNCED), rs,
+               ST(CS_STATUS_RETRY_PENDING), rs, ST(CS_STATUS_FAILED), rs,
+               ST(CS_STATUS_PENDING), ji(n, cs_statuses[CS_STATUS_SKIPPED].wire), rs);
+#undef ST
         printf("  last hour: %lld synced, %lld retried, %lld failed, %lld paused, %lld deleted\n",
                ji(h, "synced"), ji(h, "retry"), ji(h, "failed"), ji(h, "paused"),
                ji(h, "deleted"));

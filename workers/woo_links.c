@@ -1,7 +1,7 @@
 /*
  * woo_links: the WooCommerce sink's records in Redis — export links
  * (P{woocommerce}:link:<store>:<tenant>:<id>), uploaded image ids and the
- * not-linked set (docs/REDIS.md).  Read before a push (one pipeline), written
+ * not-linked set (docs/REDIS.md; their names from common/cs_keys.h).  Read before a push (one pipeline), written
  * after it; a failed write fails the batch, so offsets are not committed
  * without them.
  */
@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cs_keys.h"
 #include "cs_log.h"
 #include "cs_util.h"
+#include "cs_vocab.h"
 #include "woo_sink.h"
 
 
@@ -32,11 +34,17 @@ static void woo_job_free(void *p)
     free(w);
 }
 
-static void key_for(const cs_push_ctx *ctx, cs_buf *out, const char *what, const cs_sync_job *j)
+/* P{S}:NAME:C:T:ID of job j's product (NAME: CS_KEY_LINK, CS_KEY_IMAGES). */
+static void key_for(const cs_push_ctx *ctx, cs_buf *out, const char *name, const cs_sync_job *j)
 {
-    char k[1024];
-    snprintf(k, sizeof k, "%s:%s:%s:%s", what, j->conn_id, j->ev->tenant, j->ev->product.id);
-    cs_sync_key(ctx->sync, out, k);
+    cs_key_product(out, cs_sync_key_base(ctx->sync), name, j->conn_id, j->ev->tenant,
+                   j->ev->product.id);
+}
+
+/* P{S}:not_linked:C of job j's store. */
+static void not_linked_key(const cs_push_ctx *ctx, cs_buf *out, const cs_sync_job *j)
+{
+    cs_key_conn(out, cs_sync_key_base(ctx->sync), CS_KEY_NOT_LINKED, j->conn_id);
 }
 
 static int set_fields(woo_job *w, const char *const *f, size_t n)
@@ -110,11 +118,11 @@ int woo_prepare(void *sink, const cs_push_ctx *ctx, cs_sync_job **jobs, size_t n
     size_t ignored = 0;
     cs_buf_init(&key, 4096);
     for (size_t i = 0; i < n; i++) {
-        key_for(ctx, &key, "link", jobs[i]);
+        key_for(ctx, &key, CS_KEY_LINK, jobs[i]);
         const char *a[] = {"HGETALL", key.data};
         if (cs_redis_pipe_add(ctx->redis, 2, a, NULL) != 0)
             goto out;
-        key_for(ctx, &key, "images", jobs[i]);
+        key_for(ctx, &key, CS_KEY_IMAGES, jobs[i]);
         const char *b[] = {"HGETALL", key.data};
         if (cs_redis_pipe_add(ctx->redis, 2, b, NULL) != 0)
             goto out;
@@ -169,11 +177,13 @@ int woo_prepare(void *sink, const cs_push_ctx *ctx, cs_sync_job **jobs, size_t n
                 cs_buf_appendc(&fields, ',');
             cs_buf_appends(&fields, w->fields[f]);
         }
-        key_for(ctx, &key, "link", j);
+        key_for(ctx, &key, CS_KEY_LINK, j);
         const char *a[] = {"HSET", key.data, "fields", fields.data ? fields.data : "", "partial",
                            w->partial ? "1" : "0", "sku",
                            j->ev->product.sku ? j->ev->product.sku : ""};
         const char *b[] = {"HSETNX", key.data, "remote_id", "0"};
+        /* "exporting": the link's own word until its first outcome (then a
+         * status of cs_statuses, woo_save_links). */
         const char *c[] = {"HSETNX", key.data, "status", "exporting"};
         int ok = cs_redis_pipe_add(ctx->redis, 8, a, NULL) == 0 &&
                  cs_redis_pipe_add(ctx->redis, 4, b, NULL) == 0 &&
@@ -194,9 +204,8 @@ int woo_prepare(void *sink, const cs_push_ctx *ctx, cs_sync_job **jobs, size_t n
     for (size_t i = 0; ignored && i < n; i++) {
         if (!jobs[i]->ignore || jobs[i]->ev->type == CS_EV_DELETED)
             continue;
-        char what[64], member[1024];
-        snprintf(what, sizeof what, "not_linked:%s", jobs[i]->conn_id);
-        cs_sync_key(ctx->sync, &key, what);
+        char member[1024];
+        not_linked_key(ctx, &key, jobs[i]);
         snprintf(member, sizeof member, "%s:%s", jobs[i]->ev->tenant, jobs[i]->ev->product.id);
         const char *a[] = {"SADD", key.data, member};
         redisReply *r = cs_redis_cmd(ctx->redis, 3, a, NULL);
@@ -218,7 +227,7 @@ int woo_save_links(push *p)
 {
     cs_redis *rd = p->ctx->redis;
     cs_buf key, fields, changed;
-    char now[24], rid[24], what[64];
+    char now[24], rid[24];
     size_t queued = 0;
     cs_buf_init(&key, 4096);
     cs_buf_init(&fields, 0);
@@ -231,15 +240,14 @@ int woo_save_links(push *p)
         int exp = j->ev->type == CS_EV_EXPORT_REQUESTED;
         char member[1024];
         snprintf(member, sizeof member, "%s:%s", j->ev->tenant, j->ev->product.id);
-        snprintf(what, sizeof what, "not_linked:%s", j->conn_id);
         if (k == CS_OUT_DELETED) {
-            key_for(p->ctx, &key, "link", j);
+            key_for(p->ctx, &key, CS_KEY_LINK, j);
             const char *a[] = {"DEL", key.data};
             cs_redis_pipe_add(rd, 2, a, NULL);
-            key_for(p->ctx, &key, "images", j);
+            key_for(p->ctx, &key, CS_KEY_IMAGES, j);
             const char *b[] = {"DEL", key.data};
             cs_redis_pipe_add(rd, 2, b, NULL);
-            cs_sync_key(p->ctx->sync, &key, what);
+            not_linked_key(p->ctx, &key, j);
             const char *c[] = {"SREM", key.data, member};
             cs_redis_pipe_add(rd, 3, c, NULL);
             queued += 3;
@@ -266,9 +274,11 @@ int woo_save_links(push *p)
         if (!j->ev->has_changed_fields)
             cs_buf_appends(&changed, "all");
         snprintf(rid, sizeof rid, "%ld", w->remote_id > 0 ? w->remote_id : 0);
-        const char *status = k == CS_OUT_SYNCED ? "synced" : k == CS_OUT_FAILED ? "failed"
-                           : k == CS_OUT_SKIPPED ? "skipped" : "retry_pending";
-        key_for(p->ctx, &key, "link", j);
+        const char *status = cs_statuses[k == CS_OUT_SYNCED    ? CS_STATUS_SYNCED
+                                         : k == CS_OUT_FAILED  ? CS_STATUS_FAILED
+                                         : k == CS_OUT_SKIPPED ? CS_STATUS_SKIPPED
+                                                               : CS_STATUS_RETRY_PENDING].wire;
+        key_for(p->ctx, &key, CS_KEY_LINK, j);
         const char *a[] = {"HSET", key.data, "remote_id", rid, "fields", fields.data ? fields.data : "",
                            "partial", w->partial ? "1" : "0", "sku",
                            j->ev->product.sku ? j->ev->product.sku : "", "status", status,
@@ -293,19 +303,19 @@ int woo_save_links(push *p)
                           keep_id ? a + 2 : a, NULL);
         queued++;
         if (k == CS_OUT_SYNCED && exp) {
-            cs_sync_key(p->ctx->sync, &key, what);
+            not_linked_key(p->ctx, &key, j);
             const char *c[] = {"SREM", key.data, member};
             cs_redis_pipe_add(rd, 3, c, NULL);
             queued++;
         }
         if (w->images_reset) {
-            key_for(p->ctx, &key, "images", j);
+            key_for(p->ctx, &key, CS_KEY_IMAGES, j);
             const char *c[] = {"DEL", key.data};
             cs_redis_pipe_add(rd, 2, c, NULL);
             queued++;
         }
         if (k == CS_OUT_SYNCED && w->n_img) {
-            key_for(p->ctx, &key, "images", j);
+            key_for(p->ctx, &key, CS_KEY_IMAGES, j);
             for (size_t m = 0; m < w->n_img; m++) {
                 char id[24];
                 snprintf(id, sizeof id, "%ld", w->img_id[m]);

@@ -4,6 +4,7 @@
 #include "cs_redis.h"
 #include "cs_sync.h"
 #include "cs_util.h"
+#include "cs_vocab.h"
 #include "worker_dlq.h"
 #include "worker_obs.h"
 #include "worker_outcome.h"
@@ -113,6 +114,7 @@ static void hold_claim(cs_worker *w, cs_sync_job *j)
     j->out.resume_at = cs_now_ms();
     j->ignore = 0;
     j->settle_result[0] = '\0';
+    j->settle_res = CS_SETTLE_NONE;
     w->held[w->n_held++] = j;
 }
 
@@ -127,7 +129,7 @@ static int release_held(cs_worker *w)
         return -1;
     size_t released = 0;
     for (size_t i = 0; i < w->n_held; i++) {
-        released += strcmp(w->held[i]->settle_result, "released") == 0;
+        released += w->held[i]->settle_res == CS_SETTLE_RELEASED;
         job_put(w, w->held[i]);
     }
     CS_DEBUG(w->ops->name, "%zu claimed retr%s not pushed in this batch handed back (%zu "
@@ -338,6 +340,17 @@ static void hand_back(cs_worker *w, size_t conn, cs_sync_job **jobs, size_t k)
     }
 }
 
+/* Why begin kept a fresh event from a push, for the DEBUG line (followed by
+ * begin's word, cs_begin_name): by CS_BEGIN_*; a dup reads "already " and
+ * the stored status. */
+static const char *const begin_why[OBS_N_BEGIN] = {
+    [CS_BEGIN_STALE] = "superseded",
+    [CS_BEGIN_DUP] = "already ",
+    [CS_BEGIN_DEFERRED] = "queued behind a retry in flight",
+    [CS_BEGIN_EXCLUDED] = "excluded by an operator",
+    [CS_BEGIN_HELD] = "in another worker's hands",
+};
+
 /* Gates the batch (begin), hands each connection's jobs to its lane,
  * settles what stays here (hand-backs) and commits: every version handed
  * to a lane is durable from begin on (its recovery entry).  0, or -1 when
@@ -394,16 +407,19 @@ static int flush(cs_worker *w)
     for (size_t i = 0; i < n_live; i++) {
         cs_sync_job *j = todo[i];
         if (!j->from_retry && j->begin_result != CS_BEGIN_PUSH) {
-            CS_DEBUG(w->ops->name, "product %s version %lld for %s not pushed now: %s%s",
+            int r = j->begin_result;
+            if (r <= CS_BEGIN_PUSH || r >= OBS_N_BEGIN || !begin_why[r])
+                r = CS_BEGIN_DUP;
+            CS_DEBUG(w->ops->name, "product %s version %lld for %s not pushed now: %s%s (%s)",
                      j->ev->product.id, (long long)j->ev->product.version, j->conn_id,
-                     j->begin_result == CS_BEGIN_STALE      ? "superseded"
-                     : j->begin_result == CS_BEGIN_DEFERRED ? "queued behind a retry in flight"
-                     : j->begin_result == CS_BEGIN_EXCLUDED ? "excluded by an operator"
-                     : j->begin_result == CS_BEGIN_HELD     ? "in another worker's hands"
-                                                            : "already ",
-                     j->begin_result == CS_BEGIN_DUP ? j->st.status : "");
-            w->n_stale++;
-            obs_superseded(w->obs);
+                     begin_why[r], r == CS_BEGIN_DUP ? j->st.status : "", cs_begin_name(r));
+            if (r == CS_BEGIN_STALE) {
+                w->n_stale++;
+                obs_superseded(w->obs);
+            } else {
+                w->n_not_pushed[r]++;
+                obs_not_pushed(w->obs, r);
+            }
             continue;
         }
         todo[n_todo++] = j;
@@ -695,10 +711,22 @@ int cs_worker_run(cs_worker *w, volatile sig_atomic_t *stop)
     if (release_held(w) != 0)
         CS_WARN(w->ops->name, "%zu claimed retr%s not handed back (Redis): due again when "
                 "the lease ends (retry.lease_ms)", w->n_held, w->n_held == 1 ? "y" : "ies");
+    /* Begin's other answers, by its words: "0 dup, 0 deferred, ..." */
+    char not_pushed[256] = "";
+    size_t used = 0;
+    for (int r = CS_BEGIN_PUSH + 1; r < OBS_N_BEGIN; r++) {
+        if (r == CS_BEGIN_STALE || used >= sizeof not_pushed)
+            continue;
+        int len = snprintf(not_pushed + used, sizeof not_pushed - used, "%s%llu %s",
+                           used ? ", " : "", w->n_not_pushed[r], cs_begin_name(r));
+        if (len > 0)
+            used += (size_t)len;
+    }
     CS_INFO(w->ops->name, "stopping: %llu events, %llu synced, %llu retrying, %llu failed, "
-            "%llu paused, %llu deleted, %llu skipped, %llu superseded, %llu dead-lettered",
+            "%llu paused, %llu deleted, %llu skipped, %llu superseded, %llu dead-lettered, "
+            "not pushed: %s",
             w->n_events, w->tally.synced, w->tally.retry, w->tally.failed, w->tally.paused,
-            w->tally.deleted, w->tally.skipped, w->n_stale, w->n_dead);
+            w->tally.deleted, w->tally.skipped, w->n_stale, w->n_dead, not_pushed);
     rd_kafka_consumer_close(w->rk);
     return 0;
 }

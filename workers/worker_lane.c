@@ -2,6 +2,7 @@
 #include "worker_priv.h"
 #include "cs_log.h"
 #include "cs_util.h"
+#include "cs_vocab.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -69,7 +70,7 @@ static int requeue_overtaken(worker_lane *l, cs_sync_job **jobs, size_t n)
     size_t k = 0;
     for (size_t i = 0; rc == 0 && i < n; i++) {
         const cs_sync_job *j = jobs[i];
-        if (strcmp(j->settle_result, "overtaken") != 0 ||
+        if (j->settle_res != CS_SETTLE_OVERTAKEN ||
             (j->out.kind != CS_OUT_SYNCED && j->out.kind != CS_OUT_DELETED &&
              j->out.kind != CS_OUT_SKIPPED && j->out.kind != CS_OUT_RETRY))
             continue;
@@ -229,7 +230,7 @@ static int read_and_push(worker_lane *l, lane_batch *b, cs_sync_job **todo)
     for (size_t i = 0; i < b->n; i++) {
         cs_sync_job *j = b->jobs[i];
         if (j->from_retry && j->out.kind == CS_OUT_NONE &&
-            strcmp(j->settle_result, "pending") != 0)
+            j->settle_res != CS_SETTLE_PENDING)
             hand_back(j);
     }
     return 0;

@@ -3,6 +3,7 @@
 #include "cs_log.h"
 #include "cs_metrics.h"
 #include "cs_util.h"
+#include "cs_vocab.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -13,9 +14,6 @@
 
 #define N_STATUS 5              /* 2xx 3xx 4xx 5xx error */
 
-static const char *const outcome_names[OBS_N_OUTCOMES] = {
-    "synced", "retry", "failed", "paused", "skipped", "deleted",
-};
 static const char *const status_names[N_STATUS] = {"2xx", "3xx", "4xx", "5xx", "error"};
 
 /* Buckets: events per flush (worker.batch_max is 1000 by default), seconds. */
@@ -32,7 +30,7 @@ typedef struct obs_conn {
     worker_obs *o;
     cs_metric_series *latency;
     cs_metric_series *status[N_STATUS];
-    cs_metric_series *pushes[OBS_N_OUTCOMES];
+    cs_metric_series *pushes[CS_N_SETTLE];     /* NULL: a result without a tally label */
 } obs_conn;
 
 struct worker_obs {
@@ -41,6 +39,7 @@ struct worker_obs {
     obs_conn *conns;
     size_t n_conns;
 
+    cs_metric_series *not_pushed[OBS_N_BEGIN];  /* NULL: push and stale (superseded) */
     cs_metric_series *consumed, *dead, *superseded, *claimed, *batch, *flush_s, *e2e,
         *redis_errors, *redis_trips, *redis_up, *partitions;
     unsigned long long redis_errors_seen, redis_trips_seen;
@@ -99,6 +98,7 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
     static const char *const l_conn[] = {"sink", "connection", NULL};
     static const char *const l_push[] = {"sink", "connection", "outcome", NULL};
     static const char *const l_status[] = {"sink", "connection", "status", NULL};
+    static const char *const l_reason[] = {"sink", "reason", NULL};
     cs_metrics *m = o->reg;
 
     cs_metric *up = cs_metrics_gauge(m, "catalogsync_worker_up",
@@ -115,6 +115,11 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
         m, "catalogsync_events_superseded_total",
         "Events dropped because a newer version of the product was in the batch or already "
         "recorded.", l_sink);
+    cs_metric *not_pushed = cs_metrics_counter(
+        m, "catalogsync_events_not_pushed_total",
+        "Events Redis kept from a push for another reason than a newer version: the version "
+        "already settled (dup), queued behind another worker's lease (deferred), excluded by "
+        "an operator, held by another live worker.", l_reason);
     cs_metric *pushes = cs_metrics_counter(
         m, "catalogsync_pushes_total",
         "Outcomes of pushes to a channel connection, as settled in Redis.", l_push);
@@ -159,6 +164,11 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
     o->consumed = series1(consumed, sink);
     o->dead = series1(dead, sink);
     o->superseded = series1(superseded, sink);
+    for (int r = CS_BEGIN_PUSH + 1; r < OBS_N_BEGIN; r++) {
+        const char *lr[] = {sink, cs_begin_name(r), NULL};
+        if (r != CS_BEGIN_STALE)
+            o->not_pushed[r] = cs_metric_get(not_pushed, lr);
+    }
     o->claimed = series1(claimed, sink);
     o->batch = series1(batch, sink);
     o->flush_s = series1(flush_s, sink);
@@ -180,8 +190,10 @@ worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *c
             const char *ls[] = {sink, conn_ids[i], status_names[k], NULL};
             c->status[k] = cs_metric_get(requests, ls);
         }
-        for (size_t k = 0; k < OBS_N_OUTCOMES; k++) {
-            const char *lp[] = {sink, conn_ids[i], outcome_names[k], NULL};
+        for (size_t k = 0; k < CS_N_SETTLE; k++) {
+            if (!cs_settle_results[k].tally)
+                continue;
+            const char *lp[] = {sink, conn_ids[i], cs_settle_results[k].tally, NULL};
             c->pushes[k] = cs_metric_get(pushes, lp);
         }
     }
@@ -230,15 +242,21 @@ void obs_superseded(worker_obs *o)
     cs_metric_inc(o->superseded);
 }
 
+void obs_not_pushed(worker_obs *o, int begin_result)
+{
+    if (begin_result >= 0 && begin_result < OBS_N_BEGIN && o->not_pushed[begin_result])
+        cs_metric_inc(o->not_pushed[begin_result]);
+}
+
 void obs_retry_claimed(worker_obs *o)
 {
     cs_metric_inc(o->claimed);
 }
 
-void obs_pushed(worker_obs *o, size_t conn, obs_outcome out)
+void obs_pushed(worker_obs *o, size_t conn, int res)
 {
-    if (conn < o->n_conns && out < OBS_N_OUTCOMES)
-        cs_metric_inc(o->conns[conn].pushes[out]);
+    if (conn < o->n_conns && res >= 0 && res < CS_N_SETTLE && o->conns[conn].pushes[res])
+        cs_metric_inc(o->conns[conn].pushes[res]);
 }
 
 void obs_end_to_end(worker_obs *o, double seconds)

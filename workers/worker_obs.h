@@ -10,7 +10,8 @@
  *   other paths 404; other methods than GET and HEAD 405
  *
  * Labels are bounded: the sink, connection ids from the configuration,
- * outcome and status-class names.  Never a product.
+ * outcome labels (cs_settle_results' tally), begin's words (cs_begin_name)
+ * and status-class names.  Never a product.
  *
  * Thread safety: the obs_* update calls belong to the worker's thread; the
  * HTTP handler runs on the server's thread and reads only the metrics
@@ -25,12 +26,13 @@
 #include "cs_http.h"
 #include "cs_httpd.h"
 #include "cs_redis.h"
+#include "cs_sync.h"
 
 typedef struct worker_obs worker_obs;
 
-typedef enum {
-    OBS_SYNCED, OBS_RETRY, OBS_FAILED, OBS_PAUSED, OBS_SKIPPED, OBS_DELETED, OBS_N_OUTCOMES
-} obs_outcome;
+/* Begin's answers are CS_BEGIN_PUSH (1) .. CS_BEGIN_HELD (common/cs_sync.h):
+ * arrays indexed by them have this many entries. */
+#define OBS_N_BEGIN (CS_BEGIN_HELD + 1)
 
 /* conn_ids: the sink's connection ids (copied).  NULL when out of memory. */
 worker_obs *obs_new(const cs_config *cfg, const char *sink, const char *const *conn_ids,
@@ -54,8 +56,14 @@ void obs_beat(worker_obs *o);                           /* the main loop ran */
 void obs_consumed(worker_obs *o);
 void obs_dead_lettered(worker_obs *o);
 void obs_superseded(worker_obs *o);
+/* A fresh event begin kept from a push for another reason than a newer
+ * version (CS_BEGIN_DUP, _DEFERRED, _EXCLUDED, _HELD: its reason= label is
+ * begin's word, cs_begin_name). */
+void obs_not_pushed(worker_obs *o, int begin_result);
 void obs_retry_claimed(worker_obs *o);
-void obs_pushed(worker_obs *o, size_t conn, obs_outcome out);
+/* A settled outcome at connection conn: res is a CS_SETTLE_* (common/cs_vocab.h)
+ * with a tally label, its outcome= label; any other is not counted. */
+void obs_pushed(worker_obs *o, size_t conn, int res);
 void obs_end_to_end(worker_obs *o, double seconds);
 void obs_flush(worker_obs *o, size_t n_events, double seconds);
 /* The consumer's group membership after a rebalance. */

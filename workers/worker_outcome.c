@@ -5,6 +5,7 @@
 #include "worker_outcome.h"
 #include "cs_log.h"
 #include "cs_util.h"
+#include "cs_vocab.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -19,10 +20,10 @@ static void log_error_block(const cs_sink_ops *ops, const cs_config *cfg, const 
     int64_t in = j->settle_next - cs_now_ms();
     if (in < 0)
         in = 0;
-    if (!strcmp(j->settle_result, "retry"))
+    if (j->settle_res == CS_SETTLE_RETRY)
         snprintf(next, sizeof next, " — next attempt in %lld.%llds", (long long)(in / 1000),
                  (long long)(in % 1000 / 100));
-    else if (!strcmp(j->settle_result, "failed"))
+    else if (j->settle_res == CS_SETTLE_FAILED)
         snprintf(next, sizeof next, " — failed, waiting for an operator reset");
     char head[160], prod[1200], conn[160], code[200], type[96], msg[600], trace[96],
         attempt[240];
@@ -57,56 +58,56 @@ int wout_log(const cs_sink_ops *ops, const cs_config *cfg, worker_obs *obs, work
 {
     const cs_product *p = &j->ev->product;
     const char *name = p->name ? p->name : "(no name)";
-    if (!strcmp(j->settle_result, "fenced") || !strcmp(j->settle_result, "superseded") ||
-        !strcmp(j->settle_result, "overtaken")) {
+    if (j->settle_res == CS_SETTLE_FENCED || j->settle_res == CS_SETTLE_SUPERSEDED ||
+        j->settle_res == CS_SETTLE_OVERTAKEN) {
         CS_DEBUG(ops->name, "product %s: outcome for version %lld dropped (%s)", p->id,
-                 (long long)p->version, j->settle_result);
+                 (long long)p->version, cs_settle_results[j->settle_res].wire);
         return 0;
     }
     switch (j->out.kind) {
     case CS_OUT_SYNCED:
         t->synced++;
-        obs_pushed(obs, j->conn, OBS_SYNCED);
+        obs_pushed(obs, j->conn, CS_SETTLE_SYNCED);
         CS_INFO(ops->name, "✓ Successfully synced product '%s' (id %s, %s %s) to %s %s, "
                 "version %lld", name, p->id,
                 ops->remote_id_noun ? ops->remote_id_noun : "remote id", j->out.remote_id,
                 ops->conn_noun, j->conn_id, (long long)p->version);
         break;
     case CS_OUT_DELETED:
-        if (!strcmp(j->settle_result, "cleaned")) {
+        if (j->settle_res == CS_SETTLE_CLEANED) {
             CS_INFO(ops->name, "○ Deleted product '%s' (id %s) was never in %s %s: nothing to "
                     "remove there, its records are gone", name, p->id, ops->conn_noun,
                     j->conn_id);
             break;
         }
         t->deleted++;
-        obs_pushed(obs, j->conn, OBS_DELETED);
+        obs_pushed(obs, j->conn, CS_SETTLE_DELETED);
         CS_INFO(ops->name, "✓ Removed product '%s' (id %s) from %s %s", name, p->id,
                 ops->conn_noun, j->conn_id);
         break;
     case CS_OUT_SKIPPED:
         t->skipped++;
-        obs_pushed(obs, j->conn, OBS_SKIPPED);
+        obs_pushed(obs, j->conn, CS_SETTLE_SKIPPED);
         CS_INFO(ops->name, "○ Skipped product '%s' (id %s) for %s %s: %s", name, p->id,
                 ops->conn_noun, j->conn_id, j->out.err_message);
         break;
     case CS_OUT_RETRY:
     case CS_OUT_FAILED:
     case CS_OUT_PAUSED:
-        if (!strcmp(j->settle_result, "failed")) {
+        if (j->settle_res == CS_SETTLE_FAILED) {
             t->failed++;
-            obs_pushed(obs, j->conn, OBS_FAILED);
+            obs_pushed(obs, j->conn, CS_SETTLE_FAILED);
         } else if (j->out.kind == CS_OUT_PAUSED) {
             /* The pause itself is one line (worker.c); its products wait
              * uncharged. */
             t->paused++;
-            obs_pushed(obs, j->conn, OBS_PAUSED);
+            obs_pushed(obs, j->conn, CS_SETTLE_PAUSED);
             CS_DEBUG(ops->name, "product %s waits for %s %s: %s", p->id, ops->conn_noun,
                      j->conn_id, j->out.err_message);
             break;
         } else {
             t->retry++;
-            obs_pushed(obs, j->conn, OBS_RETRY);
+            obs_pushed(obs, j->conn, CS_SETTLE_RETRY);
         }
         log_error_block(ops, cfg, j);
         break;

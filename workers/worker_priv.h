@@ -40,7 +40,11 @@ struct cs_worker {
     size_t n_bytes;             /* Kafka payload bytes of the batch (worker.batch_max_bytes) */
     int64_t batch_started;
 
-    unsigned long long n_events, n_dead, n_stale;
+    unsigned long long n_events, n_dead;
+    unsigned long long n_stale;             /* superseded: by a newer version in the batch,
+                                               in Redis (begin: stale) or since begin (lanes) */
+    unsigned long long n_not_pushed[OBS_N_BEGIN];   /* fresh events begin answered
+                                                       dup, deferred, excluded or held */
     worker_tally tally;         /* settled outcomes since start */
 
     worker_lane *lanes;         /* one per connection: the push stage (worker_lane.c) */

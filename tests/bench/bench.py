@@ -6,7 +6,7 @@
     tests/bench/bench.py [--quick] [--events N] [--products P] [--sinks meta,woocommerce]
                          [--workers 1,2,4] [--phases ...] [--rate 2000] [--paced-seconds S]
                          [--linger-ms MS] [-X librdkafka.property=value] [--json FILE]
-                         [--callgrind DIR]
+                         [--callgrind DIR] [--worker-build DIR] [--worker-set KEY=VALUE]
 
 Starts redis-server (AOF on, as in production), the dev Kafka broker with
 enough partitions to hold every event, and cs-bench-fake (a fast fake Meta /
@@ -42,6 +42,22 @@ printed first), then per sink:
               worker timed from its partition assignment: a backlog over 24
               partitions, its rate and peak RSS (librdkafka's prefetch).
   claim       due retries claimed per second (cs-bench-claim).
+  slowmeta    (meta, only when asked for) a Meta that finishes each batch
+              --meta-batch-ms (10,000 unless given) after accepting it: one
+              worker on --slow-events (20,000) events of distinct products,
+              once per worker.max_pending_batches in --slow-pending: events/s
+              and the batches pushed per confirmation time (issue 16).
+  hang        (woocommerce, only when asked for) two fake stores
+              (tests/fakes/fake_woo.py), 40 products exported to both, one
+              worker with http_timeout_ms 6000: three waves with both stores
+              answering, then store 2 hangs on every products request and
+              three more waves: store 1's convergence after the last wave;
+              then the hang ends: store 2's recovery against the retry delay
+              (retry.schedule_ms [--hang-retry-ms], no jitter) (issue 16).
+
+--worker-build DIR runs another build's catalogsync-worker (DIR/bin) with
+everything else from BUILD (publisher, fakes): the same command on two
+builds.  --worker-set KEY=VALUE adds worker.KEY to every phase's workers.
 
 docs/PERFORMANCE.md explains every figure.  Consumed == published is checked
 twice: the broker still holds every
@@ -447,6 +463,7 @@ class Phase:
 
     def conf(self, **kw):
         kw.setdefault("linger_ms", self.b.a.linger_ms)
+        kw["worker_extra"] = list(self.b.a.worker_set) + list(kw.get("worker_extra", ()))
         return config(self.sink, self.broker.brokers, self.redis.port, self.b.fake.addr,
                       props=self.b.a.kafka_prop, **kw)
 
@@ -797,6 +814,7 @@ class Bench:
                  "rss_peak_mb": [m["VmHWM"] for (_, _, m) in after],
                  "rss_end_mb": [m["VmRSS"] for (_, _, m) in after],
                  "superseded": delta("catalogsync_events_superseded_total"),
+                 "retries_claimed": delta("catalogsync_retries_claimed_total"),
                  "dup_versions": fake1["dup_versions"] - fake0["dup_versions"],
                  "dup_extra_pushes": fake1["dup_extra"] - fake0["dup_extra"],
                  "fake_cpu_s": fake_cpu, "peer_cpu_s": peer_cpu, "redis_commandstats": cmdstats,
@@ -821,7 +839,8 @@ class Bench:
                         r["round_trips_per_event"], r["round_trips_per_flush"],
                         r["events_per_flush"]))
             self.say("  %-26s %d records pushed for %d events (%d superseded within a batch "
-                     "or by Redis)" % ("", recs, n, r["superseded"]))
+                     "or by Redis); %d retries claimed (products handed back to Redis "
+                     "included)" % ("", recs, n, r["superseded"], r["retries_claimed"]))
             self.say("  %-26s CPU %.3f s per 10,000 events (%.2f s, %.2f of it in the kernel), "
                      "peak RSS %s MB, "
                      "pushed twice: %d version(s); consumed %d of %d published, topic holds %d"
@@ -1280,6 +1299,8 @@ class Bench:
                  "batch_max 1000, linger %d ms; worker Kafka properties %s"
                  % ("quick" if a.quick else "full", a.events, a.products, a.linger_ms or 200,
                     ", ".join(a.kafka_prop)))
+        if a.worker_set:
+            self.say("worker settings: %s" % ", ".join(a.worker_set))
         if a.meta_batch_ms:
             self.say("the fake Meta finishes each batch %d ms after accepting it"
                      % a.meta_batch_ms)
@@ -1419,6 +1440,9 @@ def main():
     ap.add_argument("--hang-wave-gap", type=float, default=1.0,
                     help="hang phase: seconds between the waves (default 1)")
     ap.add_argument("--hang-recovery-timeout", type=float, default=240.0)
+    ap.add_argument("--worker-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a worker.KEY setting for every phase's workers (repeatable; e.g. "
+                         "max_inflight_batches=4)")
     ap.add_argument("--worker-build", metavar="DIR",
                     help="the catalogsync-worker of another build directory (DIR/bin/, e.g. "
                          "an older commit's build); everything else from BUILD")

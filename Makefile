@@ -192,8 +192,13 @@ clean:
 # and through a plain confluent-kafka consumer, tests/bench/plain_consumer.py,
 # in the same run); `make bench-quick` the same phases, much smaller (about
 # a minute; 20,000 events one per product).  Extra driver flags:
-# BENCH_ARGS="--events 100000 --workers 2".  Benchmarks only: nothing in
-# `make test` runs them or asserts on speed.
+# BENCH_ARGS="--events 100000 --workers 2".  Issue 16's phases run only when
+# asked for: BENCH_ARGS="--sinks woocommerce --phases hang" (two stores, one
+# hanging: the other's convergence, the hung one's recovery against the retry
+# delay) and BENCH_ARGS="--sinks meta --phases slowmeta" (one worker, a Meta
+# that takes 10 s to finish a batch); --worker-build DIR runs another build's
+# worker.  Benchmarks only: nothing in `make test` runs them or asserts on
+# speed.
 BENCH_TOOLS := $(BUILD)/bin/cs-bench-fake $(BUILD)/bin/cs-bench-claim $(BUILD)/bin/cs-bench-parse
 BENCH_ARGS ?=
 .PHONY: bench bench-quick

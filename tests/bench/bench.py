@@ -6,7 +6,7 @@
     tests/bench/bench.py [--quick] [--events N] [--products P] [--sinks meta,woocommerce]
                          [--workers 1,2,4] [--phases ...] [--rate 2000] [--paced-seconds S]
                          [--linger-ms MS] [-X librdkafka.property=value] [--json FILE]
-                         [--callgrind DIR]
+                         [--callgrind DIR] [--worker-build DIR] [--worker-set KEY=VALUE]
 
 Starts redis-server (AOF on, as in production), the dev Kafka broker with
 enough partitions to hold every event, and cs-bench-fake (a fast fake Meta /
@@ -42,6 +42,22 @@ printed first), then per sink:
               worker timed from its partition assignment: a backlog over 24
               partitions, its rate and peak RSS (librdkafka's prefetch).
   claim       due retries claimed per second (cs-bench-claim).
+  slowmeta    (meta, only when asked for) a Meta that finishes each batch
+              --meta-batch-ms (10,000 unless given) after accepting it: one
+              worker on --slow-events (20,000) events of distinct products,
+              once per worker.max_pending_batches in --slow-pending: events/s
+              and the batches pushed per confirmation time (issue 16).
+  hang        (woocommerce, only when asked for) two fake stores
+              (tests/fakes/fake_woo.py), 40 products exported to both, one
+              worker with http_timeout_ms 6000: three waves with both stores
+              answering, then store 2 hangs on every products request and
+              three more waves: store 1's convergence after the last wave;
+              then the hang ends: store 2's recovery against the retry delay
+              (retry.schedule_ms [--hang-retry-ms], no jitter) (issue 16).
+
+--worker-build DIR runs another build's catalogsync-worker (DIR/bin) with
+everything else from BUILD (publisher, fakes): the same command on two
+builds.  --worker-set KEY=VALUE adds worker.KEY to every phase's workers.
 
 docs/PERFORMANCE.md explains every figure.  Consumed == published is checked
 twice: the broker still holds every
@@ -342,18 +358,22 @@ def loadavg():
 
 class Worker:
     callgrind = None    # a directory: run workers under valgrind --tool=callgrind
+    binary = None       # --worker-build: another build's catalogsync-worker
 
-    def __init__(self, c, sink, conf_text, name):
+    def __init__(self, c, sink, conf_text, name, env=None):
         self.dir = tempfile.mkdtemp(prefix="cs-bench-worker-")
         self.conf = os.path.join(self.dir, "worker.conf")
         with open(self.conf, "w") as f:
             f.write(conf_text)
         cmd = worker_cmd(sink, self.conf)
+        if Worker.binary:
+            ours = program("catalogsync-worker")
+            cmd = [Worker.binary if x == ours else x for x in cmd]
         if Worker.callgrind:
             cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=%s" % os.path.join(
                 Worker.callgrind, "callgrind.out.%s.%%p" % name)] + cmd
         self.name = name
-        self.proc = Proc(name, cmd, env={"MT": TOKEN, "CK": CK, "CS": CS})
+        self.proc = Proc(name, cmd, env=env or {"MT": TOKEN, "CK": CK, "CS": CS})
         c.addCleanup(self.stop)
         self.pid = self.proc.p.pid
         self.addr = None
@@ -371,8 +391,9 @@ class Worker:
             self.proc.stop(timeout=30)
 
 
-def config(sink, brokers, redis_port, fake_addr, batch_max=None, linger_ms=None, props=()):
-    w = ['http_listen = "127.0.0.1:0"']
+def config(sink, brokers, redis_port, fake_addr, batch_max=None, linger_ms=None, props=(),
+           worker_extra=()):
+    w = ['http_listen = "127.0.0.1:0"'] + list(worker_extra)
     if batch_max is not None:
         w.append("batch_max = %d" % batch_max)
     if linger_ms is not None:
@@ -407,6 +428,15 @@ def history_key(sink, pid):
     return "catalogsync:{%s}:history:%s:default:b%d" % (sink, conn, pid)
 
 
+class BenchCase(Cleanup):
+    """Stands in for a unittest.TestCase where the integration tests' stacks
+    (WooStack) want one."""
+
+    def assertEqual(self, a, b, msg=None):
+        if a != b:
+            raise AssertionError(msg or "%r != %r" % (a, b))
+
+
 class Phase:
     """One stack (redis, broker) for one measurement; workers come and go."""
 
@@ -433,6 +463,7 @@ class Phase:
 
     def conf(self, **kw):
         kw.setdefault("linger_ms", self.b.a.linger_ms)
+        kw["worker_extra"] = list(self.b.a.worker_set) + list(kw.get("worker_extra", ()))
         return config(self.sink, self.broker.brokers, self.redis.port, self.b.fake.addr,
                       props=self.b.a.kafka_prop, **kw)
 
@@ -674,7 +705,7 @@ class Bench:
 
     # ---- one throughput run ----
     def throughput(self, sink, k, n, products, batch_max=None, seed=1, label=None, drain=False,
-                   partitions=None):
+                   partitions=None, worker_extra=()):
         """drain: publish everything first, then start the workers and time
         them from their partition assignment (the workers' own rate, without
         the publisher competing for the 2 cores); else publish while they
@@ -696,7 +727,7 @@ class Bench:
                 if base:
                     self.export(ph, products)
             else:
-                ws = ph.start_workers(k, batch_max=batch_max)
+                ws = ph.start_workers(k, batch_max=batch_max, worker_extra=worker_extra)
                 if base:
                     self.export(ph, products, ws)
                 before = [(proc_cpu(w.pid), w.metrics()) for w in ws]
@@ -714,7 +745,7 @@ class Bench:
             if drain:
                 # Whole-process CPU (start-up included) and counters from zero.
                 peer_cpu0 = {k: proc_cpu(v) for k, v in peers.items()}
-                ws = ph.start_workers(k, batch_max=batch_max)
+                ws = ph.start_workers(k, batch_max=batch_max, worker_extra=worker_extra)
                 before = [(0.0, {}) for w in ws]
                 sys0 = 0.0
                 t0 = ph.t_assigned
@@ -783,6 +814,7 @@ class Bench:
                  "rss_peak_mb": [m["VmHWM"] for (_, _, m) in after],
                  "rss_end_mb": [m["VmRSS"] for (_, _, m) in after],
                  "superseded": delta("catalogsync_events_superseded_total"),
+                 "retries_claimed": delta("catalogsync_retries_claimed_total"),
                  "dup_versions": fake1["dup_versions"] - fake0["dup_versions"],
                  "dup_extra_pushes": fake1["dup_extra"] - fake0["dup_extra"],
                  "fake_cpu_s": fake_cpu, "peer_cpu_s": peer_cpu, "redis_commandstats": cmdstats,
@@ -807,7 +839,8 @@ class Bench:
                         r["round_trips_per_event"], r["round_trips_per_flush"],
                         r["events_per_flush"]))
             self.say("  %-26s %d records pushed for %d events (%d superseded within a batch "
-                     "or by Redis)" % ("", recs, n, r["superseded"]))
+                     "or by Redis); %d retries claimed (products handed back to Redis "
+                     "included)" % ("", recs, n, r["superseded"], r["retries_claimed"]))
             self.say("  %-26s CPU %.3f s per 10,000 events (%.2f s, %.2f of it in the kernel), "
                      "peak RSS %s MB, "
                      "pushed twice: %d version(s); consumed %d of %d published, topic holds %d"
@@ -1055,6 +1088,177 @@ class Bench:
         finally:
             ph.close()
 
+    # ---- a store that hangs (issue 16) ----
+    def hang(self):
+        """Two fake WooCommerce stores (tests/fakes/fake_woo.py over TLS, the
+        integration tests' WooStack), --hang-products products exported to
+        both, one worker.  Three waves of updates with both stores answering
+        (the reference), then store 2 holds every products request without
+        an answer (beyond the worker's http_timeout_ms) and three more waves
+        are published: the healthy store's convergence after the last wave.
+        The hang lasts --hang-seconds after the last wave (timeouts, retries
+        claimed while it lasts), then ends: the hung store's recovery, against
+        the retry delay (retry.schedule_ms = [--hang-retry-ms], no jitter; the
+        retry lease is the default, 120 s)."""
+        from test_woo_worker import CK as WCK, CS as WCS, WooStack, product as woo_product
+        a = self.a
+        n, timeout_ms, retry_ms = a.hang_products, a.hang_timeout_ms, a.hang_retry_ms
+        linger = a.linger_ms or 200
+        c = BenchCase()
+        w = None
+        try:
+            s = WooStack(c, partitions=3, linger_ms=linger)
+            conf = s.config()
+            for old, new in (('log = { level = "debug"; };', 'log = { level = "info"; };'),
+                             ("worker = { linger_ms = %d; };" % linger,
+                              "worker = { linger_ms = %d; http_timeout_ms = %d; };"
+                              % (linger, timeout_ms)),
+                             ("schedule_ms = [100, 200, 400, 800]; jitter_pct = 0;",
+                              "schedule_ms = [%d]; jitter_pct = 0;" % retry_ms)):
+                if old not in conf:
+                    raise AssertionError("the WooStack config changed: %r not in %s"
+                                         % (old, conf))
+                conf = conf.replace(old, new)
+            w = Worker(c, "woocommerce", conf, "woo-hang", env={"WOO_KEY": WCK,
+                                                                  "WOO_SECRET": WCS})
+
+            def names(store):
+                return {p.get("sku"): p.get("name") for p in s.products(store).values()}
+
+            def wave(v):
+                return {"SKU-%d" % i: "Product %d v%d" % (i, v) for i in range(n)}
+
+            def converge(stores, v, t0, timeout):
+                """{store: seconds from t0 until it held version v of every
+                product} (None: not within timeout)."""
+                got = {}
+                deadline = time.time() + timeout
+                while len(got) < len(stores) and time.time() < deadline:
+                    for st in stores:
+                        if st not in got and names(st) == wave(v):
+                            got[st] = time.time() - t0
+                    time.sleep(0.02)
+                return {st: got.get(st) for st in stores}
+
+            def waves(vs):
+                t_last = None
+                for i, v in enumerate(vs):
+                    if i:
+                        time.sleep(a.hang_wave_gap)
+                    t_last = time.time()
+                    s.publish([woo_product(j, version=v) for j in range(n)], "--type", "updated")
+                return t_last
+
+            load0 = loadavg()
+            s.publish([woo_product(i) for i in range(n)], "--type", "export_requested",
+                      "--connections", "1,2")
+            exp = converge((1, 2), 1, time.time(), 60)
+            if None in exp.values():
+                raise AssertionError("the export did not reach both stores: %s" % exp)
+            # The reference: both stores answer.
+            t_last = waves((2, 3, 4))
+            ref = converge((1, 2), 4, t_last, 60)
+            self.say("  both stores answering: %d products, three waves %.1f s apart: store 1 "
+                     "held the last wave %.2f s after its publish, store 2 %.2f s"
+                     % (n, a.hang_wave_gap, ref[1] or -1, ref[2] or -1))
+            # Store 2 hangs: no answer, the connection closed long after the
+            # worker gave up.
+            s.clients[1].faults({"match": {"path_re": "products"}, "count": 1000000,
+                                 "action": "timeout",
+                                 "delay_ms": max(10 * timeout_ms, 60000)})
+            t_hang = time.time()
+            t_last = waves((5, 6, 7))
+            healthy = converge((1,), 7, t_last, max(60, 3 * timeout_ms / 1000))[1]
+            if names(2) == wave(7):
+                self.fail("hang: store 2 holds the last wave although it hangs")
+            rest = t_last + a.hang_seconds - time.time()
+            if rest > 0:
+                time.sleep(rest)
+            hung = [r for r in s.clients[1].requests("products")
+                    if r["time"] >= t_hang]
+            t_end = time.time()
+            s.clients[1].call("DELETE", "/_fake/faults")
+            recovery = converge((2,), 7, t_end, a.hang_recovery_timeout)[2]
+            reqs = s.clients[1].requests("products")
+            before = [r["time"] for r in reqs if t_hang <= r["time"] < t_end]
+            after = [r["time"] for r in reqs if r["time"] >= t_end]
+            # The request held when the hang ended runs into its timeout.
+            held_until = max(0.0, max(before) + timeout_ms / 1000.0 - t_end) if before else 0.0
+            bad = [(st, i) for st in (1, 2) for i in range(n)
+                   if s.state(st, "p%d" % i).get("synced_version") != "7"]
+            if healthy is None:
+                self.fail("hang: store 1 never held the last wave")
+            if recovery is None:
+                self.fail("hang: store 2 did not recover within %d s" % a.hang_recovery_timeout)
+            if bad and recovery is not None:
+                time.sleep(2)
+                bad = [(st, i) for st, i in bad
+                       if s.state(st, "p%d" % i).get("synced_version") != "7"]
+                if bad:
+                    self.fail("hang: not synced at version 7 in Redis: %s" % bad[:5])
+            res = {"products": n, "http_timeout_ms": timeout_ms, "retry_ms": retry_ms,
+                   "lease_ms": 120000, "linger_ms": linger, "wave_gap_s": a.hang_wave_gap,
+                   "hang_after_last_wave_s": a.hang_seconds,
+                   "reference_store1_s": ref[1], "reference_store2_s": ref[2],
+                   "healthy_convergence_s": healthy, "recovery_s": recovery,
+                   "hung_requests": len(hung),
+                   "timeout_of_held_request_after_end_s": held_until,
+                   "first_request_after_end_s": (min(after) - t_end) if after else None,
+                   "load_before": load0, "load_after": loadavg()}
+            self.say("  store 2 hanging (http_timeout_ms %d): store 1 held the last wave %s s "
+                     "after its publish (target <= 1 s; the issue's 'today' 8.3 s)"
+                     % (timeout_ms, "%.2f" % healthy if healthy is not None else "never"))
+            self.say("  hang ended %.1f s after the last wave (%d products requests held at "
+                     "store 2 meanwhile): store 2 held the last wave %s s later; retry delay "
+                     "%.1f s (target <= one retry delay; the issue's 'today' 120 s: the lease); "
+                     "the request held when it ended timed out %.2f s after the end, the first "
+                     "request after it came %s s after the end; load %s -> %s"
+                     % (a.hang_seconds, len(hung),
+                        "%.2f" % recovery if recovery is not None else "never", retry_ms / 1000.0,
+                        held_until,
+                        "%.2f" % res["first_request_after_end_s"]
+                        if after else "-", load0, res["load_after"]))
+            return res
+        finally:
+            if w:
+                w.proc.stop(sig=signal.SIGKILL, timeout=30)
+            c.run()
+
+    # ---- a slow Meta (issue 16) ----
+    def slow_meta(self, n, pendings):
+        """One worker on n events of distinct products while the fake Meta
+        finishes each batch --meta-batch-ms (default here 10,000) after it
+        accepted it: events/s, and the batches outstanding per confirmation
+        time that this means; once per worker.max_pending_batches in
+        `pendings` (None: the worker's default, the only choice for a build
+        that does not know the key)."""
+        ms = self.a.meta_batch_ms or 10000
+        saved = self.fake
+        if ms != self.a.meta_batch_ms:
+            self.fake = BenchFake(self.c, ms)
+        out = []
+        try:
+            self.say("  -- a slow Meta: each batch finished %d ms after it was accepted; %d "
+                     "events, one per product%s" % (ms, n, ", worker %s" % Worker.binary
+                                                     if Worker.binary else ""))
+            for pending in pendings:
+                extra = ["max_pending_batches = %d" % pending] if pending else []
+                r = self.throughput("meta", 1, n, n, seed=7, worker_extra=extra,
+                                    label="max_pending_batches %s" % (pending or "default"))
+                r["meta_batch_ms"] = ms
+                r["max_pending_batches"] = pending
+                r["batches_per_confirmation"] = (r["events_per_s"] * ms / 1000.0 /
+                                                 max(r["items_per_push_call"], 1))
+                self.say("  %-26s %.2f batches of %.0f records pushed per confirmation time "
+                         "(%.1f s)" % ("", r["batches_per_confirmation"],
+                                       r["items_per_push_call"], ms / 1000.0))
+                out.append(r)
+        finally:
+            if self.fake is not saved:
+                self.fake.proc.stop()
+                self.fake = saved
+        return out
+
     def claim(self, count):
         c = Cleanup()
         try:
@@ -1095,9 +1299,13 @@ class Bench:
                  "batch_max 1000, linger %d ms; worker Kafka properties %s"
                  % ("quick" if a.quick else "full", a.events, a.products, a.linger_ms or 200,
                     ", ".join(a.kafka_prop)))
+        if a.worker_set:
+            self.say("worker settings: %s" % ", ".join(a.worker_set))
         if a.meta_batch_ms:
             self.say("the fake Meta finishes each batch %d ms after accepting it"
                      % a.meta_batch_ms)
+        if Worker.binary:
+            self.say("workers: %s (--worker-build)" % Worker.binary)
         m = self.results["machine"]
         self.say("machine: %s, %s cores, %.1f GB; load %s"
                  % (m["cpu"], m["nproc"], m["mem_gb"], loadavg()))
@@ -1121,6 +1329,13 @@ class Bench:
                 out["paced"] = self.paced(sink, a.rate, a.paced_seconds, a.paced_products)
             if "perproduct" in a.phases and sink == "meta":
                 out["per_product"] = self.per_product(a.pp_events, a.pp_partitions)
+            if "slowmeta" in a.phases and sink == "meta":
+                out["slow_meta"] = self.slow_meta(
+                    a.slow_events, [int(x) if x != "default" else None
+                                    for x in a.slow_pending.split(",") if x])
+            if "hang" in a.phases and sink == "woocommerce":
+                self.say("  -- a store that hangs: two stores, one worker")
+                out["hang"] = self.hang()
             if "ppdrain" in a.phases and sink == "meta":
                 self.say("  -- one event per product as a backlog: %d events over %d "
                          "partitions" % (a.pp_events, a.pp_partitions))
@@ -1209,12 +1424,35 @@ def main():
     ap.add_argument("--meta-batch-ms", type=int, default=0, metavar="MS",
                     help="the fake Meta finishes a batch MS ms after accepting it (a slow "
                          "Meta; default 0: at the first status poll)")
+    ap.add_argument("--slow-events", type=int, default=20000,
+                    help="slowmeta phase: events, one per distinct product (default 20,000)")
+    ap.add_argument("--slow-pending", default="default",
+                    help="slowmeta phase: worker.max_pending_batches per run, comma-separated "
+                         "(default: the worker's own default; 'default' for it in a list)")
+    ap.add_argument("--hang-products", type=int, default=40)
+    ap.add_argument("--hang-timeout-ms", type=int, default=6000,
+                    help="hang phase: worker.http_timeout_ms (default 6000)")
+    ap.add_argument("--hang-retry-ms", type=int, default=5000,
+                    help="hang phase: retry.schedule_ms = [MS], no jitter (default 5000)")
+    ap.add_argument("--hang-seconds", type=float, default=20.0,
+                    help="hang phase: how long store 2 still hangs after the last wave "
+                         "(default 20)")
+    ap.add_argument("--hang-wave-gap", type=float, default=1.0,
+                    help="hang phase: seconds between the waves (default 1)")
+    ap.add_argument("--hang-recovery-timeout", type=float, default=240.0)
+    ap.add_argument("--worker-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a worker.KEY setting for every phase's workers (repeatable; e.g. "
+                         "max_inflight_batches=4)")
+    ap.add_argument("--worker-build", metavar="DIR",
+                    help="the catalogsync-worker of another build directory (DIR/bin/, e.g. "
+                         "an older commit's build); everything else from BUILD")
     ap.add_argument("--timeout", type=float, default=900)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--json", help="also write every figure to this file")
     ap.add_argument("--phases", help="which measurements to run, comma-separated, from "
-                    "ceiling,throughput,drain,baseline,paced,perproduct,ppdrain,claim,parse "
-                    "(default all; --quick: all but drain and ppdrain)")
+                    "ceiling,throughput,drain,baseline,paced,perproduct,ppdrain,claim,parse,"
+                    "slowmeta,hang (default all but slowmeta and hang; --quick: also not "
+                    "drain and ppdrain)")
     ap.add_argument("--callgrind", metavar="DIR",
                     help="run the workers under valgrind --tool=callgrind, profiles in DIR "
                          "(figures are then meaningless; use with --quick)")
@@ -1244,6 +1482,13 @@ def main():
     if a.callgrind:
         os.makedirs(a.callgrind, exist_ok=True)
         Worker.callgrind = os.path.abspath(a.callgrind)
+    if a.worker_build:
+        d = os.path.abspath(a.worker_build)
+        Worker.binary = os.path.join(d, "bin", "catalogsync-worker")
+        if not os.path.exists(Worker.binary):
+            Worker.binary = os.path.join(d, "catalogsync-worker")
+        if not os.path.exists(Worker.binary):
+            ap.error("no catalogsync-worker in %s or %s/bin" % (d, d))
     a.workers = [int(x) for x in (a.workers or ("1,2" if q else "1,2,4")).split(",") if x]
     b = None
     try:

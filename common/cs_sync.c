@@ -295,8 +295,8 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
         cs_sync_state_key(s, &k.state, jobs[i]->conn_id, jobs[i]->ev->tenant,
                           jobs[i]->ev->product.id);
         const char *argv[] = {"HMGET", k.state.data, "version", "synced_version", "attempts",
-                              "status", "remote_id", "handle", "pushed"};
-        if (cs_redis_pipe_add(s->r, 9, argv, NULL) != 0)
+                              "status", "remote_id", "handle", "pushed", "owner_until"};
+        if (cs_redis_pipe_add(s->r, 10, argv, NULL) != 0)
             goto out;
     }
     if (read_replies(s, reps, n, "read state") != 0)
@@ -304,7 +304,7 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
     for (size_t i = 0; i < n; i++) {
         redisReply *r = reps[i];
         cs_sync_state *st = &jobs[i]->st;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 7) {
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == 8) {
             st->present = r->element[0]->type == REDIS_REPLY_STRING;
             st->version = reply_i64(r->element[0], -1);
             st->synced_version = reply_i64(r->element[1], -1);
@@ -313,6 +313,7 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
             copy_str(st->remote_id, sizeof st->remote_id, r->element[4]);
             copy_str(st->handle, sizeof st->handle, r->element[5]);
             st->pushed = reply_i64(r->element[6], 0) == 1;
+            st->owner_until = reply_i64(r->element[7], 0);
         }
         freeReplyObject(r);
     }

@@ -76,6 +76,7 @@ typedef struct cs_sync_state {
     char remote_id[416];
     char handle[256];           /* batch handle of this version not confirmed yet */
     int pushed;                 /* a request carrying the product may have reached the channel */
+    int64_t owner_until;        /* until when the push begun counts as its owner's (0: none) */
 } cs_sync_state;
 
 typedef struct cs_sync_job {

@@ -285,12 +285,16 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
 {
     keys k;
     int rc = -1;
-    redisReply **reps = calloc(n ? n : 1, sizeof *reps);
+    size_t n_retry = 0;
+    for (size_t i = 0; i < n; i++)
+        n_retry += jobs[i]->from_retry != 0;
+    redisReply **reps = calloc(n + n_retry + 1, sizeof *reps);
     if (!reps)
         return -1;
     cs_sync_keys_init(&k);
     if (cs_redis_ready(s->r) != 0)
         goto out;
+    cs_sync_keys_fill(s, &k, NULL);
     for (size_t i = 0; i < n; i++) {
         cs_sync_state_key(s, &k.state, jobs[i]->conn_id, jobs[i]->ev->tenant,
                           jobs[i]->ev->product.id);
@@ -299,9 +303,17 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
         if (cs_redis_pipe_add(s->r, 10, argv, NULL) != 0)
             goto out;
     }
-    if (read_replies(s, reps, n, "read state") != 0)
-        goto out;
+    /* A claimed retry's lease end stands for its owner's time. */
     for (size_t i = 0; i < n; i++) {
+        if (!jobs[i]->from_retry)
+            continue;
+        const char *argv[] = {"ZSCORE", k.inflight.data, jobs[i]->member};
+        if (cs_redis_pipe_add(s->r, 3, argv, NULL) != 0)
+            goto out;
+    }
+    if (read_replies(s, reps, n + n_retry, "read state") != 0)
+        goto out;
+    for (size_t i = 0, r_i = n; i < n; i++) {
         redisReply *r = reps[i];
         cs_sync_state *st = &jobs[i]->st;
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 8) {
@@ -314,6 +326,10 @@ int cs_sync_read(cs_sync *s, cs_sync_job **jobs, size_t n)
             copy_str(st->handle, sizeof st->handle, r->element[5]);
             st->pushed = reply_i64(r->element[6], 0) == 1;
             st->owner_until = reply_i64(r->element[7], 0);
+        }
+        if (jobs[i]->from_retry) {
+            st->owner_until = reply_i64(reps[r_i], 0);
+            freeReplyObject(reps[r_i++]);
         }
         freeReplyObject(r);
     }

@@ -209,10 +209,11 @@ static int read_and_push(worker_lane *l, lane_batch *b, cs_sync_job **todo)
     if (cs_sync_read(l->sync, b->jobs, b->n) != 0)
         return -1;
     /* A newer version recorded since begin (it waits behind this one):
-     * handed back, which makes it due.  A fresh version whose owner's time
-     * (begin + retry.lease_ms) could run out during the push (it waited in
+     * handed back, which makes it due.  A version whose owner's time
+     * (begin + retry.lease_ms, or a claimed retry's lease) could run out
+     * during the push (it waited in
      * this lane; the margin is a request's timeout, at most half the
-     * lease): handed back too, queued for a claim and its own lease, since
+     * lease): handed back too, queued for a claim and a lease of its own, since
      * past that time a newer version no longer waits for this push and
      * could reach the channel before it. */
     int64_t now = cs_now_ms(), margin = w->cfg->worker_http_timeout_ms;
@@ -224,7 +225,7 @@ static int read_and_push(worker_lane *l, lane_batch *b, cs_sync_job **todo)
             hand_back(j);
             l->n_stale++;
             obs_superseded(w->obs);
-        } else if (!j->from_retry && j->st.owner_until < now + margin) {
+        } else if (j->st.owner_until < now + margin) {
             CS_DEBUG(w->ops->name, "product %s: waited too long in the lane of %s %s; queued "
                      "for a claim", j->ev->product.id, w->ops->conn_noun, l->id);
             hand_back(j);
